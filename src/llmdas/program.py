@@ -1,0 +1,192 @@
+"""Synthesis programs: the unit of work that Stage 1 produces and Stage 2 runs.
+
+A synthesis program is a Python source that defines::
+
+    def generate_hard_anomalies(n_samples: int, model, X_train: np.ndarray) -> np.ndarray
+
+``model`` exposes only ``model.predict_score(X)`` (higher = more anomalous) and ``X_train`` holds
+the normal training rows. The function returns ``(n_samples, n_features)`` synthetic anomalies.
+
+On disk a program is a ``.py`` file whose metadata sits in an inline-metadata comment block in the
+format of PEP 723 (a TOML document between ``# /// llmdas-program`` and ``# ///``)::
+
+    # /// llmdas-program
+    # name = "pca-residual"
+    # detector = "PCA"
+    # policy = "Start from borderline rows ..."
+    # explanation = "..."
+    # [provenance]
+    # author = "llmdas authors"
+    # generator = "human"
+    # ///
+    def generate_hard_anomalies(n_samples, model, X_train):
+        ...
+
+The block is plain comments, so the file stays a valid Python module that linters and editors
+understand, and the metadata can be read without executing anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+__all__ = ["ENTRY_POINT", "ProgramFormatError", "SynthesisProgram"]
+
+#: Name of the function every synthesis program must define.
+ENTRY_POINT = "generate_hard_anomalies"
+
+_BLOCK_TYPE = "llmdas-program"
+# PEP 723's reference regular expression, specialised to our block type.
+_BLOCK_RE = re.compile(
+    r"(?m)^# /// (?P<type>[a-zA-Z0-9-]+)$\s(?P<content>(^#(| .*)$\s)+)^# ///$\s?"
+)
+
+
+class ProgramFormatError(ValueError):
+    """A program file whose metadata block is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class SynthesisProgram:
+    """A synthesis program together with what a reader needs to trust it.
+
+    Parameters
+    ----------
+    source : str
+        The Python code that defines ``generate_hard_anomalies`` (without the metadata block).
+    detector : str
+        Name of the detector the program was written for (e.g. ``"PCA"``).
+    name : str
+        Short identifier, unique within a program store.
+    policy : str
+        One paragraph: how the program turns borderline normal rows into hard anomalies.
+    explanation : str
+        Why the policy makes rows that this detector still scores low.
+    provenance : dict
+        Who or what wrote the program and how: ``author``, ``generator`` (``"human"`` or
+        ``"llm"``), ``created`` (ISO date), and for generated programs ``provider``, ``model``,
+        ``prompt_template``, ``prompt_sha256``, ``repair_rounds``, ``review`` …
+    """
+
+    source: str
+    detector: str
+    name: str
+    policy: str = ""
+    explanation: str = ""
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sha256(self) -> str:
+        """Hash of the source code alone: identifies the behaviour, not the metadata."""
+        return hashlib.sha256(self.source.encode("utf-8")).hexdigest()
+
+    # ------------------------------------------------------------------ serialisation
+    def to_text(self) -> str:
+        """Render the program as a ``.py`` file with its metadata block."""
+        meta = {
+            "name": self.name,
+            "detector": self.detector,
+            "policy": self.policy,
+            "explanation": self.explanation,
+        }
+        lines = [f"# /// {_BLOCK_TYPE}"]
+        lines += [f"# {line}" if line else "#" for line in _dump_toml(meta, self.provenance)]
+        lines.append("# ///")
+        return "\n".join(lines) + "\n" + self.source.lstrip("\n")
+
+    def save(self, path: str | Path) -> Path:
+        """Write the program to ``path`` (a ``.py`` file) and return the path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.to_text(), encoding="utf-8")
+        return path
+
+    @classmethod
+    def from_text(cls, text: str, *, origin: str = "<text>") -> SynthesisProgram:
+        """Parse a program file's text. ``origin`` names it in error messages."""
+        blocks = [m for m in _BLOCK_RE.finditer(text) if m.group("type") == _BLOCK_TYPE]
+        if not blocks:
+            raise ProgramFormatError(
+                f"{origin}: no '# /// {_BLOCK_TYPE}' metadata block found "
+                "(see llmdas.program for the format)"
+            )
+        if len(blocks) > 1:
+            raise ProgramFormatError(f"{origin}: more than one '# /// {_BLOCK_TYPE}' block")
+        block = blocks[0]
+        toml_text = "\n".join(
+            line[2:] if line.startswith("# ") else line[1:]
+            for line in block.group("content").splitlines()
+        )
+        try:
+            meta = tomllib.loads(toml_text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ProgramFormatError(f"{origin}: metadata block is not valid TOML: {exc}") from exc
+        missing = [key for key in ("name", "detector") if not isinstance(meta.get(key), str)]
+        if missing:
+            raise ProgramFormatError(f"{origin}: metadata lacks {', '.join(missing)}")
+        source = (text[: block.start()] + text[block.end() :]).strip("\n") + "\n"
+        return cls(
+            source=source,
+            detector=meta["detector"],
+            name=meta["name"],
+            policy=str(meta.get("policy", "")).strip(),
+            explanation=str(meta.get("explanation", "")).strip(),
+            provenance=dict(meta.get("provenance", {})),
+        )
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> SynthesisProgram:
+        """Read a program file written by :meth:`save` (or by hand in the same format)."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ProgramFormatError(f"cannot read program file {path}: {exc.strerror}") from exc
+        return cls.from_text(text, origin=str(path))
+
+    @classmethod
+    def from_source(
+        cls, source: str, *, detector: str = "any", name: str = "unnamed", **metadata: Any
+    ) -> SynthesisProgram:
+        """Wrap bare source code (no metadata block) as a program, e.g. one typed by a user."""
+        return cls(source=source, detector=detector, name=name, **metadata)
+
+
+# ---------------------------------------------------------------------- TOML writing
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        if "\n" in value and '"""' not in value:
+            escaped = value.replace("\\", "\\\\")
+            return '"""\n' + escaped.rstrip("\n") + '"""'
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        inner = ", ".join(f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in value.items())
+        return "{" + inner + "}"
+    raise TypeError(f"cannot store {type(value).__name__} in program metadata")
+
+
+def _dump_toml(meta: dict[str, Any], provenance: dict[str, Any]) -> list[str]:
+    """Tiny TOML writer for our flat metadata; ``tomllib`` reads it back."""
+    text = [f"{key} = {_toml_value(value)}" for key, value in meta.items()]
+    if provenance:
+        text.append("")
+        text.append("[provenance]")
+        text += [f"{key} = {_toml_value(value)}" for key, value in provenance.items()]
+    return "\n".join(text).splitlines()

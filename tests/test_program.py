@@ -1,0 +1,51 @@
+import pytest
+
+from llmdas.program import ProgramFormatError, SynthesisProgram
+
+SOURCE = "def generate_hard_anomalies(n_samples, model, X_train):\n    return X_train[:n_samples]\n"
+
+
+def test_round_trip_keeps_every_field(tmp_path):
+    program = SynthesisProgram(
+        source=SOURCE,
+        detector="PCA",
+        name="copy-rows",
+        policy='Line one\nline two with "quotes" and a back\\slash',
+        explanation="because",
+        provenance={"author": "tests", "review": {"hardness": 0.5, "ok": True}, "repair_rounds": 2},
+    )
+    path = program.save(tmp_path / "p.py")
+    loaded = SynthesisProgram.from_file(path)
+    assert loaded == program
+    assert loaded.sha256 == program.sha256
+
+
+def test_file_is_valid_python_with_metadata_in_comments(tmp_path):
+    text = SynthesisProgram(source=SOURCE, detector="PCA", name="x").to_text()
+    compile(text, "p.py", "exec")
+    assert text.startswith("# /// llmdas-program\n")
+
+
+def test_sha_depends_on_source_only():
+    a = SynthesisProgram(source=SOURCE, detector="PCA", name="a", policy="p")
+    b = SynthesisProgram(source=SOURCE, detector="ECOD", name="b", policy="q")
+    c = SynthesisProgram(source=SOURCE + "# x\n", detector="PCA", name="a", policy="p")
+    assert a.sha256 == b.sha256 != c.sha256
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (SOURCE, "no '# /// llmdas-program' metadata block"),
+        ("# /// llmdas-program\n# name = \n# ///\n" + SOURCE, "not valid TOML"),
+        ('# /// llmdas-program\n# name = "x"\n# ///\n' + SOURCE, "lacks detector"),
+    ],
+)
+def test_malformed_files_raise_clear_errors(text, message):
+    with pytest.raises(ProgramFormatError, match=message):
+        SynthesisProgram.from_text(text)
+
+
+def test_missing_file_is_a_format_error(tmp_path):
+    with pytest.raises(ProgramFormatError, match="cannot read program file"):
+        SynthesisProgram.from_file(tmp_path / "nope.py")
