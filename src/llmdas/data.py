@@ -1,0 +1,201 @@
+"""Datasets: loading (ADBench ``.npz``, ODDS ``.mat``, CSV), the paper's split, and the demo set.
+
+Dataset names resolve in the directory named by ``$LLMDAS_DATA``; when it is unset, llmdas looks in
+``../shared/datasets`` next to the working directory and the repository (where the paper's 34
+datasets live on the project's machines). Paths are accepted everywhere a name is.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from llmdas._validation import check_X
+
+__all__ = [
+    "DEMO_NAME",
+    "data_dir",
+    "list_datasets",
+    "load_dataset",
+    "load_demo",
+    "paper_split",
+    "random_split",
+]
+
+#: Name of the embedded demo dataset (built from scikit-learn's bundled data; no download).
+DEMO_NAME = "demo"
+_SUFFIXES = (".npz", ".mat", ".csv")
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def data_dir() -> Path | None:
+    """The directory where dataset names are looked up, or ``None`` when none exists."""
+    env = os.environ.get("LLMDAS_DATA")
+    if env:
+        return Path(env).expanduser()
+    for candidate in (
+        Path.cwd() / ".." / "shared" / "datasets",
+        _REPO_ROOT / ".." / "shared" / "datasets",
+    ):
+        if candidate.is_dir():
+            return candidate.resolve()
+    return None
+
+
+def list_datasets(directory: str | Path | None = None) -> list[str]:
+    """Names of the datasets in ``directory`` (default :func:`data_dir`), sorted."""
+    directory = Path(directory) if directory is not None else data_dir()
+    if directory is None or not directory.is_dir():
+        return []
+    return sorted(p.stem for p in directory.iterdir() if p.suffix in _SUFFIXES)
+
+
+def _resolve(name_or_path: str | Path) -> Path:
+    path = Path(name_or_path).expanduser()
+    if path.is_file():
+        return path
+    directory = data_dir()
+    if directory is not None:
+        for suffix in ("", *_SUFFIXES):
+            candidate = directory / f"{name_or_path}{suffix}"
+            if candidate.is_file():
+                return candidate
+    where = f"in {directory}" if directory else "($LLMDAS_DATA is not set)"
+    raise FileNotFoundError(f"dataset {str(name_or_path)!r} not found as a file or {where}")
+
+
+def load_dataset(
+    name_or_path: str | Path, *, label_column: str | int = -1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Load a labelled dataset as ``(X, y)`` with ``y == 1`` marking anomalies.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        ``"demo"`` for the embedded set, a dataset name found in :func:`data_dir`, or a path to an
+        ADBench ``.npz`` (arrays ``X`` and ``y``), an ODDS ``.mat`` (``X`` and ``y``) or a ``.csv``.
+    label_column : str or int
+        For CSV files: the label column's header name or index (default: last column).
+    """
+    if str(name_or_path) == DEMO_NAME:
+        return load_demo()
+    path = _resolve(name_or_path)
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as data:
+            missing = {"X", "y"} - set(data.files)
+            if missing:
+                raise ValueError(
+                    f"{path} lacks array(s) {sorted(missing)}; expected ADBench format"
+                )
+            X, y = data["X"], data["y"]
+    elif path.suffix == ".mat":
+        X, y = _load_mat(path)
+    elif path.suffix == ".csv":
+        X, y = _load_csv(path, label_column)
+    else:
+        raise ValueError(f"unsupported dataset format {path.suffix!r}; use .npz, .mat or .csv")
+    X = check_X(X, name=f"X of {path.name}", min_rows=2)
+    y = np.asarray(y).ravel()
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(f"{path.name}: X has {X.shape[0]} rows but y has {y.shape[0]} labels")
+    labels = set(np.unique(y).tolist())
+    if not labels <= {0, 1}:
+        raise ValueError(
+            f"{path.name}: labels must be 0 (normal) and 1 (anomaly), got {sorted(labels)}"
+        )
+    return X, y.astype(np.int64)
+
+
+def _load_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    from scipy.io import loadmat
+
+    try:
+        mat = loadmat(path)
+    except NotImplementedError:  # MATLAB v7.3 files are HDF5
+        raise ValueError(f"{path.name} is a MATLAB v7.3 (HDF5) file; re-save it with -v7") from None
+    if "X" not in mat or "y" not in mat:
+        raise ValueError(f"{path.name} lacks variables 'X' and 'y' (ODDS format)")
+    return np.asarray(mat["X"], dtype=np.float64), np.asarray(mat["y"]).ravel()
+
+
+def _load_csv(path: Path, label_column: str | int) -> tuple[np.ndarray, np.ndarray]:
+    with path.open(encoding="utf-8") as fh:
+        header = fh.readline().strip().split(",")
+    has_header = any(not _is_number(cell) for cell in header)
+    table = np.genfromtxt(path, delimiter=",", skip_header=int(has_header), dtype=np.float64)
+    table = np.atleast_2d(table)
+    if isinstance(label_column, str):
+        if not has_header or label_column not in header:
+            raise ValueError(f"{path.name}: no label column named {label_column!r}")
+        label_column = header.index(label_column)
+    label_index = label_column % table.shape[1]
+    X = np.delete(table, label_index, axis=1)
+    return X, table[:, label_index]
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def load_demo() -> tuple[np.ndarray, np.ndarray]:
+    """The embedded demo set: scikit-learn's breast-cancer data prepared ODDS-style.
+
+    Benign tumours are the normal class; malignant ones are anomalies, subsampled (deterministically)
+    to 10 % of the rows, the way ODDS builds ``wbc`` from the same source. 30 features, 397 rows.
+    """
+    from sklearn.datasets import load_breast_cancer
+
+    data = load_breast_cancer()
+    X, malignant = data.data, data.target == 0
+    normal_idx = np.flatnonzero(~malignant)
+    n_anomalies = int(round(len(normal_idx) / 9))  # anomalies = 10 % of the final set
+    anomaly_idx = np.random.default_rng(0).choice(
+        np.flatnonzero(malignant), n_anomalies, replace=False
+    )
+    keep = np.sort(np.concatenate([normal_idx, anomaly_idx]))
+    return X[keep].astype(np.float64), malignant[keep].astype(np.int64)
+
+
+def paper_split(X, y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The paper's split: the first half of the inliers (file order) trains; the rest tests.
+
+    Returns ``X_train, X_test, y_test``. The test set keeps file order and holds the second half of
+    the inliers and every anomaly.
+    """
+    X, y = _check_labelled(X, y)
+    inliers = np.flatnonzero(y == 0)
+    train = inliers[: len(inliers) // 2]
+    test_mask = np.ones(len(y), dtype=bool)
+    test_mask[train] = False
+    return X[train], X[test_mask], y[test_mask]
+
+
+def random_split(
+    X, y, seed: int = 0, train_fraction: float = 0.5
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Like :func:`paper_split`, but the training half of the inliers is drawn at random with ``seed``."""
+    X, y = _check_labelled(X, y)
+    if not 0 < train_fraction < 1:
+        raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}")
+    inliers = np.flatnonzero(y == 0)
+    rng = np.random.default_rng(seed)
+    train = np.sort(rng.choice(inliers, int(len(inliers) * train_fraction), replace=False))
+    test_mask = np.ones(len(y), dtype=bool)
+    test_mask[train] = False
+    return X[train], X[test_mask], y[test_mask]
+
+
+def _check_labelled(X, y) -> tuple[np.ndarray, np.ndarray]:
+    X = check_X(X, min_rows=2)
+    y = np.asarray(y).ravel()
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]} labels")
+    if np.count_nonzero(y == 0) < 4:
+        raise ValueError("need at least 4 normal rows (y == 0) to split into train and test")
+    return X, y

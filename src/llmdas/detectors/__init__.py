@@ -1,0 +1,144 @@
+"""Registry of base detectors, by name, over PyOD (and llmdas's own DRL).
+
+>>> det = make_detector("IForest", random_state=0)
+
+Every detector is a PyOD :class:`~pyod.models.base.BaseDetector` built with PyOD's defaults (as in
+the paper), except that ``random_state`` is passed to those that accept one. :func:`score_detector`
+is the one place that reads a detector's scores: it maps the non-finite values some detectors produce
+(PyOD's PCA divides by near-zero variances on near-constant features) to finite ones, keeping their
+order, and warns.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import warnings
+from typing import Any
+
+import numpy as np
+from pyod.models.base import BaseDetector
+
+__all__ = [
+    "DETECTOR_NAMES",
+    "NonFiniteScoresWarning",
+    "canonical_name",
+    "detector_name",
+    "make_detector",
+    "sanitize_scores",
+    "score_detector",
+]
+
+# name -> "module:Class"; imported lazily so that e.g. torch is loaded only for DRL.
+_REGISTRY: dict[str, str] = {
+    "PCA": "llmdas.detectors.pca:PCA",  # PyOD PCA, safe for constant columns
+    "IForest": "pyod.models.iforest:IForest",
+    "OCSVM": "pyod.models.ocsvm:OCSVM",
+    "ECOD": "pyod.models.ecod:ECOD",
+    "KNN": "pyod.models.knn:KNN",
+    "LOF": "pyod.models.lof:LOF",
+    "HBOS": "pyod.models.hbos:HBOS",
+    "COPOD": "pyod.models.copod:COPOD",
+    "DRL": "llmdas.detectors.drl:DRL",
+}
+
+#: Names accepted by :func:`make_detector`, in display order.
+DETECTOR_NAMES: tuple[str, ...] = tuple(_REGISTRY)
+
+_BY_LOWER = {name.lower(): name for name in _REGISTRY}
+
+
+class NonFiniteScoresWarning(UserWarning):
+    """A detector produced NaN or infinite scores that llmdas replaced by finite ones."""
+
+
+def canonical_name(name: str) -> str:
+    """Return the registry spelling of ``name`` (case-insensitive) or raise ``ValueError``."""
+    try:
+        return _BY_LOWER[name.lower()]
+    except KeyError:
+        raise ValueError(
+            f"unknown detector {name!r}; choose one of {', '.join(DETECTOR_NAMES)} "
+            "or pass a fitted-or-unfitted PyOD detector instance"
+        ) from None
+
+
+def make_detector(detector: str | BaseDetector, random_state: int | None = None, **params: Any):
+    """Build an unfitted detector from a registry name, or return a given PyOD instance as is.
+
+    Parameters
+    ----------
+    detector : str or BaseDetector
+        A name from :data:`DETECTOR_NAMES` (case-insensitive) or a PyOD detector instance.
+    random_state : int, optional
+        Passed to detectors whose constructor takes ``random_state``.
+    **params
+        Extra constructor arguments for a named detector.
+    """
+    if not isinstance(detector, str):
+        if not (hasattr(detector, "fit") and hasattr(detector, "decision_function")):
+            raise TypeError(
+                f"detector must be a name or a PyOD-style detector, got {type(detector).__name__}"
+            )
+        if params:
+            raise TypeError("detector parameters can only be given with a detector name")
+        return detector
+    module_name, class_name = _REGISTRY[canonical_name(detector)].split(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except ImportError as exc:
+        raise ImportError(
+            f"detector {detector!r} needs an optional dependency that is missing ({exc.name}); "
+            "install it with: pip install 'llmdas[deep]'"
+        ) from exc
+    if random_state is not None and "random_state" in inspect.signature(cls).parameters:
+        params.setdefault("random_state", random_state)
+    return cls(**params)
+
+
+def detector_name(detector: str | BaseDetector) -> str:
+    """The registry name of a detector given by name or instance (its class name otherwise)."""
+    if isinstance(detector, str):
+        return canonical_name(detector)
+    name = type(detector).__name__
+    return _BY_LOWER.get(name.lower(), name)
+
+
+def sanitize_scores(
+    scores, *, reference: np.ndarray | None = None, warn: bool = True
+) -> np.ndarray:
+    """Return float64 scores with NaN/inf replaced by finite values, keeping their order.
+
+    ``+inf`` becomes one unit above the largest finite value, ``-inf`` one unit below the smallest,
+    and ``NaN`` (which usually comes from ``inf - inf`` or ``0 / 0``) is treated as maximally
+    anomalous, like ``+inf``. ``reference`` (e.g. the training scores) fixes the finite range, so
+    that test scores map consistently with training scores.
+    """
+    scores = np.asarray(scores, dtype=np.float64).ravel().copy()
+    bad = ~np.isfinite(scores)
+    if not bad.any():
+        return scores
+    pool = scores[~bad]
+    if reference is not None:
+        ref = np.asarray(reference, dtype=np.float64)
+        pool = np.concatenate([pool, ref[np.isfinite(ref)]])
+    hi = float(pool.max()) if pool.size else 0.0
+    lo = float(pool.min()) if pool.size else 0.0
+    span = max(hi - lo, 1.0)
+    scores[np.isposinf(scores) | np.isnan(scores)] = hi + span
+    scores[np.isneginf(scores)] = lo - span
+    if warn:
+        warnings.warn(
+            f"detector produced {int(bad.sum())} non-finite score(s) (NaN/inf, typical of PCA on "
+            "near-constant features); they were replaced by finite values beyond the observed range",
+            NonFiniteScoresWarning,
+            stacklevel=2,
+        )
+    return scores
+
+
+def score_detector(detector, X: np.ndarray, *, reference: np.ndarray | None = None) -> np.ndarray:
+    """Anomaly scores of a fitted detector on ``X``, always finite (see :func:`sanitize_scores`)."""
+    with np.errstate(all="ignore"):
+        raw = detector.decision_function(X)
+    return sanitize_scores(raw, reference=reference)

@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+
+from llmdas.data import load_dataset, load_demo, paper_split, random_split
+
+
+def test_demo_set_is_odds_style():
+    X, y = load_demo()
+    assert X.shape == (397, 30)
+    assert 0.09 < y.mean() < 0.11
+    X2, y2 = load_demo()
+    assert np.array_equal(X, X2) and np.array_equal(y, y2)
+
+
+def test_paper_split_takes_first_half_of_inliers_in_file_order():
+    X = np.arange(20, dtype=float).reshape(10, 2)
+    y = np.array([0, 1, 0, 0, 1, 0, 0, 0, 0, 0])
+    X_train, X_test, y_test = paper_split(X, y)
+    inliers = np.flatnonzero(y == 0)
+    assert np.array_equal(X_train, X[inliers[:4]])
+    assert len(X_test) == 6 and y_test.sum() == 2
+    assert np.array_equal(X_test[:, 0], np.sort(X_test[:, 0]))  # file order kept
+
+
+def test_random_split_depends_on_seed_only():
+    X, y = load_demo()
+    a, b, c = random_split(X, y, seed=1), random_split(X, y, seed=1), random_split(X, y, seed=2)
+    assert np.array_equal(a[0], b[0]) and not np.array_equal(a[0], c[0])
+    assert len(a[0]) + len(a[1]) == len(X)
+
+
+def test_formats_round_trip(tmp_path):
+    X, y = load_demo()
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    from scipy.io import savemat
+
+    savemat(tmp_path / "d.mat", {"X": X, "y": y.reshape(-1, 1)})
+    header = ",".join([f"f{i}" for i in range(X.shape[1])] + ["label"])
+    np.savetxt(
+        tmp_path / "d.csv", np.column_stack([X, y]), delimiter=",", header=header, comments=""
+    )
+    for name in ("d.npz", "d.mat", "d.csv"):
+        X2, y2 = load_dataset(tmp_path / name)
+        assert np.allclose(X, X2) and np.array_equal(y, y2), name
+    X3, _ = load_dataset(tmp_path / "d.csv", label_column="label")
+    assert np.allclose(X, X3)
+
+
+def test_names_resolve_in_llmdas_data(tmp_path, monkeypatch):
+    X, y = load_demo()
+    np.savez(tmp_path / "mine.npz", X=X, y=y)
+    monkeypatch.setenv("LLMDAS_DATA", str(tmp_path))
+    assert load_dataset("mine")[0].shape == X.shape
+    with pytest.raises(FileNotFoundError, match="'other' not found"):
+        load_dataset("other")
+
+
+def test_bad_files_fail_clearly(tmp_path):
+    np.savez(tmp_path / "bad.npz", X=np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="lacks array"):
+        load_dataset(tmp_path / "bad.npz")
+    np.savez(tmp_path / "nan.npz", X=np.array([[np.nan, 1.0], [1.0, 2.0]]), y=np.array([0, 1]))
+    with pytest.raises(ValueError, match="NaN"):
+        load_dataset(tmp_path / "nan.npz")
+    np.savez(tmp_path / "lab.npz", X=np.zeros((3, 2)), y=np.array([0, 2, 1]))
+    with pytest.raises(ValueError, match="labels must be 0"):
+        load_dataset(tmp_path / "lab.npz")
+    with pytest.raises(ValueError, match="at least 4 normal rows"):
+        paper_split(np.zeros((3, 2)), np.array([0, 0, 1]))

@@ -1,0 +1,34 @@
+import numpy as np
+import pytest
+
+from llmdas._validation import check_X
+
+
+@pytest.mark.parametrize(
+    ("X", "message"),
+    [
+        (np.array([[1.0, np.nan], [2.0, 3.0]]), "1 NaN"),
+        (np.array([[1.0, np.inf], [2.0, 3.0]]), "1 infinite"),
+        (np.array([1.0, 2.0, 3.0]), "must be 2-D.*reshape"),
+        (np.zeros((2, 2, 2)), "must be 2-D"),
+        (np.array([["a", "b"], ["c", "d"]]), "must be numeric"),
+        (np.zeros((3, 0)), "no columns"),
+        (np.array([[1 + 2j, 3]]), "complex"),
+    ],
+)
+def test_bad_input_names_the_problem(X, message):
+    with pytest.raises(ValueError, match=message):
+        check_X(X)
+
+
+def test_too_few_rows_and_feature_mismatch():
+    with pytest.raises(ValueError, match="1 row.*at least 2"):
+        check_X(np.zeros((1, 3)), min_rows=2)
+    with pytest.raises(ValueError, match="3 features, but the detector was fitted with 4"):
+        check_X(np.zeros((5, 3)), n_features=4)
+
+
+def test_accepts_lists_ints_and_bools():
+    out = check_X([[1, 2], [3, 4]])
+    assert out.dtype == np.float64 and out.flags.c_contiguous
+    assert check_X(np.array([[True, False]])).tolist() == [[1.0, 0.0]]
