@@ -1,3 +1,45 @@
-"""llmdas: enhance tabular anomaly detectors with programmatically synthesized hard anomalies."""
+"""llmdas: enhance tabular anomaly detectors with programmatically synthesized hard anomalies.
+
+>>> from llmdas import EnhancedDetector, load_dataset, paper_split
+>>> X, y = load_dataset("demo")
+>>> X_train, X_test, y_test = paper_split(X, y)
+>>> det = EnhancedDetector("PCA", random_state=0).fit(X_train)
+>>> scores = det.decision_function(X_test)
+"""
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
+
+# Public names and the modules that define them. They are imported on first use, so that
+# `import llmdas` stays cheap (the sandbox's child process imports this package too) and optional
+# heavy dependencies load only when needed.
+_EXPORTS = {
+    "DETECTOR_NAMES": "llmdas.detectors",
+    "make_detector": "llmdas.detectors",
+    "EnhancedDetector": "llmdas.enhanced",
+    "load": "llmdas.enhanced",
+    "SynthesisProgram": "llmdas.program",
+    "builtin_program": "llmdas.programs",
+    "list_builtin": "llmdas.programs",
+    "load_program": "llmdas.programs",
+    "list_datasets": "llmdas.data",
+    "load_dataset": "llmdas.data",
+    "load_demo": "llmdas.data",
+    "paper_split": "llmdas.data",
+    "random_split": "llmdas.data",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'llmdas' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

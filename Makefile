@@ -1,0 +1,32 @@
+# The two README commands: `make demo` and `make test`. Both create .venv with the pinned
+# dependencies on first use, so a fresh machine needs nothing but Python 3.10+.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint benchmark-tests benchmark perf clean
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+demo: $(STAMP)  ## run PCA, IForest, OCSVM, ECOD base vs enhanced on the embedded data
+	$(BIN)/llmdas demo
+
+test: $(STAMP)  ## the default test suite (fast; slow tests excluded)
+	$(BIN)/ruff check src tests
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+benchmark-tests: $(STAMP)  ## the slow tests only
+	$(BIN)/python -m pytest -q -m slow
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache

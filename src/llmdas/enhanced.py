@@ -1,0 +1,270 @@
+"""``EnhancedDetector``: a PyOD detector made stronger with synthesized hard anomalies (Stage 2).
+
+Fitting runs four steps on the normal training rows ``X``:
+
+1. fit the base detector ``f_t`` on ``X``;
+2. run the synthesis program in the sandbox with ``n_samples = ceil(n_synthetic * n_train)``; the
+   program sees only ``X`` and ``model.predict_score`` (served by the fitted detector);
+3. train a classifier ``f~`` to tell normal rows (label 0) from synthetic anomalies (label 1);
+4. fuse ``F(x) = minmax(f_t(x)) + weight * minmax(f~(x))``, each min-max fitted on training rows.
+
+The classifier's training-row scores are *out-of-sample* (out-of-bag for bagged trees, cross-fitted
+otherwise): in-sample probabilities of a forest are all near zero on the rows it memorised, which
+would make the min-max range meaningless.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+from pyod.models.base import BaseDetector
+from sklearn.base import clone
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.utils.validation import check_is_fitted
+
+from llmdas._validation import check_X
+from llmdas.detectors import detector_name, make_detector, score_detector
+from llmdas.fusion import MinMaxNormalizer, fuse
+from llmdas.program import SynthesisProgram
+from llmdas.programs import load_program
+from llmdas.sandbox import ProgramError, SandboxLimits, run_program
+
+__all__ = ["EnhancedDetector", "ProgramFallbackWarning", "load"]
+
+
+class ProgramFallbackWarning(UserWarning):
+    """Synthesis failed and ``on_program_error="base"`` made the detector fall back to its base."""
+
+
+class EnhancedDetector(BaseDetector):
+    """A base anomaly detector enhanced with a classifier trained on synthetic hard anomalies.
+
+    Behaves like any PyOD detector: ``fit(X)`` on normal rows, then ``decision_function``,
+    ``predict``, ``predict_proba``, and the fitted ``decision_scores_``, ``threshold_``, ``labels_``.
+
+    Parameters
+    ----------
+    detector : str or pyod BaseDetector, default="IForest"
+        Base detector: a registry name (``PCA``, ``IForest``, ``OCSVM``, ``ECOD``, ``KNN``, ``LOF``,
+        ``HBOS``, ``COPOD``, ``DRL``) or a PyOD instance (cloned, never modified).
+    program : str, Path or SynthesisProgram, optional
+        Synthesis program. Default: the built-in program for the detector. A string may name a
+        built-in program, a detector, or a ``.py`` program file.
+    n_synthetic : float or int, default=0.1
+        Number of synthetic anomalies: a fraction of the training rows (float) or a count (int).
+    classifier : sklearn classifier, optional
+        Normal-vs-synthetic classifier with ``predict_proba``. Default: a 100-tree
+        ``RandomForestClassifier`` with out-of-bag scoring.
+    weight : float, default=1.0
+        Weight of the classifier's normalised score in the fusion.
+    on_program_error : {"raise", "base"}, default="raise"
+        When synthesis fails: raise the program's :class:`~llmdas.sandbox.ProgramError`, or warn and
+        use the base detector alone (``program_error_`` then holds the error).
+    program_timeout : float, default=120
+        Wall-clock seconds the program may run.
+    program_memory_mb : int, default=4096
+        Address-space limit of the sandbox process.
+    contamination : float, default=0.1
+        Expected share of anomalies; sets ``threshold_`` as in PyOD.
+    random_state : int, optional
+        Seeds the base detector, the program's random generator and the classifier.
+    n_jobs : int, default=1
+        Parallel jobs for the default classifier.
+
+    Attributes
+    ----------
+    detector_ : fitted base detector
+    classifier_ : fitted classifier, or ``None`` after a fallback
+    program_ : SynthesisProgram that was run
+    synthetic_ : ndarray of shape (n_synthetic, n_features), or ``None`` after a fallback
+    decision_scores_ : ndarray of shape (n_train,), fused training scores
+    base_scores_ : ndarray of shape (n_train,), base detector's training scores
+    timings_ : dict of seconds for ``base_fit``, ``synthesis``, ``classifier_fit``
+    program_log_ : str, what the program printed (truncated)
+    program_error_ : ProgramError or None
+    n_features_in_ : int
+    """
+
+    def __init__(
+        self,
+        detector: str | BaseDetector = "IForest",
+        program: str | Path | SynthesisProgram | None = None,
+        n_synthetic: float | int = 0.1,
+        classifier: Any = None,
+        weight: float = 1.0,
+        on_program_error: str = "raise",
+        program_timeout: float = 120.0,
+        program_memory_mb: int = 4096,
+        contamination: float = 0.1,
+        random_state: int | None = None,
+        n_jobs: int = 1,
+    ):
+        super().__init__(contamination=contamination)
+        self.detector = detector
+        self.program = program
+        self.n_synthetic = n_synthetic
+        self.classifier = classifier
+        self.weight = weight
+        self.on_program_error = on_program_error
+        self.program_timeout = program_timeout
+        self.program_memory_mb = program_memory_mb
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    # ------------------------------------------------------------------------------------ fit
+    def fit(self, X, y=None) -> EnhancedDetector:
+        """Fit on normal rows ``X`` (``y`` is ignored, as in PyOD's unsupervised detectors)."""
+        self._check_params()
+        X = check_X(X, min_rows=2)
+        self.n_features_in_ = X.shape[1]
+        self.timings_ = {}
+
+        started = time.perf_counter()
+        self.detector_ = self._make_base()
+        with np.errstate(all="ignore"):
+            self.detector_.fit(X)
+        self.base_scores_ = score_detector(self.detector_, X)
+        self.timings_["base_fit"] = time.perf_counter() - started
+
+        self.program_ = load_program(
+            self.program if self.program is not None else self.detector_name_
+        )
+        self.program_error_ = None
+        started = time.perf_counter()
+        try:
+            self.synthetic_ = self._synthesize(X)
+        except ProgramError as error:
+            if self.on_program_error == "raise":
+                raise
+            warnings.warn(
+                f"{error}; falling back to the base detector {self.detector_name_}",
+                ProgramFallbackWarning,
+                stacklevel=2,
+            )
+            self.program_error_, self.synthetic_ = error, None
+        self.timings_["synthesis"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        self._base_norm = MinMaxNormalizer.fit(self.base_scores_)
+        if self.synthetic_ is None:
+            self.classifier_ = None
+            self.decision_scores_ = self._base_norm.transform(self.base_scores_)
+        else:
+            self.classifier_, clf_train = self._fit_classifier(X, self.synthetic_)
+            self._clf_norm = MinMaxNormalizer.fit(clf_train)
+            self.decision_scores_ = fuse(
+                self._base_norm.transform(self.base_scores_),
+                self._clf_norm.transform(clf_train),
+                self.weight,
+            )
+        self.timings_["classifier_fit"] = time.perf_counter() - started
+        self._process_decision_scores()
+        return self
+
+    def _check_params(self) -> None:
+        if self.on_program_error not in ("raise", "base"):
+            raise ValueError(
+                f"on_program_error must be 'raise' or 'base', got {self.on_program_error!r}"
+            )
+        if not (
+            isinstance(self.weight, (int, float))
+            and math.isfinite(self.weight)
+            and self.weight >= 0
+        ):
+            raise ValueError(f"weight must be a finite number >= 0, got {self.weight!r}")
+        n = self.n_synthetic
+        if isinstance(n, bool) or not isinstance(n, (int, float)) or n <= 0:
+            raise ValueError(f"n_synthetic must be a positive fraction or count, got {n!r}")
+
+    @property
+    def detector_name_(self) -> str:
+        return detector_name(self.detector)
+
+    def _make_base(self):
+        if isinstance(self.detector, str):
+            return make_detector(self.detector, random_state=self.random_state)
+        return clone(make_detector(self.detector))
+
+    def _n_samples(self, n_train: int) -> int:
+        if isinstance(self.n_synthetic, float):
+            return max(1, math.ceil(self.n_synthetic * n_train))
+        return int(self.n_synthetic)
+
+    def _synthesize(self, X: np.ndarray) -> np.ndarray:
+        def score_fn(Z: np.ndarray) -> np.ndarray:
+            return score_detector(self.detector_, Z, reference=self.base_scores_)
+
+        limits = SandboxLimits(timeout_s=self.program_timeout, memory_mb=self.program_memory_mb)
+        result = run_program(
+            self.program_.source,
+            score_fn,
+            X,
+            self._n_samples(X.shape[0]),
+            seed=self.random_state,
+            limits=limits,
+        )
+        self.program_log_ = result.log
+        return result.X
+
+    def _fit_classifier(self, X: np.ndarray, synthetic: np.ndarray):
+        """Fit the classifier; return it with out-of-sample anomaly probabilities of ``X``."""
+        data = np.vstack([X, synthetic])
+        labels = np.r_[np.zeros(len(X)), np.ones(len(synthetic))].astype(int)
+        if self.classifier is None:
+            clf = RandomForestClassifier(
+                n_estimators=100, oob_score=True, random_state=self.random_state, n_jobs=self.n_jobs
+            )
+        else:
+            clf = clone(self.classifier)
+        clf.fit(data, labels)
+        oob = getattr(clf, "oob_decision_function_", None)
+        if oob is not None and np.isfinite(oob[: len(X)]).all():
+            return clf, oob[: len(X), 1]
+        # No out-of-bag estimate: cross-fit (each row scored by a model that never saw it).
+        folds = StratifiedKFold(
+            n_splits=min(5, len(synthetic), len(X)), shuffle=True, random_state=0
+        )
+        proba = cross_val_predict(clone(clf), data, labels, cv=folds, method="predict_proba")
+        return clf, proba[: len(X), 1]
+
+    # -------------------------------------------------------------------------------- scoring
+    def decision_function(self, X) -> np.ndarray:
+        """Fused anomaly scores of ``X`` (higher = more anomalous)."""
+        check_is_fitted(self, ["detector_", "decision_scores_"])
+        X = check_X(X, n_features=self.n_features_in_)
+        base = self._base_norm.transform(
+            score_detector(self.detector_, X, reference=self.base_scores_)
+        )
+        if self.classifier_ is None:
+            return base
+        proba = self.classifier_.predict_proba(X)[:, 1]
+        return fuse(base, self._clf_norm.transform(proba), self.weight)
+
+    def base_decision_function(self, X) -> np.ndarray:
+        """The base detector's own (finite) scores of ``X``, for comparison."""
+        check_is_fitted(self, ["detector_"])
+        X = check_X(X, n_features=self.n_features_in_)
+        return score_detector(self.detector_, X, reference=self.base_scores_)
+
+    # ---------------------------------------------------------------------------- persistence
+    def save(self, path: str | Path) -> Path:
+        """Pickle the fitted detector to ``path`` with joblib; read it back with :func:`load`."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        joblib.dump({"llmdas_model": self, "format": 1}, path)
+        return path
+
+
+def load(path: str | Path) -> EnhancedDetector:
+    """Load a detector saved with :meth:`EnhancedDetector.save` (only open files you trust)."""
+    payload = joblib.load(Path(path))
+    if not isinstance(payload, dict) or "llmdas_model" not in payload:
+        raise ValueError(f"{path} is not an llmdas model file")
+    return payload["llmdas_model"]

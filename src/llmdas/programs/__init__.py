@@ -1,0 +1,84 @@
+"""The built-in program library and lookup of programs by name, detector or path.
+
+One hand-written program per registry detector lives in ``llmdas/programs/builtin/<detector>.py``.
+They follow the paper's requirements for LLM-written programs (borderline seeds, detector-aware
+controlled extrapolation, numpy only, imports inside the function) and say in their provenance that
+people wrote them, not a language model.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from llmdas.detectors import canonical_name
+from llmdas.program import SynthesisProgram
+
+__all__ = ["builtin_program", "list_builtin", "load_program", "load_store"]
+
+
+def _builtin_files() -> dict[str, resources.abc.Traversable]:
+    folder = resources.files("llmdas.programs") / "builtin"
+    return {f.name[:-3]: f for f in folder.iterdir() if f.name.endswith(".py")}
+
+
+def list_builtin() -> list[SynthesisProgram]:
+    """All built-in programs, sorted by detector name."""
+    files = _builtin_files()
+    return [
+        SynthesisProgram.from_text(
+            files[key].read_text(encoding="utf-8"), origin=f"builtin/{key}.py"
+        )
+        for key in sorted(files)
+    ]
+
+
+def builtin_program(detector: str) -> SynthesisProgram:
+    """The built-in program written for ``detector`` (a registry name, case-insensitive)."""
+    name = canonical_name(detector)
+    files = _builtin_files()
+    key = name.lower()
+    if key not in files:
+        raise LookupError(f"no built-in synthesis program for detector {name!r}")
+    return SynthesisProgram.from_text(
+        files[key].read_text(encoding="utf-8"), origin=f"builtin/{key}.py"
+    )
+
+
+def load_program(spec: str | Path | SynthesisProgram) -> SynthesisProgram:
+    """Resolve a program given as an instance, a ``.py`` path, a built-in name or a detector name."""
+    if isinstance(spec, SynthesisProgram):
+        return spec
+    path = Path(spec).expanduser()
+    if path.suffix == ".py" or path.exists():
+        if not path.is_file():
+            raise FileNotFoundError(f"program file {path} does not exist")
+        return SynthesisProgram.from_file(path)
+    for program in list_builtin():
+        if program.name == str(spec):
+            return program
+    try:
+        return builtin_program(str(spec))
+    except (LookupError, ValueError):
+        names = ", ".join(p.name for p in list_builtin())
+        raise LookupError(
+            f"unknown program {str(spec)!r}: not a file, built-in program ({names}) or detector"
+        ) from None
+
+
+def load_store(directory: str | Path) -> dict[str, SynthesisProgram]:
+    """Programs in a program store (``DIR/**/*.py``), keyed by their detector's registry name.
+
+    A store holds at most one program per detector; the newest file wins if there are several.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"program store {directory} is not a directory")
+    found: dict[str, tuple[float, SynthesisProgram]] = {}
+    for path in sorted(directory.rglob("*.py")):
+        program = SynthesisProgram.from_file(path)
+        key = canonical_name(program.detector)
+        mtime = path.stat().st_mtime
+        if key not in found or mtime >= found[key][0]:
+            found[key] = (mtime, program)
+    return {key: program for key, (_, program) in found.items()}
