@@ -73,6 +73,9 @@ class EnhancedDetector(BaseDetector):
         Address-space limit of the sandbox process.
     contamination : float, default=0.1
         Expected share of anomalies; sets ``threshold_`` as in PyOD.
+    prefit : bool, default=False
+        If True, ``detector`` is an already fitted PyOD instance: it is used as is (not cloned, not
+        refitted), which lets a benchmark share one base fit across several programs.
     random_state : int, optional
         Seeds the base detector, the program's random generator and the classifier.
     n_jobs : int, default=1
@@ -103,6 +106,7 @@ class EnhancedDetector(BaseDetector):
         program_timeout: float = 120.0,
         program_memory_mb: int = 4096,
         contamination: float = 0.1,
+        prefit: bool = False,
         random_state: int | None = None,
         n_jobs: int = 1,
     ):
@@ -115,6 +119,7 @@ class EnhancedDetector(BaseDetector):
         self.on_program_error = on_program_error
         self.program_timeout = program_timeout
         self.program_memory_mb = program_memory_mb
+        self.prefit = prefit
         self.random_state = random_state
         self.n_jobs = n_jobs
 
@@ -127,9 +132,14 @@ class EnhancedDetector(BaseDetector):
         self.timings_ = {}
 
         started = time.perf_counter()
-        self.detector_ = self._make_base()
-        with np.errstate(all="ignore"):
-            self.detector_.fit(X)
+        if self.prefit:
+            if isinstance(self.detector, str):
+                raise ValueError("prefit=True needs a fitted detector instance, not a name")
+            self.detector_ = self.detector
+        else:
+            self.detector_ = self._make_base()
+            with np.errstate(all="ignore"):
+                self.detector_.fit(X)
         self.base_scores_ = score_detector(self.detector_, X)
         self.timings_["base_fit"] = time.perf_counter() - started
 
