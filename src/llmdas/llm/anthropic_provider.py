@@ -1,0 +1,123 @@
+"""Anthropic Messages API through the official ``anthropic`` SDK."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from .base import (
+    Completion,
+    LLMAuthError,
+    LLMConnectionError,
+    LLMError,
+    LLMProvider,
+    LLMResponseError,
+    Message,
+    RetryPolicy,
+    error_for_status,
+)
+
+__all__ = ["AnthropicProvider"]
+
+
+def _status_message(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict) and err.get("message"):
+            return str(err["message"])
+    return str(getattr(exc, "message", "") or exc)
+
+
+class AnthropicProvider(LLMProvider):
+    """``POST {base_url}/v1/messages``; system messages go into the ``system`` parameter.
+
+    The Messages API of this SDK generation takes no sampling parameters, so ``temperature`` is
+    not sent unless ``send_temperature=True`` (then it travels in the request body for servers
+    that still accept it).
+    """
+
+    name = "anthropic"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float = 120.0,
+        retry: RetryPolicy | None = None,
+        send_temperature: bool = False,
+    ) -> None:
+        super().__init__(model, base_url=base_url, timeout=timeout, retry=retry)
+        key = api_key or os.environ.get("ANTHROPIC_API_KEY")
+        if not key:
+            raise LLMAuthError("anthropic: no API key: set ANTHROPIC_API_KEY", provider=self.name)
+        self._secret = key
+        self.send_temperature = send_temperature
+        import anthropic
+
+        self._sdk = anthropic
+        self._client = anthropic.Anthropic(
+            api_key=key, base_url=base_url, timeout=timeout, max_retries=0
+        )
+
+    def _complete_once(
+        self, messages: list[Message], *, temperature: float | None, max_tokens: int
+    ) -> Completion:
+        anthropic = self._sdk
+        system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+        turns = [m for m in messages if m["role"] != "system"]
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": int(max_tokens),
+            "messages": turns,
+        }
+        if system:
+            kwargs["system"] = system
+        if temperature is not None and self.send_temperature:
+            kwargs["extra_body"] = {"temperature": float(temperature)}
+        try:
+            response = self._client.messages.create(**kwargs)
+        except anthropic.APIStatusError as exc:
+            raise error_for_status(
+                exc.status_code,
+                _status_message(exc),
+                provider=self.name,
+                headers=getattr(exc.response, "headers", None),
+            ) from None
+        except anthropic.APITimeoutError:
+            raise LLMConnectionError(
+                f"anthropic: request timed out after {self.timeout:g}s", provider=self.name
+            ) from None
+        except anthropic.APIConnectionError as exc:
+            raise LLMConnectionError(
+                f"anthropic: cannot reach {self.host or 'api.anthropic.com'}: {exc}",
+                provider=self.name,
+            ) from None
+        except (anthropic.APIResponseValidationError, json.JSONDecodeError, ValueError) as exc:
+            raise LLMResponseError(
+                f"anthropic: malformed response: {exc}", provider=self.name
+            ) from None
+        except anthropic.AnthropicError as exc:
+            raise LLMError(f"anthropic: {exc}", provider=self.name) from None
+        blocks = getattr(response, "content", None) or []
+        texts = [
+            b.text for b in blocks if getattr(b, "type", "") == "text" and isinstance(b.text, str)
+        ]
+        if not texts:
+            raise LLMResponseError(
+                "anthropic: the response holds no text block", provider=self.name
+            )
+        usage = getattr(response, "usage", None)
+        return Completion(
+            text="".join(texts),
+            usage={
+                "input_tokens": int(getattr(usage, "input_tokens", 0) or 0),
+                "output_tokens": int(getattr(usage, "output_tokens", 0) or 0),
+            },
+            model=str(getattr(response, "model", "") or ""),
+            raw_id=str(getattr(response, "id", "") or ""),
+            finish_reason=str(getattr(response, "stop_reason", "") or ""),
+        )

@@ -1,0 +1,156 @@
+"""Record the calls made to any provider into a transcript file, and answer from it later.
+
+A transcript is JSON::
+
+    {"format": "llmdas-llm-transcript", "version": 1,
+     "provider": "openai", "model": "gpt-4o", "base_url_host": "api.example.com",
+     "calls": [{"request_sha256": "...", "messages": [...], "temperature": 0.7,
+                "max_tokens": 4096, "completion": {"text": "...", "usage": {...}, ...}}]}
+
+:class:`ReplayProvider` answers a request with the recorded completion of the same request
+(matched by the hash of its messages, temperature and token limit; identical requests are
+answered in recorded order). A request that was never recorded raises
+:class:`~llmdas.llm.base.LLMResponseError`, so a replayed run is the recorded run or fails.
+Transcripts hold messages and replies only, never a key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .base import (
+    Completion,
+    LLMProvider,
+    LLMResponseError,
+    Message,
+    normalize_messages,
+)
+
+__all__ = ["TRANSCRIPT_FORMAT", "RecordingProvider", "ReplayProvider", "request_sha256"]
+
+TRANSCRIPT_FORMAT = "llmdas-llm-transcript"
+
+
+def request_sha256(
+    messages: Sequence[Mapping[str, Any]], temperature: float | None, max_tokens: int
+) -> str:
+    """Stable hash of one request."""
+    payload = json.dumps(
+        {
+            "messages": [{"role": m["role"], "content": m["content"]} for m in messages],
+            "temperature": temperature,
+            "max_tokens": int(max_tokens),
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+class RecordingProvider(LLMProvider):
+    """Wrap a provider; every successful call is appended to ``path`` (written after each)."""
+
+    def __init__(self, inner: LLMProvider, path: str | Path) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.model = inner.model
+        self.base_url = inner.base_url
+        self.timeout = inner.timeout
+        self.retry = inner.retry
+        self._secret = None
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._calls: list[dict[str, Any]] = []
+
+    def describe(self) -> dict[str, str]:
+        return self.inner.describe()
+
+    def complete(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        temperature: float | None = None,
+        max_tokens: int = 4096,
+    ) -> Completion:
+        msgs = normalize_messages(messages)
+        completion = self.inner.complete(msgs, temperature=temperature, max_tokens=max_tokens)
+        with self._lock:
+            self._calls.append(
+                {
+                    "request_sha256": request_sha256(msgs, temperature, max_tokens),
+                    "messages": msgs,
+                    "temperature": temperature,
+                    "max_tokens": int(max_tokens),
+                    "completion": completion.to_dict(),
+                }
+            )
+            self.save()
+        return completion
+
+    def save(self) -> Path:
+        data = {
+            "format": TRANSCRIPT_FORMAT,
+            "version": 1,
+            **self.inner.describe(),
+            "calls": self._calls,
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(self.path.suffix + ".tmp")
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.replace(self.path)
+        return self.path
+
+
+class ReplayProvider(LLMProvider):
+    """Answer from a transcript written by :class:`RecordingProvider`."""
+
+    name = "replay"
+
+    def __init__(self, path: str | Path) -> None:
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise LLMResponseError(
+                f"replay: cannot read transcript {path}: {exc.strerror}"
+            ) from None
+        except json.JSONDecodeError as exc:
+            raise LLMResponseError(f"replay: transcript {path} is not JSON: {exc}") from None
+        if not isinstance(data, dict) or data.get("format") != TRANSCRIPT_FORMAT:
+            raise LLMResponseError(f"replay: {path} is not an {TRANSCRIPT_FORMAT} file")
+        super().__init__(str(data.get("model") or "replay"), base_url=None)
+        self.path = path
+        self.recorded_provider = str(data.get("provider", ""))
+        self._queues: dict[str, list[Completion]] = {}
+        for call in data.get("calls", []):
+            key = call.get("request_sha256") or request_sha256(
+                call["messages"], call.get("temperature"), call.get("max_tokens", 4096)
+            )
+            self._queues.setdefault(key, []).append(Completion.from_dict(call["completion"]))
+        self._lock = threading.Lock()
+
+    def describe(self) -> dict[str, str]:
+        return {
+            "provider": f"replay:{self.recorded_provider}" if self.recorded_provider else "replay",
+            "model": self.model,
+            "base_url_host": "",
+        }
+
+    def _complete_once(
+        self, messages: list[Message], *, temperature: float | None, max_tokens: int
+    ) -> Completion:
+        key = request_sha256(messages, temperature, max_tokens)
+        with self._lock:
+            queue = self._queues.get(key)
+            if not queue:
+                raise LLMResponseError(
+                    f"replay: request {key[:12]} is not in transcript {self.path.name} "
+                    "(prompts, temperature or max_tokens differ from the recorded run)",
+                    provider=self.name,
+                )
+            return queue.pop(0)
