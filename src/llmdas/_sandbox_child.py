@@ -332,9 +332,10 @@ def _make_audit_hook(read_roots: tuple[str, ...], program_file: str, violations:
 # Program environment
 # ---------------------------------------------------------------------------
 
-#: Builtins removed from the program's namespace (the static check already
-#: rejects them by name; this is the second layer).
-_REMOVED_BUILTINS = frozenset(
+#: Builtins replaced, in the program's namespace, by stubs that report a
+#: violation (the static check already rejects them by name; this is the
+#: second layer, for code that got past it).
+_DENIED_BUILTINS = frozenset(
     {
         "exec",
         "eval",
@@ -352,29 +353,38 @@ _REMOVED_BUILTINS = frozenset(
         "help",
         "exit",
         "quit",
-        "copyright",
-        "credits",
-        "license",
-        "__loader__",
-        "__spec__",
     }
 )
+_REMOVED_BUILTINS = frozenset({"copyright", "credits", "license", "__loader__", "__spec__"})
 
 
-def _restricted_builtins() -> dict:
+def _restricted_builtins(violations: list) -> dict:
+    """The ``__builtins__`` of the program: no dangerous functions, guarded imports."""
     import builtins
 
     real_import = builtins.__import__
 
+    def denied(name: str):
+        def stub(*args, **kwargs):
+            violations.append(f"{name}()")
+            raise SandboxViolation(f"forbidden operation: {name}()")
+
+        stub.__name__ = stub.__qualname__ = name
+        return stub
+
     def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
         root = name.split(".")[0]
-        if level != 0 or root not in ALLOWED_IMPORTS:
-            raise ImportError(f"import of {name!r} is not allowed in synthesis programs")
-        if any(name == m or name.startswith(m + ".") for m in DENIED_NUMPY_MODULES):
-            raise ImportError(f"import of {name!r} is not allowed in synthesis programs")
+        if (
+            level != 0
+            or root not in ALLOWED_IMPORTS
+            or any(name == m or name.startswith(m + ".") for m in DENIED_NUMPY_MODULES)
+        ):
+            violations.append(f"import {name}")
+            raise SandboxViolation(f"forbidden operation: import {name}")
         return real_import(name, globals, locals, fromlist, level)
 
     table = {k: v for k, v in vars(builtins).items() if k not in _REMOVED_BUILTINS}
+    table.update({name: denied(name) for name in _DENIED_BUILTINS})
     table["__import__"] = guarded_import
     return table
 
@@ -512,7 +522,6 @@ def main(argv: list[str]) -> None:
     except (SyntaxError, ValueError) as exc:  # only reachable if the static check was skipped
         _send_frame(res_fd, _format_crash(exc, program_file))
         os._exit(0)
-    namespace = {"__builtins__": _restricted_builtins(), "__name__": "__program__"}
 
     def score_rpc(X):
         X = np.asarray(X, dtype=np.float64)
@@ -539,6 +548,11 @@ def main(argv: list[str]) -> None:
         raise ValueError(_one_line(reply.get("message", "scoring failed")))
 
     violations: list[str] = []
+    # A real (registered) module, so that dataclasses & co. can find it.
+    module = type(sys)("__program__")
+    module.__builtins__ = _restricted_builtins(violations)
+    sys.modules[module.__name__] = module
+    namespace = module.__dict__
     read_roots = tuple(
         sorted(
             {

@@ -1,0 +1,385 @@
+"""Tests of llmdas.sandbox: static check, normal runs, output validation, errors.
+
+Hostile programs (escapes, resource exhaustion) are in test_sandbox_hostile.py.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+
+from llmdas.sandbox import (
+    ALLOWED_IMPORTS,
+    BadOutputError,
+    ForbiddenCodeError,
+    ProgramCrashError,
+    ProgramError,
+    ProgramSyntaxError,
+    SandboxLimits,
+    SandboxResult,
+    check_source,
+    run_program,
+)
+
+X_TRAIN = np.random.default_rng(0).normal(size=(60, 4))
+FAST = SandboxLimits(timeout_s=20, memory_mb=1024)
+
+
+def program(body: str) -> str:
+    """Dedent a program source written inline in a test."""
+    return textwrap.dedent(body).strip() + "\n"
+
+
+def run(source: str, n: int = 8, score_fn=None, **kwargs) -> SandboxResult:
+    kwargs.setdefault("limits", FAST)
+    return run_program(source, score_fn or (lambda X: X.sum(axis=1)), X_TRAIN, n, **kwargs)
+
+
+def returning(expr: str) -> str:
+    """A program whose function body is ``return <expr>``."""
+    return program(
+        f"""
+        import numpy as np
+        def generate_hard_anomalies(n_samples, model, X_train):
+            return {expr}
+        """
+    )
+
+
+# A program in the style of the built-in ones: statistics, SVD, RNG, scoring.
+BUILTIN_STYLE = program(
+    '''
+    """Push samples along the low-variance directions until they look anomalous."""
+    from __future__ import annotations
+
+    import math
+    from collections import namedtuple
+    from dataclasses import dataclass
+
+    import numpy as np
+    from numpy.linalg import svd
+
+    Step = namedtuple("Step", "scale score")
+
+
+    @dataclass
+    class Config:
+        quantile: float = 90.0
+        n_steps: int = 3
+
+
+    class Pusher:
+        def __init__(self, directions):
+            self.directions = directions
+
+        def __call__(self, X, scale):
+            return X + scale * self.directions[-1]
+
+
+    def _center(X: np.ndarray) -> np.ndarray:
+        return X - X.mean(axis=0)
+
+
+    def generate_hard_anomalies(n_samples: int, model, X_train: np.ndarray) -> np.ndarray:
+        cfg = Config()
+        rng = np.random.default_rng()
+        _, s, vt = np.linalg.svd(_center(X_train), full_matrices=False)
+        _ = svd(X_train[:10])
+        threshold = np.percentile(model.predict_score(X_train), cfg.quantile)
+        base = X_train[rng.integers(0, len(X_train), size=n_samples)]
+        push = Pusher(vt)
+        steps = []
+        for k in range(cfg.n_steps):
+            scale = math.sqrt(k + 1) * float(s[-1])
+            X = push(base, scale)
+            steps.append(Step(scale, float(model.predict_score(X).mean())))
+        print(f"threshold={threshold:.3f} steps={len(steps)}")
+        return X
+
+
+    if __name__ == "__main__":
+        print("not executed in the sandbox")
+    '''
+)
+
+
+# ---------------------------------------------------------------------------
+# Static check
+# ---------------------------------------------------------------------------
+
+
+def test_builtin_style_program_passes_static_check_and_runs():
+    check_source(BUILTIN_STYLE)
+    res = run(BUILTIN_STYLE, n=12, seed=3)
+    assert res.X.shape == (12, 4)
+    assert res.n_score_calls == 4  # one on X_train + three pushes
+    assert "threshold=" in res.log
+    assert "not executed" not in res.log
+
+
+@pytest.mark.parametrize(
+    "source, fragment",
+    [
+        ("import os\n", "import 'os'"),
+        ("import numpy.ctypeslib\n", "numpy.ctypeslib"),
+        ("from numpy import load\n", "numpy.load"),
+        ("from numpy import *\n", "import *"),
+        ("from . import x\n", "relative import"),
+        ("import numpy as np\nnp.load('x')\n", ".load"),
+        ("import numpy as np\nnp.fromfile('x')\n", ".fromfile"),
+        ("import numpy as np\nnp.zeros(2).tofile('x')\n", ".tofile"),
+        ("import numpy as np\nnp.lib.format.write_array(1, 2)\n", ".lib.format"),
+        ("import numpy as np\nnp.lib.stride_tricks.as_strided(1)\n", ".as_strided"),
+        ("x = ().__class__\n", ".__class__"),
+        ("x = __builtins__\n", "__builtins__"),
+        ("__import__('os')\n", "__import__"),
+        ("exec('1')\n", "'exec'"),
+        ("eval('1')\n", "'eval'"),
+        ("open('/etc/passwd')\n", "'open'"),
+        ("getattr(1, 'real')\n", "'getattr'"),
+        ("globals()\n", "'globals'"),
+        ("x = 'a__b'\n", "'__'"),
+        ("class A:\n    def __del__(self): pass\n", "__del__"),
+        ("def f(g):\n    return g.gi_frame\n", "gi_frame"),
+        ("def f(x):\n    match x:\n        case int(__class__=c): pass\n", "__class__"),
+    ],
+)
+def test_static_check_rejects_forbidden_constructs(source, fragment):
+    full = source + "\ndef generate_hard_anomalies(n_samples, model, X_train):\n    pass\n"
+    with pytest.raises(ForbiddenCodeError) as info:
+        check_source(full)
+    msg = str(info.value)
+    assert fragment in msg
+    assert "line " in msg and "\n" not in msg
+
+
+def test_forbidden_import_message_names_module_line_and_allowlist():
+    src = "import numpy as np\n\nimport os\n"
+    with pytest.raises(ForbiddenCodeError) as info:
+        check_source(src)
+    msg = str(info.value)
+    assert msg.startswith("forbidden import 'os' at line 3 (allowed: ")
+    assert all(m in msg for m in ALLOWED_IMPORTS)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "def generate_hard_anomalies(n_samples, model, X_train)\n    pass\n",  # syntax
+        "def generate(n_samples, model, X_train):\n    pass\n",  # missing
+        "def generate_hard_anomalies(n_samples, model):\n    pass\n",  # arity
+        "def generate_hard_anomalies(a, b, c, d):\n    pass\n",  # arity
+        "def f():\n    def generate_hard_anomalies(a, b, c):\n        pass\n",  # not top level
+        "async def generate_hard_anomalies(a, b, c):\n    pass\n",
+    ],
+)
+def test_static_check_rejects_bad_entry_point(source):
+    with pytest.raises(ProgramSyntaxError) as info:
+        check_source(source)
+    assert "\n" not in str(info.value)
+
+
+def test_syntax_error_message_has_line():
+    with pytest.raises(ProgramSyntaxError, match="syntax error at line 2"):
+        check_source("x = 1\ny = (\n")
+
+
+def test_entry_point_may_have_type_hints_and_extra_defaults():
+    check_source(
+        "import numpy as np\n"
+        "def generate_hard_anomalies(n_samples: int, model, X_train: np.ndarray,"
+        " scale: float = 1.0, **kw) -> np.ndarray:\n    return X_train\n"
+    )
+
+
+# ---------------------------------------------------------------------------
+# Normal runs
+# ---------------------------------------------------------------------------
+
+RANDOM_PROGRAM = program(
+    """
+    import numpy as np
+    def generate_hard_anomalies(n_samples, model, X_train):
+        rng = np.random.default_rng()
+        rng2 = np.random.default_rng()
+        a = rng.normal(size=(n_samples, X_train.shape[1]))
+        b = rng2.normal(size=(n_samples, X_train.shape[1]))
+        c = np.random.normal(size=(n_samples, X_train.shape[1]))
+        return a + 2 * b + 3 * c + X_train[:n_samples]
+    """
+)
+
+
+def test_good_program_shape_dtype_and_contiguity():
+    res = run(RANDOM_PROGRAM, n=7, seed=0)
+    assert res.X.shape == (7, 4)
+    assert res.X.dtype == np.float64 and res.X.flags.c_contiguous
+    assert np.isfinite(res.X).all()
+    assert res.elapsed_s > 0
+
+
+def test_same_seed_reproduces_and_other_seed_differs():
+    a = run(RANDOM_PROGRAM, seed=42).X
+    b = run(RANDOM_PROGRAM, seed=42).X
+    c = run(RANDOM_PROGRAM, seed=43).X
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_unseeded_default_rng_calls_give_different_streams():
+    src = returning(
+        "np.stack([np.random.default_rng().normal(size=X_train.shape[1]) "
+        "for _ in range(n_samples)])"
+    )
+    X = run(src, n=3, seed=5).X
+    assert not np.allclose(X[0], X[1])
+
+
+def test_score_rpc_returns_scores_and_counts_calls():
+    src = program(
+        """
+        import numpy as np
+        def generate_hard_anomalies(n_samples, model, X_train):
+            X = X_train[:n_samples].copy()
+            s = model.predict_score(X)
+            t = model.predict_score(X[:2])
+            assert s.shape == (n_samples,) and t.shape == (2,)
+            X[:, 0] = s
+            return X
+        """
+    )
+    res = run(src, n=5, score_fn=lambda X: 10.0 * X[:, 1] - X[:, 2])
+    assert res.n_score_calls == 2
+    expected = 10.0 * X_TRAIN[:5, 1] - X_TRAIN[:5, 2]
+    np.testing.assert_allclose(res.X[:, 0], expected)
+    np.testing.assert_allclose(res.X[:, 1:], X_TRAIN[:5, 1:])
+
+
+def test_x_train_is_a_writable_copy():
+    src = program(
+        """
+        def generate_hard_anomalies(n_samples, model, X_train):
+            X_train -= X_train.mean(axis=0)
+            return X_train[:n_samples]
+        """
+    )
+    before = X_TRAIN.copy()
+    res = run(src, n=3)
+    np.testing.assert_array_equal(X_TRAIN, before)
+    np.testing.assert_allclose(res.X, (before - before.mean(axis=0))[:3])
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        ("np.zeros(4)", "2-D"),
+        ("np.zeros((3, 5))", "4 columns"),
+        ("np.full((2, 4), np.nan)", "NaN"),
+    ],
+)
+def test_invalid_score_requests_raise_valueerror_in_program(call, message):
+    src = returning(f"model.predict_score({call})")
+    with pytest.raises(ProgramCrashError) as info:
+        run(src)
+    assert "ValueError" in str(info.value) and message in str(info.value)
+
+
+def test_score_fn_failure_is_reported_to_program():
+    def broken(X):
+        raise RuntimeError("detector not fitted")
+
+    with pytest.raises(ProgramCrashError, match="detector not fitted"):
+        run(returning("model.predict_score(X_train)"), score_fn=broken)
+
+
+def test_integer_output_is_accepted_and_converted():
+    res = run(returning("np.ones((n_samples, X_train.shape[1]), dtype=np.int32)"), n=4)
+    assert res.X.dtype == np.float64 and (res.X == 1).all()
+
+
+def test_program_output_is_captured():
+    src = program(
+        """
+        import sys
+        def generate_hard_anomalies(n_samples, model, X_train):
+            print("hello from the program")
+            return X_train[:n_samples]
+        """
+    )
+    # 'sys' is not allowed: this also checks the static check runs first.
+    with pytest.raises(ForbiddenCodeError):
+        run(src)
+    res = run(src.replace("import sys\n", ""))
+    assert "hello from the program" in res.log
+
+
+# ---------------------------------------------------------------------------
+# Output validation and crashes
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "expr, fragment",
+    [
+        ("np.full((n_samples, X_train.shape[1]), np.nan)", "non-finite"),
+        ("np.full((n_samples, X_train.shape[1]), np.inf)", "non-finite"),
+        ("X_train[:3, :3]", "returned shape (3, 3), expected (8, 4)"),
+        ("X_train[:n_samples].ravel()", "returned shape (32,), expected (8, 4)"),
+        ("X_train[:n_samples].tolist()", "returned list"),
+        ("'not an array'", "returned str"),
+        ("None", "returned NoneType (missing return statement?)"),
+        ("np.empty((n_samples, X_train.shape[1]), dtype=object)", "dtype object"),
+        ("np.ones((n_samples, X_train.shape[1]), dtype=bool)", "dtype bool"),
+        ("np.ones((n_samples, X_train.shape[1]), dtype=complex)", "dtype complex128"),
+        ("np.ma.masked_array(X_train[:n_samples])", "returned MaskedArray"),
+    ],
+)
+def test_bad_output_is_rejected(expr, fragment):
+    with pytest.raises(BadOutputError) as info:
+        run(returning(expr))
+    assert fragment in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_crash_reports_exception_line_and_program_traceback():
+    src = program(
+        """
+        import numpy as np
+
+        def helper(x):
+            raise ValueError(f"bad value {x}")
+
+        def generate_hard_anomalies(n_samples, model, X_train):
+            return helper(3)
+        """
+    )
+    with pytest.raises(ProgramCrashError) as info:
+        run(src)
+    err = info.value
+    assert str(err) == "synthesis program crashed: ValueError: bad value 3 (line 4)"
+    assert '<program>", line 4, in helper' in err.traceback
+    assert 'raise ValueError(f"bad value {x}")' in err.traceback
+    assert '<program>", line 7, in generate_hard_anomalies' in err.traceback
+    assert "_sandbox_child" not in err.traceback  # our frames are trimmed
+
+
+def test_crash_inside_numpy_points_to_program_line():
+    src = returning("np.linalg.inv(np.zeros((3, 3)))")
+    with pytest.raises(ProgramCrashError, match=r"LinAlgError: Singular matrix \(line 3\)"):
+        run(src)
+
+
+def test_all_errors_are_program_errors_with_one_line_messages():
+    for cls in (BadOutputError, ForbiddenCodeError, ProgramCrashError, ProgramSyntaxError):
+        assert issubclass(cls, ProgramError)
+
+
+def test_invalid_arguments_are_rejected_by_caller_checks():
+    with pytest.raises(ValueError):
+        run_program(RANDOM_PROGRAM, lambda X: X[:, 0], X_TRAIN[0], 5)
+    with pytest.raises(ValueError):
+        run_program(RANDOM_PROGRAM, lambda X: X[:, 0], X_TRAIN, 0)
+    with pytest.raises(ValueError):
+        SandboxLimits(timeout_s=0)
