@@ -37,6 +37,49 @@ import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 PAPER_DRL_BASE_AUCPR = 0.7437
+
+# Per-data-set settings from the official DRL repository's batch scripts (HangtingYe/DRL,
+# predefines.py: epochs, preprocessing, "input_info_ratio,cl_ratio"), for the 34 data sets here.
+# The DRL authors chose them per data set (presumably with test labels in view), so they are NOT
+# part of the llmdas protocol; ``--official-presets`` only measures how much of the gap to the
+# published figures comes from this tuning.
+OFFICIAL_PRESETS = {
+    # name: (epochs, preprocess, alignment_weight, separation_weight)
+    "Cardiotocography": (26, "none", 0.1, 0.06),
+    "Hepatitis": (66, "standard", 0.01, 0.02),
+    "Parkinson": (4, "standard", 0.1, 0.06),
+    "SpamBase": (32, "standard", 0.1, 0.06),
+    "WDBC": (20, "standard", 0.1, 0.06),
+    "WPBC": (89, "none", 0.1, 1.0),
+    "Wilt": (100, "standard", 0.1, 0.06),
+    "abalone": (200, "none", 0.1, 0.06),
+    "annthyroid": (92, "standard", 0.7, 0.1),
+    "arrhythmia": (80, "none", 0.1, 0.06),
+    "breastw": (20, "none", 0.1, 0.06),
+    "campaign": (100, "none", 0.9, 0.2),
+    "cardio": (1, "none", 0.1, 0.3),
+    "comm.and.crime": (200, "none", 0.1, 0.06),
+    "fault": (200, "standard", 0.1, 0.06),
+    "glass": (34, "standard", 0.1, 0.4),
+    "imgseg": (200, "none", 0.1, 0.06),
+    "ionosphere": (20, "standard", 0.9, 0.3),
+    "lympho": (3, "standard", 0.1, 0.3),
+    "mammography": (22, "none", 0.3, 0.8),
+    "mnist": (20, "none", 0.1, 0.06),
+    "musk": (20, "standard", 0.1, 0.06),
+    "optdigits": (400, "none", 0.1, 0.06),
+    "pendigits": (10, "standard", 0.5, 0.1),
+    "pima": (37, "none", 0.1, 0.06),
+    "satellite": (200, "standard", 0.3, 0.9),
+    "satimage-2": (26, "standard", 0.1, 0.06),
+    "shuttle": (82, "standard", 0.1, 0.06),
+    "thyroid": (14, "standard", 0.1, 0.06),
+    "vertebral": (20, "standard", 0.5, 0.6),
+    "vowels": (200, "standard", 0.1, 0.06),
+    "wbc": (16, "standard", 0.1, 0.06),
+    "wine": (200, "none", 0.1, 0.06),
+    "yeast": (40, "none", 0.8, 0.9),
+}
 DEFAULT_SEEDS = (42, 0, 100, 17, 21)
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -115,6 +158,12 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--n-jobs", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--enhance", action="store_true", help="also run the quick LLM-DAS check")
+    parser.add_argument(
+        "--official-presets",
+        action="store_true",
+        help="use the DRL authors' per-data-set epochs / preprocessing / loss weights "
+        "(diagnostic only: tuned per data set, not the llmdas protocol; overrides --epochs)",
+    )
     parser.add_argument("--out", type=Path, help="write one CSV row per (data set, seed)")
     args = parser.parse_args(argv)
 
@@ -151,10 +200,20 @@ def main(argv=None) -> int:
             y = np.asarray(data["y"]).astype(int).ravel()
             X_train, X_test, y_test = paper_split(X, y)
             per_seed = []
+            settings = {"epochs": args.epochs}
+            if args.official_presets:
+                if path.stem not in OFFICIAL_PRESETS:
+                    print(f"{path.stem}: no official preset, skipped", flush=True)
+                    continue
+                epochs, preprocess, align, sep = OFFICIAL_PRESETS[path.stem]
+                settings = {
+                    "epochs": epochs,
+                    "preprocess": preprocess,
+                    "alignment_weight": align,
+                    "separation_weight": sep,
+                }
             for seed in seeds:
-                det = DRL(
-                    epochs=args.epochs, device=args.device, n_jobs=args.n_jobs, random_state=seed
-                )
+                det = DRL(device=args.device, n_jobs=args.n_jobs, random_state=seed, **settings)
                 det.fit(X_train)
                 scores = det.decision_function(X_test)
                 row = {

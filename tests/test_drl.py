@@ -137,17 +137,24 @@ def test_bad_scoring_input(DRL, fitted):
 
 
 @pytest.mark.parametrize(
-    "params", [{"epochs": 0}, {"n_basis": 200, "hidden_dim": 32}, {"separation_fraction": 0.0}]
+    "params",
+    [
+        {"epochs": 0},
+        {"n_basis": 200, "hidden_dim": 32},
+        {"separation_fraction": 0.0},
+        {"preprocess": "quantile"},
+    ],
 )
 def test_bad_parameters(DRL, toy, params):
     with pytest.raises(ValueError):
         DRL(**{**FAST, **params}).fit(toy[0])
 
 
-def test_constant_feature_is_harmless(DRL):
+@pytest.mark.parametrize("preprocess", ["standard", "minmax", "none"])
+def test_preprocess_options_and_constant_feature(DRL, preprocess):
     rng = np.random.RandomState(1)
     X = np.c_[rng.randn(100, 3), np.full(100, 5.0)]
-    det = DRL(random_state=0, **{**FAST, "epochs": 3}).fit(X)
+    det = DRL(random_state=0, preprocess=preprocess, **{**FAST, "epochs": 3}).fit(X)
     assert np.isfinite(det.decision_function(X)).all()
 
 
