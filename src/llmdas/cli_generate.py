@@ -1,0 +1,177 @@
+"""Command-line functions of Stage 1, registered by :mod:`llmdas.cli`.
+
+``llmdas generate DETECTOR --provider openai --model gpt-4o`` and
+``llmdas programs validate DIR``. They are plain typer-annotated functions so that the main app
+can register them (``app.command("generate")(generate)``,
+``programs_app.command("validate")(programs_validate)``).
+
+Errors end with exit code 1 and a one-line message; API keys come from the environment only.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["generate", "programs_validate"]
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _one_line_errors(func):
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from llmdas.generate import GenerationError
+        from llmdas.llm.base import LLMError
+        from llmdas.program import ProgramFormatError
+        from llmdas.sandbox import ProgramError
+
+        try:
+            return func(*args, **kwargs)
+        except (
+            LLMError,
+            GenerationError,
+            ProgramError,
+            ProgramFormatError,
+            ValueError,
+            FileNotFoundError,
+            LookupError,
+            ImportError,
+        ) as exc:
+            message = " ".join(str(exc).split())
+            err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+            raise typer.Exit(code=1) from None
+
+    return wrapper
+
+
+@_one_line_errors
+def generate(
+    detector: Annotated[str, typer.Argument(help="Detector name, e.g. IForest.")],
+    provider: Annotated[
+        str, typer.Option(help="openai, anthropic, gemini, or replay (base-url = transcript).")
+    ] = "openai",
+    model: Annotated[str, typer.Option(help="Model name as the provider knows it.")] = "",
+    base_url: Annotated[
+        str,
+        typer.Option(
+            help="Server URL (OpenAI-compatible: include /v1, e.g. http://localhost:11434/v1 "
+            "for Ollama); for replay, the transcript file."
+        ),
+    ] = "",
+    candidates: Annotated[int, typer.Option(min=1, help="Candidate programs to draw.")] = 3,
+    repairs: Annotated[int, typer.Option(min=0, help="Repair rounds per candidate.")] = 2,
+    out: Annotated[Path, typer.Option(help="Program store directory.")] = Path("programs"),
+    template: Annotated[
+        str, typer.Option(help="Prompt variant: default, generic, simple or random.")
+    ] = "default",
+    temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.7,
+    seed: Annotated[int, typer.Option(help="Seed of the probe data and sandbox runs.")] = 0,
+    llm_review: Annotated[
+        bool, typer.Option(help="Also ask the LLM to critique each working candidate.")
+    ] = False,
+    record: Annotated[
+        Path | None, typer.Option(help="Record every LLM call to this transcript (for replay).")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds per LLM request.")] = 120.0,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every step.")] = False,
+) -> None:
+    """Ask an LLM for a synthesis program for DETECTOR, test, repair and review it, then save it."""
+    from llmdas.generate import GenerationConfig, generate_program
+    from llmdas.llm import make_provider
+    from llmdas.store import save_generated
+
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    llm = make_provider(
+        provider,
+        model or None,
+        base_url=base_url or None,
+        timeout=timeout,
+        record=record,
+    )
+    config = GenerationConfig(
+        candidates=candidates,
+        repairs=repairs,
+        variant=template,
+        temperature=temperature,
+        seed=seed,
+        llm_review=llm_review,
+    )
+    described = llm.describe()
+    where = f" at {described['base_url_host']}" if described.get("base_url_host") else ""
+    console.print(
+        f"Generating a program for [bold]{detector}[/] with {described['provider']}/"
+        f"{described['model']}{where}: {candidates} candidate(s), {repairs} repair round(s), "
+        f"prompt variant {template}",
+        highlight=False,
+    )
+    result = generate_program(detector, llm, config)
+
+    table = Table(title=f"Candidates for {result.detector}")
+    for column in ("#", "status", "repairs", "hardness", "novelty", "note"):
+        table.add_column(column)
+    for report in result.candidates:
+        scores = report.scores
+        table.add_row(
+            str(report.index),
+            report.status,
+            str(report.repair_rounds),
+            f"{scores.hardness:.2f}" if scores else "-",
+            f"{scores.novelty:.2f}" if scores else "-",
+            (report.error[:80] + "...") if len(report.error) > 80 else report.error,
+        )
+    console.print(table)
+    usage = result.usage
+    console.print(
+        f"LLM calls: {usage['calls']}, tokens in/out: {usage['input_tokens']}/"
+        f"{usage['output_tokens']}",
+        highlight=False,
+    )
+    if result.program is None:
+        # save the transcript so the failure can be studied
+        out.mkdir(parents=True, exist_ok=True)
+        failed = out / f"{result.detector}-failed-transcript.json"
+        import json
+
+        failed.write_text(json.dumps(result.transcript, indent=2) + "\n", encoding="utf-8")
+        raise ValueError(f"{result.failure_summary()}; transcript in {failed}")
+    path = save_generated(out, result.program, result.transcript)
+    console.print(
+        f"[bold green]accepted[/] {result.program.name} -> {path} "
+        f"(transcript {path.with_suffix('.json').name})",
+        highlight=False,
+    )
+
+
+@_one_line_errors
+def programs_validate(
+    directory: Annotated[Path, typer.Argument(help="Program store directory.")] = Path("programs"),
+) -> None:
+    """Check every program in a store: it parses, passes the static check and runs."""
+    from llmdas.store import validate_store
+
+    checks = validate_store(directory)
+    if not checks:
+        raise FileNotFoundError(f"no program files (*.py) under {directory}")
+    table = Table(title=f"Programs in {directory}")
+    table.add_column("file")
+    table.add_column("ok")
+    table.add_column("message")
+    for path, ok, message in checks:
+        table.add_row(
+            str(path.relative_to(directory)),
+            "[green]yes[/]" if ok else "[red]no[/]",
+            message,
+        )
+    console.print(table)
+    bad = [c for c in checks if not c.ok]
+    if bad:
+        raise ValueError(f"{len(bad)} of {len(checks)} program(s) failed validation")

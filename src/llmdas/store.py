@@ -1,0 +1,123 @@
+"""Program store: ``DIR/<detector>/<name>.py`` with the generation transcript beside it.
+
+A store is a plain directory (it is what ``llmdas.programs.load_store`` reads)::
+
+    programs/
+      IForest/
+        iforest-llm-1a2b3c4d.py      # SynthesisProgram.to_text(): metadata block + source
+        iforest-llm-1a2b3c4d.json    # the generation transcript (prompts, replies, errors, review)
+
+:func:`validate_store` checks every program: it parses, passes the static check and runs on
+llmdas's probe data against the detector it names.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from llmdas.program import ProgramFormatError, SynthesisProgram
+
+__all__ = ["StoreCheck", "save_generated", "validate_store"]
+
+logger = logging.getLogger("llmdas.store")
+
+
+def save_generated(
+    directory: str | Path, program: SynthesisProgram, transcript: dict[str, Any] | None = None
+) -> Path:
+    """Write ``program`` to ``DIR/<detector>/<name>.py`` (and the transcript as ``.json``)."""
+    folder = Path(directory) / _safe(program.detector)
+    path = folder / f"{_safe(program.name)}.py"
+    program.save(path)
+    if transcript is not None:
+        path.with_suffix(".json").write_text(
+            json.dumps(transcript, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+    logger.info("saved program %s to %s", program.name, path)
+    return path
+
+
+def _safe(name: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "-_." else "-" for c in name).strip(".-")
+    if not cleaned:
+        raise ValueError(f"cannot make a file name from {name!r}")
+    return cleaned
+
+
+@dataclass(frozen=True)
+class StoreCheck:
+    """Result of checking one program file."""
+
+    path: Path
+    ok: bool
+    message: str
+
+    def __iter__(self):  # unpacks as (path, ok, message)
+        return iter((self.path, self.ok, self.message))
+
+
+def validate_store(
+    directory: str | Path,
+    *,
+    probe_rows: int = 128,
+    n_samples: int = 32,
+    seed: int = 0,
+    timeout_s: float = 60.0,
+    memory_mb: int = 2048,
+) -> list[StoreCheck]:
+    """Check each ``*.py`` under ``directory``: parses, passes the static check, runs on probe data.
+
+    Returns one :class:`StoreCheck` ``(path, ok, message)`` per file, sorted by path. A program
+    whose detector is not a known detector name is run against IForest.
+    """
+    from llmdas.detectors import canonical_name
+    from llmdas.generate import fit_probe_detector, make_probe_data, review_output
+    from llmdas.sandbox import ProgramError, SandboxLimits, check_source, run_program
+
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"program store {directory} is not a directory")
+    X_probe = make_probe_data(probe_rows, seed=seed)
+    limits = SandboxLimits(timeout_s=timeout_s, memory_mb=memory_mb)
+    fitted: dict[str, Any] = {}
+    results: list[StoreCheck] = []
+    for path in sorted(directory.rglob("*.py")):
+        try:
+            program = SynthesisProgram.from_file(path)
+        except ProgramFormatError as exc:
+            results.append(StoreCheck(path, False, str(exc)))
+            continue
+        try:
+            check_source(program.source)
+        except ProgramError as exc:
+            results.append(StoreCheck(path, False, f"static check: {exc}"))
+            continue
+        try:
+            detector = canonical_name(program.detector)
+            note = ""
+        except ValueError:
+            detector = "IForest"
+            note = f" (unknown detector {program.detector!r}; scored with {detector})"
+        if detector not in fitted:
+            fitted[detector] = fit_probe_detector(detector, X_probe, seed)[1]
+        score_fn = fitted[detector]
+        try:
+            result = run_program(
+                program.source, score_fn, X_probe, n_samples, seed=seed, limits=limits
+            )
+        except ProgramError as exc:
+            results.append(StoreCheck(path, False, f"run: {exc}"))
+            continue
+        scores = review_output(
+            result.X, X_probe, score_fn(X_probe), score_fn(result.X), n_samples=n_samples
+        )
+        message = f"{detector}: {result.X.shape[0]} rows, {scores.summary()}{note}"
+        if scores.problems:
+            results.append(StoreCheck(path, False, "; ".join(scores.problems) + f" - {message}"))
+        else:
+            results.append(StoreCheck(path, True, message))
+    return results
