@@ -11,7 +11,7 @@ lazily, so the rest of llmdas works without torch installed (``pip install llmda
 
 Model
 -----
-For a standardised input row ``x`` in ``R^d``:
+For a preprocessed (by default standardised) input row ``x`` in ``R^d``:
 
 * **Encoder** ``f``: two blocks of ``Linear(bias=False) -> LeakyReLU(0.2)`` with ``hidden_dim``
   (128) units each, giving the representation ``h = f(x)``.
@@ -73,6 +73,17 @@ Deviations from the official implementation
 * Randomness comes from ``random_state`` through private generators (global torch/numpy state
   is left untouched), so fits are reproducible on CPU.
 * Scoring runs in batches of ``score_batch_size`` rows so large inputs fit in memory.
+* Batches are formed from a private random permutation per epoch; the last, smaller batch is
+  kept (as with a ``DataLoader`` without ``drop_last``).
+
+Threads and global torch state
+------------------------------
+``n_jobs`` sets torch's intra-op thread count for the duration of :meth:`DRL.fit` /
+:meth:`DRL.decision_function` and restores it afterwards (``None`` leaves it alone; for many
+small fits on a shared machine ``n_jobs=1`` is usually fastest).  On CPU, :meth:`DRL.fit` also
+switches on ``torch.use_deterministic_algorithms`` while it runs and restores the previous
+setting; both are process-wide switches, so do not fit DRL concurrently from several threads of
+one process.
 
 Devices
 -------
