@@ -14,12 +14,50 @@ from pathlib import Path
 from llmdas.detectors import canonical_name
 from llmdas.program import SynthesisProgram
 
-__all__ = ["builtin_program", "list_builtin", "load_program", "load_store"]
+__all__ = [
+    "baseline_program",
+    "builtin_program",
+    "list_baselines",
+    "list_builtin",
+    "load_program",
+    "load_store",
+]
 
 
-def _builtin_files() -> dict[str, resources.abc.Traversable]:
-    folder = resources.files("llmdas.programs") / "builtin"
+def _builtin_files(folder_name: str = "builtin") -> dict[str, resources.abc.Traversable]:
+    folder = resources.files("llmdas.programs") / folder_name
+    if not folder.is_dir():
+        return {}
     return {f.name[:-3]: f for f in folder.iterdir() if f.name.endswith(".py")}
+
+
+def list_baselines() -> list[SynthesisProgram]:
+    """The synthesis baselines (``llmdas/programs/baselines``): not detector-aware, sorted by name.
+
+    Gaussian noise, uniform noise, SMOTE-style interpolation and ADBench's four synthetic anomaly
+    types, written as ordinary synthesis programs so that benchmarks run them through the same
+    sandboxed path as detector-aware programs.
+    """
+    files = _builtin_files("baselines")
+    return [
+        SynthesisProgram.from_text(
+            files[key].read_text(encoding="utf-8"), origin=f"baselines/{key}.py"
+        )
+        for key in sorted(files)
+    ]
+
+
+def baseline_program(name: str) -> SynthesisProgram:
+    """The synthesis baseline called ``name`` (e.g. ``"gaussian"``, ``"adbench_local"``)."""
+    files = _builtin_files("baselines")
+    key = name.lower().replace("-", "_")
+    if key not in files:
+        raise LookupError(
+            f"no synthesis baseline {name!r}; choose one of {', '.join(sorted(files))}"
+        )
+    return SynthesisProgram.from_text(
+        files[key].read_text(encoding="utf-8"), origin=f"baselines/{key}.py"
+    )
 
 
 def list_builtin() -> list[SynthesisProgram]:
@@ -60,9 +98,15 @@ def load_program(spec: str | Path | SynthesisProgram) -> SynthesisProgram:
     try:
         return builtin_program(str(spec))
     except (LookupError, ValueError):
+        pass
+    try:
+        return baseline_program(str(spec))
+    except LookupError:
         names = ", ".join(p.name for p in list_builtin())
+        baselines = ", ".join(p.name for p in list_baselines())
         raise LookupError(
-            f"unknown program {str(spec)!r}: not a file, built-in program ({names}) or detector"
+            f"unknown program {str(spec)!r}: not a file, built-in program ({names}), "
+            f"baseline ({baselines}) or detector"
         ) from None
 
 
