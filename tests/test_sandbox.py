@@ -365,6 +365,28 @@ def test_crash_reports_exception_line_and_program_traceback():
     assert "_sandbox_child" not in err.traceback  # our frames are trimmed
 
 
+def test_crash_with_huge_unicode_message_stays_one_bounded_line():
+    src = returning("(_ for _ in ()).throw(KeyError('\\u2603\\x00\\n' * 100000))")
+    with pytest.raises(ProgramCrashError) as info:
+        run(src)
+    msg = str(info.value)
+    assert msg.startswith("synthesis program crashed: KeyError: ")
+    assert "\n" not in msg and len(msg) < 400
+
+
+def test_crash_log_is_attached_to_the_error():
+    src = program(
+        """
+        def generate_hard_anomalies(n_samples, model, X_train):
+            print("about to fail")
+            return 1 / 0
+        """
+    )
+    with pytest.raises(ProgramCrashError, match="ZeroDivisionError: division by zero") as info:
+        run(src)
+    assert "about to fail" in info.value.log
+
+
 def test_crash_inside_numpy_points_to_program_line():
     src = returning("np.linalg.inv(np.zeros((3, 3)))")
     with pytest.raises(ProgramCrashError, match=r"LinAlgError: Singular matrix \(line 3\)"):

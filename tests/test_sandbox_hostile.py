@@ -200,10 +200,12 @@ def test_infinite_loop_times_out():
     assert str(info.value) == "synthesis program timed out after 1 s (limit: --program-timeout)"
 
 
-def test_timeout_while_spamming_output():
-    source = hostile("while True:\n    print('spam' * 1000)")
-    with pytest.raises(ProgramTimeoutError):
-        run_checked(source, SandboxLimits(timeout_s=1.0))
+def test_timeout_while_spamming_output_keeps_the_log():
+    source = hostile("print('started')\nwhile True:\n    print('spam' * 1000)")
+    with pytest.raises(ProgramTimeoutError) as info:
+        run_checked(source, SandboxLimits(timeout_s=1.0, max_log_bytes=5000))
+    assert info.value.log.startswith("started\nspamspam")
+    assert "bytes of output dropped" in info.value.log
 
 
 def test_cpu_limit():

@@ -51,7 +51,7 @@ import sys
 HEADER_LEN = struct.Struct(">I")
 #: Largest JSON header either side accepts. Headers hold only small metadata
 #: (and, for the init frame, the program source, capped by the parent).
-MAX_HEADER_BYTES = 4 * 1024 * 1024
+MAX_HEADER_BYTES = 8 * 1024 * 1024
 #: Largest array (in cells) the program may send to ``model.predict_score``.
 MAX_SCORE_CELLS = 10_000_000
 #: Program-supplied text (exception messages, tracebacks) is cut to this size.
@@ -63,7 +63,7 @@ def encode_frame(header: dict, payload: bytes | memoryview = b"") -> list:
     """Return the pieces (header bytes, payload) of one frame, ready to write."""
     payload = memoryview(payload).cast("B")
     header = dict(header, nbytes=payload.nbytes)
-    raw = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    raw = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     if len(raw) > MAX_HEADER_BYTES:
         raise ValueError("frame header too large")
     return [HEADER_LEN.pack(len(raw)) + raw, payload]
@@ -586,7 +586,10 @@ def main(argv: list[str]) -> None:
         elif isinstance(exc, MemoryError):
             reply = {"type": "memory"}, b""
         else:
-            reply = _format_crash(exc, program_file), b""
+            try:
+                reply = _format_crash(exc, program_file), b""
+            except BaseException:  # noqa: BLE001 - e.g. an exception whose str() fails
+                reply = {"type": "crash", "exc_type": "Exception", "traceback": ""}, b""
     try:
         sys.stdout.flush()
         sys.stderr.flush()

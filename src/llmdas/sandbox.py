@@ -116,8 +116,12 @@ ENTRY_POINT = "generate_hard_anomalies"
 class ProgramError(Exception):
     """Base class: the synthesis program could not produce a usable result.
 
-    ``str(error)`` is always a single line that a user can act on.
+    ``str(error)`` is always a single line that a user can act on. ``log``
+    holds the program's captured stdout/stderr when it got to run (same
+    truncation as :attr:`SandboxResult.log`), else ``""``.
     """
+
+    log: str = ""
 
 
 class ProgramSyntaxError(ProgramError):
@@ -487,6 +491,8 @@ _CHILD_ENV = {
     "PYTHONHASHSEED": "0",
     "PYTHONDONTWRITEBYTECODE": "1",
     "PYTHONIOENCODING": "utf-8",
+    # Unbuffered, so the output printed before a timeout kill is not lost.
+    "PYTHONUNBUFFERED": "1",
     "LANG": "C.UTF-8",
     "PATH": os.defpath,
 }
@@ -561,7 +567,8 @@ class _FrameReader:
     oversized payload is rejected before it is buffered.
     """
 
-    MAX_HEADER = 64 * 1024
+    #: Child headers carry at most ~8.5k characters of text (<= 6 bytes each as JSON).
+    MAX_HEADER = 256 * 1024
 
     def __init__(self, check_header: Callable[[dict], int]) -> None:
         self._buf = bytearray()
@@ -674,7 +681,11 @@ class _Session:
                 os.close(fd)
             cmd_r = res_w = log_w = -1
             self.proc = proc
-            X = self._serve(cmd_w, res_r, log_r)
+            try:
+                X = self._serve(cmd_w, res_r, log_r)
+            except ProgramError as exc:
+                exc.log = self.log.text()
+                raise
             return SandboxResult(
                 X=X,
                 log=self.log.text(),
