@@ -84,18 +84,18 @@ def demo(
         f"[bold]{data}[/]: {X_train.shape[0]} training rows (normal only), {X_test.shape[0]} test rows "
         f"({int(y_test.sum())} anomalies), {X.shape[1]} features; seed {seed}"
     )
-    table = Table(title="Base vs enhanced (test set)")
+    table = Table(title="Base vs enhanced on the test set (AUC-PR, AUC-ROC)")
     for column in (
         "detector",
-        "AUC-PR base",
-        "AUC-PR enhanced",
-        "Δ",
-        "AUC-ROC base",
-        "AUC-ROC enhanced",
-        "Δ",
+        "PR base",
+        "PR enh.",
+        "ΔPR",
+        "ROC base",
+        "ROC enh.",
+        "ΔROC",
         "fit s",
     ):
-        table.add_column(column, justify="right" if column != "detector" else "left")
+        table.add_column(column, justify="left" if column == "detector" else "right", no_wrap=True)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),

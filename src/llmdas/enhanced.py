@@ -128,6 +128,7 @@ class EnhancedDetector(BaseDetector):
         """Fit on normal rows ``X`` (``y`` is ignored, as in PyOD's unsupervised detectors)."""
         self._check_params()
         X = check_X(X, min_rows=2)
+        self._set_n_classes(y)  # PyOD bookkeeping that predict_proba relies on
         self.n_features_in_ = X.shape[1]
         self.timings_ = {}
 

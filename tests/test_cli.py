@@ -1,0 +1,82 @@
+"""The command line, through typer's runner: exit codes, messages, files written."""
+
+import numpy as np
+from typer.testing import CliRunner
+
+from llmdas.cli import app
+from llmdas.data import load_demo
+
+runner = CliRunner()
+
+
+def test_help_everywhere():
+    for args in (
+        [],
+        ["demo"],
+        ["enhance"],
+        ["programs"],
+        ["programs", "list"],
+        ["programs", "show"],
+    ):
+        result = runner.invoke(app, [*args, "--help"])
+        assert result.exit_code == 0, (args, result.output)
+        assert "Usage" in result.output
+
+
+def test_demo_prints_base_and_enhanced_figures():
+    result = runner.invoke(app, ["demo", "--detectors", "ECOD,IForest"])
+    assert result.exit_code == 0, result.output
+    assert "Base vs enhanced" in result.output
+    assert "ECOD" in result.output and "IForest" in result.output and "AUC-PR" in result.output
+
+
+def test_enhance_writes_scores_and_model(tmp_path):
+    X, y = load_demo()
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    out, model = tmp_path / "scores.csv", tmp_path / "m.joblib"
+    result = runner.invoke(
+        app,
+        [
+            "enhance",
+            "--detector",
+            "ECOD",
+            "--data",
+            str(tmp_path / "d.npz"),
+            "--scores-out",
+            str(out),
+            "--save",
+            str(model),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    scores = np.loadtxt(out, skiprows=1)
+    assert scores.shape == (len(X),) and np.isfinite(scores).all()
+    from llmdas import load
+
+    assert np.allclose(load(model).decision_function(X), scores, rtol=1e-8)
+
+
+def test_user_errors_exit_1_with_one_line():
+    result = runner.invoke(
+        app, ["enhance", "--detector", "PCA", "--data", "/no/such.npz", "--scores-out", "x.csv"]
+    )
+    assert result.exit_code == 1
+    assert "error:" in result.output and "not found" in result.output
+    assert "Traceback" not in result.output
+    result = runner.invoke(app, ["demo", "--detectors", "Nope"])
+    assert result.exit_code == 1 and "unknown detector 'Nope'" in result.output
+
+
+def test_programs_list_and_show():
+    result = runner.invoke(app, ["programs", "list"])
+    assert (
+        result.exit_code == 0 and "pca-minor-subspace" in result.output and "human" in result.output
+    )
+    result = runner.invoke(app, ["programs", "show", "PCA"])
+    assert (
+        result.exit_code == 0
+        and "Policy" in result.output
+        and "generate_hard_anomalies" in result.output
+    )
+    result = runner.invoke(app, ["programs", "show", "nope"])
+    assert result.exit_code == 1 and "unknown program" in result.output

@@ -1,0 +1,168 @@
+"""EnhancedDetector: the PyOD API, the fusion, reproducibility, fallbacks and persistence."""
+
+import pickle
+
+import numpy as np
+import pytest
+from pyod.models.iforest import IForest
+from sklearn.ensemble import ExtraTreesClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+
+from llmdas import EnhancedDetector, SynthesisProgram, load
+from llmdas.enhanced import ProgramFallbackWarning
+from llmdas.sandbox import BadOutputError, ProgramCrashError
+
+JITTER = SynthesisProgram.from_source(
+    "def generate_hard_anomalies(n_samples, model, X_train):\n"
+    "    import numpy as np\n"
+    "    rng = np.random.default_rng()\n"
+    "    rows = X_train[rng.integers(len(X_train), size=n_samples)]\n"
+    "    return rows + rng.normal(scale=2.0, size=rows.shape)\n",
+    name="jitter",
+)
+CRASH = SynthesisProgram.from_source(
+    "def generate_hard_anomalies(n_samples, model, X_train):\n    return 1 / 0\n", name="crash"
+)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    rng = np.random.default_rng(7)
+    cov = 0.6 * np.ones((6, 6)) + 0.4 * np.eye(6)
+    X_train = rng.multivariate_normal(np.zeros(6), cov, size=200)
+    return EnhancedDetector("IForest", program=JITTER, random_state=0).fit(X_train), X_train
+
+
+def test_pyod_attributes_and_shapes(fitted):
+    det, X_train = fitted
+    n = len(X_train)
+    assert det.decision_scores_.shape == (n,)
+    assert det.labels_.shape == (n,) and set(np.unique(det.labels_)) <= {0, 1}
+    assert np.isclose((det.decision_scores_ > det.threshold_).mean(), 0.1, atol=0.02)
+    assert det.synthetic_.shape == (20, 6)  # ceil(0.1 * 200)
+    assert det.program_.name == "jitter"
+    assert set(det.timings_) == {"base_fit", "synthesis", "classifier_fit"}
+    X_new = np.vstack([X_train[:5], X_train[:5] + 6.0])
+    proba = det.predict_proba(X_new)
+    assert proba.shape == (10, 2) and np.allclose(proba.sum(axis=1), 1)
+    assert det.predict(X_new)[5:].all()
+
+
+def test_fusion_is_minmax_base_plus_weighted_classifier(fitted):
+    det, X_train = fitted
+    X_new = X_train[:30] * 1.5
+    base = det.base_decision_function(X_new)
+    base_train = det.base_scores_
+    expected_base = (base - base_train.min()) / (base_train.max() - base_train.min())
+    proba = det.classifier_.predict_proba(X_new)[:, 1]
+    clf_train = det.classifier_.oob_decision_function_[: len(X_train), 1]
+    expected_clf = (proba - clf_train.min()) / (clf_train.max() - clf_train.min())
+    assert np.allclose(det.decision_function(X_new), expected_base + det.weight * expected_clf)
+
+
+def test_training_scores_are_out_of_sample(fitted):
+    det, _ = fitted
+    # In-sample forest probabilities on memorised rows are ~0; out-of-bag ones vary.
+    oob = det.classifier_.oob_decision_function_[: len(det.base_scores_), 1]
+    assert oob.std() > 0.01
+
+
+def test_enhancement_helps_on_dependency_anomalies():
+    # Strongly correlated normal rows; anomalies keep the marginals but break the correlation,
+    # which IForest's axis-parallel splits see only partly.
+    rng = np.random.default_rng(0)
+    cov = 0.95 * np.ones((6, 6)) + 0.05 * np.eye(6)
+    X = rng.multivariate_normal(np.zeros(6), cov, size=600)
+    X_train, X_test = X[:400], np.vstack([X[400:], rng.normal(size=(40, 6))])
+    y_test = np.r_[np.zeros(200), np.ones(40)]
+    det = EnhancedDetector("IForest", program=JITTER, n_synthetic=1.0, random_state=0).fit(X_train)
+    base_auc = roc_auc_score(y_test, det.base_decision_function(X_test))
+    enhanced_auc = roc_auc_score(y_test, det.decision_function(X_test))
+    assert enhanced_auc > base_auc + 0.02
+
+
+def test_reproducible_with_random_state(split):
+    X_train, X_test, _ = split
+    a = EnhancedDetector("IForest", random_state=1).fit(X_train).decision_function(X_test)
+    b = EnhancedDetector("IForest", random_state=1).fit(X_train).decision_function(X_test)
+    c = EnhancedDetector("IForest", random_state=2).fit(X_train).decision_function(X_test)
+    assert np.array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_program_error_raises_by_default_and_falls_back_on_request(split):
+    X_train, X_test, _ = split
+    with pytest.raises(ProgramCrashError, match="ZeroDivisionError"):
+        EnhancedDetector("ECOD", program=CRASH).fit(X_train)
+    with pytest.warns(ProgramFallbackWarning, match="falling back to the base detector ECOD"):
+        det = EnhancedDetector("ECOD", program=CRASH, on_program_error="base").fit(X_train)
+    assert det.classifier_ is None and det.synthetic_ is None
+    assert isinstance(det.program_error_, ProgramCrashError)
+    base = det.base_decision_function(X_test)
+    assert np.allclose(
+        det.decision_function(X_test), (base - det.base_scores_.min()) / np.ptp(det.base_scores_)
+    )
+
+
+def test_garbage_output_is_a_bad_output_error(split):
+    X_train, _, _ = split
+    nan_program = SynthesisProgram.from_source(
+        "def generate_hard_anomalies(n_samples, model, X_train):\n"
+        "    import numpy as np\n"
+        "    return np.full((n_samples, X_train.shape[1]), np.nan)\n"
+    )
+    with pytest.raises(BadOutputError):
+        EnhancedDetector("PCA", program=nan_program).fit(X_train)
+
+
+def test_custom_classifier_and_instance_detector(split):
+    X_train, X_test, y_test = split
+    base = IForest(n_estimators=50, random_state=0)
+    for clf in (ExtraTreesClassifier(n_estimators=50, random_state=0), LogisticRegression()):
+        det = EnhancedDetector(base, classifier=clf, random_state=0).fit(X_train)
+        assert np.isfinite(det.decision_function(X_test)).all()
+    assert not hasattr(base, "decision_scores_")  # the user's instance was cloned, not fitted
+
+
+def test_prefit_reuses_the_given_detector(split):
+    X_train, X_test, _ = split
+    base = IForest(random_state=0).fit(X_train)
+    det = EnhancedDetector(base, prefit=True, random_state=0).fit(X_train)
+    assert det.detector_ is base
+    with pytest.raises(ValueError, match="prefit=True needs a fitted detector"):
+        EnhancedDetector("IForest", prefit=True).fit(X_train)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"weight": -1.0}, "weight must be"),
+        ({"n_synthetic": 0}, "n_synthetic must be"),
+        ({"on_program_error": "ignore"}, "on_program_error must be"),
+    ],
+)
+def test_bad_parameters(params, message, split):
+    with pytest.raises(ValueError, match=message):
+        EnhancedDetector("ECOD", **params).fit(split[0])
+
+
+def test_bad_input_at_fit_and_score(fitted):
+    det, _ = fitted
+    with pytest.raises(ValueError, match="NaN"):
+        EnhancedDetector("ECOD").fit(np.array([[1.0, np.nan], [2.0, 3.0], [1.0, 1.0]]))
+    with pytest.raises(ValueError, match="at least 2"):
+        EnhancedDetector("ECOD").fit(np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="5 features, but the detector was fitted with 6"):
+        det.decision_function(np.zeros((3, 5)))
+
+
+def test_pickle_and_save_load_round_trip(fitted, tmp_path):
+    det, X_train = fitted
+    expected = det.decision_function(X_train[:20])
+    assert np.array_equal(pickle.loads(pickle.dumps(det)).decision_function(X_train[:20]), expected)
+    path = det.save(tmp_path / "model.joblib")
+    assert np.array_equal(load(path).decision_function(X_train[:20]), expected)
+    (tmp_path / "other.joblib").write_bytes(b"not a model")
+    with pytest.raises(Exception):  # noqa: B017 - joblib's own error for a corrupt file
+        load(tmp_path / "other.joblib")
