@@ -6,6 +6,7 @@ Hostile programs (escapes, resource exhaustion) are in test_sandbox_hostile.py.
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -405,3 +406,28 @@ def test_invalid_arguments_are_rejected_by_caller_checks():
         run_program(RANDOM_PROGRAM, lambda X: X[:, 0], X_TRAIN, 0)
     with pytest.raises(ValueError):
         SandboxLimits(timeout_s=0)
+
+
+# ---------------------------------------------------------------------------
+# The programs shipped with llmdas must pass the sandbox
+# ---------------------------------------------------------------------------
+
+_PROGRAMS_DIR = Path(__file__).parents[1] / "src" / "llmdas" / "programs"
+SHIPPED = sorted(p for p in _PROGRAMS_DIR.glob("*/*.py") if p.name != "__init__.py")
+
+
+@pytest.mark.skipif(not SHIPPED, reason="no shipped programs in this checkout")
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_shipped_program_passes_static_check(path):
+    check_source(path.read_text())
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SHIPPED, reason="no shipped programs in this checkout")
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_shipped_program_runs_reproducibly(path):
+    source = path.read_text()
+    a = run(source, n=20, seed=11, score_fn=lambda X: np.linalg.norm(X, axis=1))
+    b = run(source, n=20, seed=11, score_fn=lambda X: np.linalg.norm(X, axis=1))
+    assert a.X.shape == (20, 4)
+    np.testing.assert_array_equal(a.X, b.X)
