@@ -431,3 +431,18 @@ def test_shipped_program_runs_reproducibly(path):
     b = run(source, n=20, seed=11, score_fn=lambda X: np.linalg.norm(X, axis=1))
     assert a.X.shape == (20, 4)
     np.testing.assert_array_equal(a.X, b.X)
+
+
+def test_fixed_overhead_is_small():
+    """Spawn + 8 MB X_train + trivial program: ~0.3 s here; 1 s is the target."""
+    X_big = np.random.default_rng(0).normal(size=(10_000, 100))
+    src = returning("X_train[:n_samples]")
+    run_program(src, lambda X: X[:, 0], X_big, 10, seed=0)  # warm the OS caches
+    res = run_program(src, lambda X: X[:, 0], X_big, 10, seed=0)
+    np.testing.assert_array_equal(res.X, X_big[:10])
+    assert res.elapsed_s < 3.0  # generous: the CI machine may be busy
+
+
+def test_default_cpu_limit_follows_timeout():
+    assert SandboxLimits(timeout_s=10).effective_cpu_s == 11
+    assert SandboxLimits(timeout_s=10, cpu_s=3).effective_cpu_s == 3

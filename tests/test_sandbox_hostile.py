@@ -33,9 +33,13 @@ from llmdas.sandbox import (
 
 X_TRAIN = np.random.default_rng(1).normal(size=(40, 3))
 LIMITS = SandboxLimits(timeout_s=20, memory_mb=1024)
-# Reaches the real ``os`` module through numpy internals; only possible once
-# the static check is skipped.
-OS = "np.lib._npyio_impl.os"
+# Reaches the real ``os`` module with the classic object-graph walk (every
+# Python has ``os._wrap_close``); only possible once the static check is
+# skipped.
+OS = (
+    "[c for c in ().__class__.__bases__[0].__subclasses__() if c.__name__ == '_wrap_close']"
+    "[0].__init__.__globals__['sys'].modules['os']"
+)
 
 
 def _children_of_us() -> list[int]:
@@ -157,8 +161,8 @@ REAL_OBJECT_ATTACKS = {
     "loadtxt_passwd": "np.loadtxt('/etc/passwd', dtype=str, delimiter=':')",
     "import_subprocess": f"{OS}.sys.modules['importlib'].import_module('subprocess')",
     "import_socket": f"{OS}.sys.modules['importlib'].import_module('socket')",
-    "ctypes_dlopen": "np._core._internal.ctypes.CDLL(None)",
-    "ctypes_memory": "np._core._internal.ctypes.string_at(0)",
+    "ctypes_dlopen": f"{OS}.sys.modules['ctypes'].CDLL(None)",
+    "ctypes_memory": f"{OS}.sys.modules['ctypes'].string_at(0)",
     "real_exec": f"{OS}.sys.modules['builtins'].exec('x = 1')",
     "getframe": f"{OS}.sys._getframe().f_back",
     "set_trace": f"{OS}.sys.settrace(None)",
