@@ -18,8 +18,10 @@ from llmdas.generate import (
     GenerationConfig,
     generate_program,
     make_probe_data,
+    normalize_source,
     parse_answer,
     review_output,
+    transcript_markdown,
 )
 from llmdas.llm import (
     AnthropicProvider,
@@ -123,7 +125,10 @@ def test_broken_program_is_repaired_and_accepted(kind, server, caplog):
     assert "Traceback" in sent[2] and "np.zeros(3)" in sent[2]
 
     program = result.program
-    assert program.source == GOOD_CODE.replace("SCALE", "0.3")
+    # the prescribed annotations are made runnable with imports inside the function
+    assert program.source == "from __future__ import annotations\n\n" + GOOD_CODE.replace(
+        "SCALE", "0.3"
+    )
     assert program.detector == "KNN" and program.policy == "Perturb borderline rows."
     assert program.explanation.startswith("Small moves")
     prov = program.provenance
@@ -137,7 +142,7 @@ def test_broken_program_is_repaired_and_accepted(kind, server, caplog):
     assert SynthesisProgram.from_text(program.to_text()).provenance == prov
 
     events = [e["kind"] for e in result.transcript["events"]]
-    assert events[:3] == ["llm_call", "llm_call", "check"]
+    assert events[:4] == ["llm_call", "llm_call", "normalize", "check"]
     assert "run" in events and "repair" in events and "review" in events
     assert events[-1] == "decision"
     assert result.candidates[0].status == "accepted"
@@ -325,6 +330,41 @@ def test_parse_answer_tolerates_prose_and_markdown():
     assert parse_answer("no code here").code == ""
     untagged = parse_answer("Policy: p\n```\n" + bare + "```")
     assert untagged.code == bare and untagged.policy == "p"
+
+
+def test_normalize_source_makes_the_prescribed_signature_runnable(server):
+    sig = "def generate_hard_anomalies(n_samples: int, model, X_train: np.ndarray) -> np.ndarray:\n"
+    body = "    import numpy as np\n    return np.asarray(X_train)[:n_samples] * 1.5 + 0.1\n"
+    code, note = normalize_source(sig + body)
+    assert code.startswith("from __future__ import annotations") and "annotations" in note
+    assert normalize_source(code) == (code, "")  # idempotent
+    plain = "def generate_hard_anomalies(n_samples, model, X_train):\n" + body
+    assert normalize_source(plain) == (plain, "")
+    # end to end: the literal signature from the prompt is accepted
+    server.push(DESCRIPTION, f"POLICY: scale.\n```python\n{sig + body}```\nEXPLANATION: e.")
+    result = generate_program(
+        "KNN", openai(server), GenerationConfig(candidates=1, repairs=0, **CFG)
+    )
+    assert result.ok, result.failure_summary()
+    assert any(e["kind"] == "normalize" for e in result.transcript["events"])
+
+
+def test_transcript_markdown_renders_every_step(server):
+    server.push(DESCRIPTION, BROKEN, GOOD)
+    result = generate_program(
+        "KNN", openai(server), GenerationConfig(candidates=1, repairs=1, **CFG)
+    )
+    text = transcript_markdown(result.transcript)
+    for needle in (
+        "LLM call: description",
+        "LLM call: program",
+        "LLM call: repair",
+        "ProgramCrashError",
+        "review (candidate 0, round 1): passed",
+        "Decision: accepted candidate 0",
+        DESCRIPTION,
+    ):
+        assert needle in text, needle
 
 
 def test_review_output_measures():

@@ -44,8 +44,10 @@ __all__ = [
     "fit_probe_detector",
     "generate_program",
     "make_probe_data",
+    "normalize_source",
     "parse_answer",
     "review_output",
+    "transcript_markdown",
 ]
 
 logger = logging.getLogger("llmdas.generate")
@@ -152,6 +154,42 @@ def parse_answer(text: str) -> ParsedAnswer:
     if not policy and span is not None:  # prose before the code, without headings
         policy = " ".join(text[: span[0]].split())
     return ParsedAnswer(code=code, policy=policy, explanation=explanation)
+
+
+_FUTURE_ANNOTATIONS = "from __future__ import annotations\n\n"
+
+
+def normalize_source(code: str) -> tuple[str, str]:
+    """Make the prescribed signature runnable with imports inside the function.
+
+    The prompt asks for ``def generate_hard_anomalies(n_samples: int, model, X_train:
+    np.ndarray) -> np.ndarray`` *and* for every import inside the function; taken literally,
+    ``np`` is undefined when the ``def`` statement evaluates its annotations. When the entry point
+    has annotations and the module does not already postpone them, ``from __future__ import
+    annotations`` is prepended (nothing else changes). Returns ``(code, note)``; ``note`` is ""
+    when the code was left as is.
+    """
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return code, ""
+    for node in tree.body:
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module == "__future__"
+            and any(a.name == "annotations" for a in node.names)
+        ):
+            return code, ""
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == ENTRY_POINT:
+            args = [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
+            if node.returns is not None or any(a.annotation is not None for a in args):
+                return (
+                    _FUTURE_ANNOTATIONS + code,
+                    "prepended 'from __future__ import annotations' so that the annotations "
+                    "of the prescribed signature need no module-level import",
+                )
+    return code, ""
 
 
 # --------------------------------------------------------------------------- review
@@ -548,6 +586,10 @@ class _Session:
         best: tuple[ParsedAnswer, ReviewScores, int] | None = None
         while True:
             answer = parse_answer(reply)
+            code, note = normalize_source(answer.code)
+            if note:
+                answer = ParsedAnswer(code, answer.policy, answer.explanation)
+                self.event("normalize", candidate=index, round=round_, note=note)
             kind, message, tb = self.test(answer, index, round_)
             if not kind and self.last_scores is not None:
                 scores = self.last_scores
@@ -748,3 +790,119 @@ def _make_program(session: _Session, report: CandidateReport, name: str | None) 
         explanation=report.explanation,
         provenance=provenance,
     )
+
+
+# --------------------------------------------------------------------------- rendering
+def transcript_markdown(transcript: dict[str, Any], *, title: str | None = None) -> str:
+    """Render a generation transcript as Markdown, in order: prompts, replies, checks, review.
+
+    For each LLM call only the messages that are new in its conversation are printed (a repair
+    call repeats the earlier turns, which were printed before); the JSON keeps every message.
+    """
+    llm = transcript.get("llm", {})
+    out = [f"# {title or 'Generation transcript: ' + str(transcript.get('detector'))}", ""]
+    out += [
+        f"- detector: `{transcript.get('detector')}`, prompt variant `{transcript.get('variant')}`"
+        f" ({transcript.get('prompt_version')}), prompt sha256 `{transcript.get('prompt_sha256')}`",
+        f"- LLM endpoint: provider `{llm.get('provider')}`, model `{llm.get('model')}`, host "
+        f"`{llm.get('base_url_host') or 'default'}`",
+        f"- probe data: {transcript.get('probe', {}).get('kind')}, "
+        f"{transcript.get('probe', {}).get('rows')} x {transcript.get('probe', {}).get('columns')}",
+        f"- started {transcript.get('started')}, finished {transcript.get('finished')}; token usage "
+        f"{transcript.get('usage')}",
+        "",
+    ]
+    seen: list[list[Message]] = []
+
+    def new_messages(messages: list[Message]) -> list[Message]:
+        best = 0
+        for earlier in seen:
+            n = 0
+            while n < min(len(earlier), len(messages)) and earlier[n] == messages[n]:
+                n += 1
+            best = max(best, n)
+        seen.append(messages)
+        return messages[best:]
+
+    fence = "`" * 4
+    for event in transcript.get("events", []):
+        kind = event.get("kind")
+        where = (
+            ""
+            if event.get("candidate") is None
+            else f" (candidate {event['candidate']}, round {event.get('round', 0)})"
+        )
+        if kind in ("llm_call", "llm_error"):
+            out.append(f"## {event['seq']}. LLM call: {event.get('step')}{where}")
+            out.append("")
+            fresh = new_messages(event.get("messages", []))
+            skipped = len(event.get("messages", [])) - len(fresh)
+            if skipped:
+                out.append(f"*({skipped} earlier message(s) of this conversation, shown above)*")
+                out.append("")
+            for message in fresh:
+                out.append(f"**{message['role']}:**")
+                out.append("")
+                out += [f"{fence}text", message["content"].rstrip(), fence, ""]
+            if kind == "llm_call":
+                out.append(
+                    f"**reply** (model `{event.get('model')}`, id `{event.get('raw_id')}`, "
+                    f"usage {event.get('usage')}, attempts {event.get('attempts')}):"
+                )
+                out.append("")
+                out += [f"{fence}markdown", str(event.get("reply", "")).rstrip(), fence, ""]
+                seen[-1] = [*seen[-1], {"role": "assistant", "content": event.get("reply", "")}]
+            else:
+                out += [f"**error:** {event['error']['type']}: {event['error']['message']}", ""]
+        elif kind in ("check", "run"):
+            label = "static check" if kind == "check" else "sandbox run on the probe data"
+            if event.get("ok"):
+                extra = (
+                    f": {event.get('rows')} rows, {event.get('n_score_calls')} score call(s), "
+                    f"{event.get('elapsed_s')} s"
+                    if kind == "run"
+                    else ""
+                )
+                out += [f"**{label}{where}: passed**{extra}", ""]
+            else:
+                err = event.get("error", {})
+                out += [f"**{label}{where}: failed**: {err.get('type')}: {err.get('message')}", ""]
+                if err.get("traceback"):
+                    out += [fence, err["traceback"].rstrip(), fence, ""]
+        elif kind == "review":
+            s = event.get("scores", {})
+            verdict = (
+                "passed" if event.get("ok") else "rejected: " + "; ".join(s.get("problems", []))
+            )
+            out += [
+                f"**review{where}: {verdict}** - hardness {s.get('hardness'):.3f}, mean score "
+                f"percentile {s.get('mean_score_percentile'):.1f}, novelty "
+                f"{s.get('novelty'):.3f}, copies {s.get('copy_fraction'):.0%}, unique rows "
+                f"{s.get('unique_fraction'):.0%}",
+                "",
+            ]
+        elif kind == "normalize":
+            out += [f"**normalised{where}:** {event.get('note')}", ""]
+        elif kind == "llm_verdict":
+            out += [f"**LLM reviewer verdict{where}: {event.get('verdict')}**", ""]
+        elif kind == "repair":
+            out += [f"**repair{where}** after {event.get('error_kind')}", ""]
+        elif kind == "decision":
+            accepted = event.get("accepted_candidate")
+            head = "no candidate accepted" if accepted is None else f"accepted candidate {accepted}"
+            out += [f"## Decision: {head}", "", str(event.get("reason", "")), ""]
+    out.append("## Candidates")
+    out.append("")
+    out.append("| # | status | repair rounds | hardness | novelty | error |")
+    out.append("|---|---|---|---|---|---|")
+    for c in transcript.get("candidates", []):
+        s = c.get("scores") or {}
+        hardness = f"{s['hardness']:.3f}" if s else "-"
+        novelty = f"{s['novelty']:.3f}" if s else "-"
+        error = str(c.get("error", "")).replace("|", "/")
+        out.append(
+            f"| {c['index']} | {c['status']} | {c['repair_rounds']} | {hardness} | {novelty} "
+            f"| {error} |"
+        )
+    out.append("")
+    return "\n".join(out)

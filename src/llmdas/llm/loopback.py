@@ -49,7 +49,7 @@ class ScriptedReply:
     message: str = ""
     headers: dict[str, str] = field(default_factory=dict)
     input_tokens: int | None = None
-    output_tokens: int = 17
+    output_tokens: int | None = None  # default: about len(content) / 4
 
     @classmethod
     def text(cls, content: str, **kwargs: Any) -> ScriptedReply:
@@ -297,6 +297,13 @@ def _make_handler(server: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
             in_tokens = reply.input_tokens
             if in_tokens is None:
                 in_tokens = max(1, len(request_text(request)) // 4)
+            if reply.output_tokens is None:
+                reply = ScriptedReply(
+                    content=reply.content,
+                    headers=reply.headers,
+                    input_tokens=in_tokens,
+                    output_tokens=max(1, len(reply.content or "") // 4),
+                )
             model = server.model_name
             if protocol == "openai":
                 payload = _openai_body(reply, model, n, in_tokens)
