@@ -222,3 +222,9 @@ def programs_show(
 
 def main() -> None:  # pragma: no cover - console entry point
     app()
+
+
+# Issue 5: benchmark, summary and report commands.
+from llmdas.cli_benchmark import register as _register_benchmark  # noqa: E402
+
+_register_benchmark(app)

@@ -1,0 +1,207 @@
+"""The benchmark's result store: one SQLite row per cell, written as groups finish.
+
+A *cell* is one (dataset, detector, method, seed) evaluation under one configuration; its key is
+``(dataset, detector, method, seed, config_hash)`` and a UNIQUE constraint makes a second copy of a
+cell impossible. Only the parent process writes (one transaction per finished group), in WAL mode,
+so a run that is killed loses at most the groups still in flight, and a rerun computes exactly the
+cells whose key is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+__all__ = ["CELL_COLUMNS", "KEY_COLUMNS", "ResultStore"]
+
+#: Columns that identify a cell.
+KEY_COLUMNS = ("dataset", "detector", "method", "seed", "config_hash")
+
+#: Every column of the ``cells`` table, in order, with its SQL type.
+CELL_COLUMNS: dict[str, str] = {
+    "dataset": "TEXT NOT NULL",
+    "detector": "TEXT NOT NULL",
+    "method": "TEXT NOT NULL",
+    "seed": "INTEGER NOT NULL",
+    "config_hash": "TEXT NOT NULL",
+    "split": "TEXT",
+    "program_name": "TEXT",
+    "program_sha256": "TEXT",
+    "n_train": "INTEGER",
+    "n_test": "INTEGER",
+    "n_features": "INTEGER",
+    "n_synthetic": "INTEGER",
+    "base_pr": "REAL",
+    "base_roc": "REAL",
+    "enh_pr": "REAL",
+    "enh_roc": "REAL",
+    "t_base_fit": "REAL",  # seconds to fit the base detector (shared by the cells of a group)
+    "t_base_score": "REAL",  # seconds to score training and test rows with the base detector
+    "t_synthesis": "REAL",
+    "t_classifier_fit": "REAL",
+    "t_scoring": "REAL",  # seconds for the enhanced decision_function on the test rows
+    "t_cell": "REAL",  # wall seconds of this cell's own work (fit + scoring, base excluded)
+    "base_shared": "INTEGER",  # 1 if the base fit was paid by another cell of the group
+    "versions": "TEXT",  # JSON: llmdas, numpy, sklearn, pyod, scipy, python
+    "error": "TEXT",
+    "traceback": "TEXT",
+    "worker": "TEXT",  # host:pid that computed the cell
+    "run_id": "INTEGER",
+    "created_at": "REAL",
+}
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS cells (
+    {", ".join(f"{name} {sqltype}" for name, sqltype in CELL_COLUMNS.items())},
+    UNIQUE ({", ".join(KEY_COLUMNS)})
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at REAL NOT NULL,
+    finished_at REAL,
+    wall_s REAL,
+    command TEXT,
+    config TEXT,
+    n_planned INTEGER,
+    n_missing INTEGER,
+    n_done INTEGER DEFAULT 0,
+    n_errors INTEGER DEFAULT 0,
+    status TEXT
+);
+"""
+
+
+class ResultStore:
+    """A SQLite file of benchmark cells (see the module docstring).
+
+    >>> with ResultStore("results.db") as store:  # doctest: +SKIP
+    ...     store.insert_cells(rows)
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if self.path.parent and not self.path.parent.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(str(self.path), timeout=60.0)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(_SCHEMA)
+        self._conn.commit()
+
+    # ------------------------------------------------------------------------ context manager
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.rollback()
+            raise
+        else:
+            self._conn.commit()
+
+    # ----------------------------------------------------------------------------------- cells
+    def existing_keys(self) -> set[tuple[str, str, str, int, str]]:
+        """Keys of every stored cell (with or without an error)."""
+        cur = self._conn.execute(f"SELECT {', '.join(KEY_COLUMNS)} FROM cells")
+        return {tuple(row) for row in cur.fetchall()}
+
+    def insert_cells(self, rows: Iterable[dict[str, Any]]) -> int:
+        """Insert finished cells in one transaction; return how many were new.
+
+        A cell whose key is already stored is left as it is (a concurrent or repeated run computed
+        it first); nothing is ever duplicated.
+        """
+        names = list(CELL_COLUMNS)
+        sql = (
+            f"INSERT OR IGNORE INTO cells ({', '.join(names)}) "
+            f"VALUES ({', '.join('?' for _ in names)})"
+        )
+        values = []
+        for row in rows:
+            row = dict(row)
+            row.setdefault("created_at", time.time())
+            if isinstance(row.get("versions"), dict):
+                row["versions"] = json.dumps(row["versions"], sort_keys=True)
+            values.append(tuple(row.get(name) for name in names))
+        with self._transaction() as conn:
+            before = conn.total_changes
+            conn.executemany(sql, values)
+            return conn.total_changes - before
+
+    def cells(self, *, errors: bool | None = None, latest: bool = False) -> list[dict[str, Any]]:
+        """Stored cells as dicts.
+
+        Parameters
+        ----------
+        errors : bool, optional
+            ``True``: only cells with an error; ``False``: only cells without; ``None``: all.
+        latest : bool
+            Keep one row per (dataset, detector, method, seed): the most recently written one
+            (a store can hold several configurations of the same cell).
+        """
+        where = ""
+        if errors is True:
+            where = "WHERE error IS NOT NULL"
+        elif errors is False:
+            where = "WHERE error IS NULL"
+        cur = self._conn.execute(f"SELECT * FROM cells {where} ORDER BY created_at, rowid")
+        rows = [dict(row) for row in cur.fetchall()]
+        if latest:
+            newest: dict[tuple, dict[str, Any]] = {}
+            for row in rows:  # ascending time: later rows replace earlier ones
+                newest[(row["dataset"], row["detector"], row["method"], row["seed"])] = row
+            rows = list(newest.values())
+        return rows
+
+    def count(self) -> int:
+        return int(self._conn.execute("SELECT COUNT(*) FROM cells").fetchone()[0])
+
+    def delete_errors(self) -> int:
+        """Remove the cells that ended in an error, so that the next run retries them."""
+        with self._transaction() as conn:
+            return conn.execute("DELETE FROM cells WHERE error IS NOT NULL").rowcount
+
+    # ------------------------------------------------------------------------------------ runs
+    def start_run(self, *, command: str, config: dict[str, Any], n_planned: int, n_missing: int):
+        with self._transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO runs (started_at, command, config, n_planned, n_missing, status) "
+                "VALUES (?, ?, ?, ?, ?, 'running')",
+                (time.time(), command, json.dumps(config, sort_keys=True), n_planned, n_missing),
+            )
+            return int(cur.lastrowid)
+
+    def progress_run(self, run_id: int, *, n_done: int, n_errors: int) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE runs SET n_done = ?, n_errors = ? WHERE run_id = ?",
+                (n_done, n_errors, run_id),
+            )
+
+    def finish_run(self, run_id: int, *, status: str = "finished") -> None:
+        now = time.time()
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE runs SET finished_at = ?, wall_s = ? - started_at, status = ? "
+                "WHERE run_id = ?",
+                (now, now, status, run_id),
+            )
+
+    def runs(self) -> list[dict[str, Any]]:
+        cur = self._conn.execute("SELECT * FROM runs ORDER BY run_id")
+        return [dict(row) for row in cur.fetchall()]

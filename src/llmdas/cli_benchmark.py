@@ -1,0 +1,416 @@
+"""``llmdas benchmark``, ``llmdas summary`` and ``llmdas report`` (registered on the main app).
+
+Heavy imports (numpy, scikit-learn, dask, matplotlib) happen inside the commands, so that
+``llmdas --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["register"]
+
+console = Console()
+err_console = Console(stderr=True)
+
+DEFAULT_DETECTORS = "PCA,IForest,OCSVM,ECOD"
+DEFAULT_METHODS = "builtin,gaussian,uniform,smote"
+DEFAULT_SEEDS = "42,0,100,17,21"
+
+
+def _csv_list(text: str | None) -> list[str]:
+    return [item.strip() for item in (text or "").split(",") if item.strip()]
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        return [int(s) for s in _csv_list(text)]
+    except ValueError:
+        raise typer.BadParameter(f"seeds must be integers, got {text!r}") from None
+
+
+def _user_errors(func):
+    from llmdas.cli import user_errors
+
+    return user_errors(func)
+
+
+def benchmark(
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Directory of datasets (.npz/.mat/.csv); default: $LLMDAS_DATA or "
+            "../shared/datasets."
+        ),
+    ] = None,
+    detectors: Annotated[str, typer.Option(help="Comma-separated detectors.")] = DEFAULT_DETECTORS,
+    methods: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated methods: builtin, builtin:DETECTOR, program:FILE, none, or a "
+            "baseline (gaussian, uniform, smote, adbench_local, adbench_global, "
+            "adbench_dependency, adbench_clustered)."
+        ),
+    ] = DEFAULT_METHODS,
+    seeds: Annotated[str, typer.Option(help="Comma-separated random seeds.")] = DEFAULT_SEEDS,
+    split: Annotated[
+        str, typer.Option(help="paper: first half of the inliers trains; random: seeded half.")
+    ] = "paper",
+    store: Annotated[Path, typer.Option(help="SQLite result store (created or resumed).")] = Path(
+        "results.db"
+    ),
+    datasets: Annotated[
+        str | None, typer.Option(help="Comma-separated dataset names (default: all in --data).")
+    ] = None,
+    jobs: Annotated[int, typer.Option(help="Parallel worker processes.")] = 1,
+    backend: Annotated[str, typer.Option(help="loky (local processes) or dask.")] = "loky",
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="dask scheduler address (host:port); none: start a LocalCluster."),
+    ] = None,
+    programs: Annotated[
+        Path | None,
+        typer.Option(help="A program store directory: adds method store:<dirname>."),
+    ] = None,
+    cross: Annotated[
+        bool, typer.Option(help="Also run every detector's built-in program on every other one.")
+    ] = False,
+    retry_errors: Annotated[
+        bool, typer.Option(help="Recompute the cells that ended in an error before.")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option(help="Show the plan and exit.")] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bar (for CI logs).")] = False,
+) -> None:
+    """Benchmark base vs enhanced detectors; results go to a resumable SQLite store."""
+    from llmdas.benchmark import ResultStore, make_plan, parse_methods
+    from llmdas.benchmark.cells import list_dataset_names
+    from llmdas.data import data_dir as default_data_dir
+    from llmdas.detectors import canonical_name
+
+    if jobs < 1:
+        raise typer.BadParameter("--jobs must be >= 1")
+    if backend not in ("loky", "dask"):
+        raise typer.BadParameter("--backend must be loky or dask")
+    if scheduler is not None and backend != "dask":
+        raise typer.BadParameter("--scheduler needs --backend dask")
+    if split not in ("paper", "random"):
+        raise typer.BadParameter("--split must be paper or random")
+    directory = data if data is not None else default_data_dir()
+    if directory is None:
+        raise FileNotFoundError("no data directory: pass --data DIR or set $LLMDAS_DATA")
+    names = _csv_list(datasets) or list_dataset_names(directory)
+    if not names:
+        raise FileNotFoundError(f"no datasets (.npz/.mat/.csv) in {directory}")
+    dets = [canonical_name(d) for d in _csv_list(detectors)]
+    if not dets:
+        raise typer.BadParameter("no detectors given")
+    method_specs = parse_methods(methods, detectors=dets, programs_dir=programs, cross=cross)
+
+    with ResultStore(store) as results:
+        if retry_errors:
+            removed = results.delete_errors()
+            if removed and not quiet:
+                console.print(f"removed {removed} failed cell(s) to retry them")
+        plan = make_plan(
+            data_dir=directory,
+            datasets=names,
+            detectors=dets,
+            methods=method_specs,
+            seeds=_seeds(seeds),
+            split=split,
+            existing=results.existing_keys(),
+            blas_threads=1 if (jobs > 1 or backend == "dask") else None,
+        )
+        where = f"dask {scheduler or 'LocalCluster'}" if backend == "dask" else f"loky x{jobs}"
+        console.print(
+            f"[bold]benchmark[/]: {len(names)} datasets × {len(dets)} detectors, "
+            f"{plan.n_planned} cells planned, {plan.n_planned - plan.n_missing} already in "
+            f"{store}, {plan.n_missing} to compute in {len(plan.groups)} groups ({where})",
+            highlight=False,
+        )
+        if dry_run:
+            for group in plan.groups:
+                console.print(f"  {group.label}: {len(group.cells)} cells, cost {group.cost:.1f}")
+            return
+        if not plan.groups:
+            console.print("nothing to do: every cell is stored")
+            return
+        command = "llmdas " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        result = _run_with_progress(plan, results, jobs, backend, scheduler, command, quiet)
+    _print_run_report(result, quiet=quiet)
+
+
+def _run_with_progress(plan, results, jobs, backend, scheduler, command, quiet):
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from llmdas.benchmark import run_plan
+
+    def show_errors(group, rows, printer):
+        for row in rows:
+            if row.get("error"):
+                printer(
+                    f"[red]error[/] {row['dataset']}/{row['detector']}/{row['method']}/"
+                    f"seed {row['seed']}: {row['error']}"
+                )
+
+    if quiet:
+        done = [0]
+        started = time.perf_counter()
+
+        def on_group(group, rows):
+            done[0] += len(rows)
+            show_errors(group, rows, lambda text: err_console.print(text, highlight=False))
+            if os.environ.get("LLMDAS_BENCH_LOG"):
+                print(
+                    f"{done[0]}/{plan.n_missing} cells, {time.perf_counter() - started:.0f} s: "
+                    f"{group.label}",
+                    flush=True,
+                )
+
+        return run_plan(
+            plan,
+            results,
+            jobs=jobs,
+            backend=backend,
+            scheduler=scheduler,
+            command=command,
+            on_group=on_group,
+        )
+
+    with Progress(
+        TextColumn("[bold]cells"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("elapsed"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+    ) as progress:
+        task = progress.add_task("", total=plan.n_missing)
+
+        def on_group(group, rows):
+            show_errors(group, rows, progress.console.print)
+            progress.update(task, advance=len(rows), description=f"last: {group.label}")
+
+        return run_plan(
+            plan,
+            results,
+            jobs=jobs,
+            backend=backend,
+            scheduler=scheduler,
+            command=command,
+            on_group=on_group,
+        )
+
+
+def _print_run_report(result, *, quiet: bool, top: int = 10) -> None:
+    from llmdas.benchmark.summary import cell_cost
+
+    rows = result["rows"]
+    rate = result["n_done"] / result["wall_s"] if result["wall_s"] > 0 else 0.0
+    console.print(
+        f"computed {result['n_done']} cells ({result['n_errors']} errors) in "
+        f"{result['wall_s']:.1f} s ({rate:.2f} cells/s)",
+        highlight=False,
+    )
+    slow = sorted((r for r in rows if r.get("t_cell") is not None), key=cell_cost, reverse=True)
+    if slow:
+        table = Table(title=f"Slowest cells (top {min(top, len(slow))})")
+        for column in (
+            "dataset",
+            "detector",
+            "method",
+            "seed",
+            "total s",
+            "base fit s",
+            "base score s",
+            "synthesis s",
+            "classifier s",
+            "scoring s",
+        ):
+            table.add_column(
+                column, justify="left" if column in ("dataset", "detector", "method") else "right"
+            )
+        for r in slow[:top]:
+            shared = bool(r.get("base_shared"))
+            table.add_row(
+                r["dataset"],
+                r["detector"],
+                r["method"],
+                str(r["seed"]),
+                f"{cell_cost(r):.1f}",
+                "shared" if shared else _sec(r.get("t_base_fit")),
+                "shared" if shared else _sec(r.get("t_base_score")),
+                _sec(r.get("t_synthesis")),
+                _sec(r.get("t_classifier_fit")),
+                _sec(r.get("t_scoring")),
+            )
+        console.print(table)
+    if result["n_errors"]:
+        console.print(
+            f"[yellow]{result['n_errors']} cell(s) ended in an error[/] (recorded in the store; "
+            "rerun with --retry-errors to try them again)"
+        )
+
+
+def _sec(value) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+def summary(
+    store: Annotated[Path, typer.Argument(help="Result store written by llmdas benchmark.")],
+    csv: Annotated[Path | None, typer.Option("--csv", help="Write the table as CSV.")] = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write the table as Markdown.")] = None,
+    metric: Annotated[str, typer.Option(help="pr, roc or both.")] = "both",
+    per_dataset: Annotated[
+        Path | None,
+        typer.Option(help="Write a per-dataset Δ table (Markdown) for each metric chosen."),
+    ] = None,
+) -> None:
+    """Table 1 from a result store: base vs enhanced per detector and method."""
+    from llmdas.benchmark import ResultStore
+    from llmdas.benchmark.summary import (
+        base_only,
+        per_dataset_markdown,
+        summarize,
+        table_cells,
+        to_csv,
+        to_markdown,
+    )
+
+    if metric not in ("pr", "roc", "both"):
+        raise typer.BadParameter("--metric must be pr, roc or both")
+    if not store.is_file():
+        raise FileNotFoundError(f"result store {store} does not exist")
+    with ResultStore(store) as results:
+        cells = results.cells(latest=True)
+    ok = [c for c in cells if not c.get("error")]
+    n_errors = len(cells) - len(ok)
+    rows = summarize(ok, metric)
+    left_out = f", {n_errors} failed cells left out" if n_errors else ""
+    for label in dict.fromkeys(r.metric for r in rows):
+        table = Table(title=f"{label}: base vs enhanced ({len(ok)} cells{left_out})")
+        short = [
+            "detector",
+            "method",
+            "",
+            "n",
+            "base",
+            "enh.",
+            "Δ",
+            "rel %",
+            "wins",
+            "p",
+            "worst Δ (dataset)",
+            "paper base → Δ, wins",
+        ]
+        for i, header in enumerate(short):
+            if i == 2:  # the metric is in the title
+                continue
+            text = i in (0, 1, 10, 11)
+            table.add_column(
+                header, justify="left" if text else "right", overflow="fold", no_wrap=not text
+            )
+        for row in (r for r in rows if r.metric == label):
+            cells_text = table_cells(row)
+            colour = "green" if row.delta > 0 else "red" if row.delta < 0 else "white"
+            cells_text[6] = f"[{colour}]{cells_text[6]}[/]"
+            del cells_text[2]
+            table.add_row(*cells_text)
+        console.print(table)
+    if not rows:
+        console.print("no successful cells with enhanced scores in the store")
+    plain = base_only(ok, metric)
+    if plain:
+        extra = Table(title="Base only (method none)")
+        for column in ("detector", "method", "metric", "datasets", "base"):
+            extra.add_column(column)
+        for item in plain:
+            extra.add_row(
+                item["detector"],
+                item["method"],
+                item["metric"],
+                str(item["n"]),
+                f"{item['base']:.4f}",
+            )
+        console.print(extra)
+    console.print(
+        "paper: LLM-DAS Table 1 (AUC-PR means over its 36 datasets, LLM-written programs); "
+        f"ours: {len({c['dataset'] for c in ok})} datasets. rel % = mean of Δ/base; "
+        "p = paired one-tailed t-test over per-dataset seed means.",
+        style="dim",
+    )
+    if csv is not None:
+        to_csv(rows, csv)
+        console.print(f"wrote {csv}")
+    if markdown is not None:
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        markdown.write_text(to_markdown(rows), encoding="utf-8")
+        console.print(f"wrote {markdown}")
+    if per_dataset is not None:
+        metrics = ["pr", "roc"] if metric == "both" else [metric]
+        text = "\n".join(per_dataset_markdown(ok, m) for m in metrics)
+        per_dataset.parent.mkdir(parents=True, exist_ok=True)
+        per_dataset.write_text(text, encoding="utf-8")
+        console.print(f"wrote {per_dataset}")
+
+
+def report(
+    store: Annotated[Path, typer.Argument(help="Result store written by llmdas benchmark.")],
+    out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
+    dataset: Annotated[
+        str | None,
+        typer.Option(help="Dataset for the KDE and t-SNE pictures (refits one cell)."),
+    ] = None,
+    detector: Annotated[
+        str | None, typer.Option(help="Detector for those pictures (default: first stored).")
+    ] = None,
+    method: Annotated[str, typer.Option(help="Method for those pictures.")] = "builtin",
+    seed: Annotated[int | None, typer.Option(help="Seed for those pictures.")] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="Dataset directory (default: the one of the last run).")
+    ] = None,
+) -> None:
+    """Render a self-contained HTML report (tables, Δ charts, KDE and t-SNE of one dataset)."""
+    from llmdas.benchmark import ResultStore
+    from llmdas.benchmark.report import build_report
+    from llmdas.detectors import canonical_name
+
+    if not store.is_file():
+        raise FileNotFoundError(f"result store {store} does not exist")
+    with ResultStore(store) as results:
+        path = build_report(
+            results,
+            out,
+            dataset=dataset,
+            detector=canonical_name(detector) if detector else None,
+            method=method,
+            seed=seed,
+            data_dir=data,
+        )
+    console.print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the three commands to the main ``llmdas`` app."""
+    app.command("benchmark")(_user_errors(benchmark))
+    app.command("summary")(_user_errors(summary))
+    app.command("report")(_user_errors(report))

@@ -1,0 +1,147 @@
+"""Result store and Table-1 statistics, checked against hand computations on a tiny store."""
+
+from __future__ import annotations
+
+import csv
+import math
+import sqlite3
+
+import pytest
+
+from llmdas.benchmark.store import ResultStore
+from llmdas.benchmark.summary import (
+    PAPER_TABLE1,
+    per_dataset_markdown,
+    summarize,
+    to_markdown,
+)
+
+
+def _cell(dataset, seed, base_pr, enh_pr, *, detector="PCA", method="builtin", error=None):
+    return {
+        "dataset": dataset,
+        "detector": detector,
+        "method": method,
+        "seed": seed,
+        "config_hash": "h",
+        "base_pr": base_pr,
+        "enh_pr": enh_pr,
+        "base_roc": base_pr + 0.2,
+        "enh_roc": enh_pr + 0.2 if enh_pr is not None else None,
+        "error": error,
+    }
+
+
+# Three datasets, two seeds. Per-dataset seed means (base, enhanced):
+#   a: (0.50, 0.60)  -> delta +0.10
+#   b: (0.40, 0.35)  -> delta -0.05
+#   c: (0.20, 0.30)  -> delta +0.10
+TINY = [
+    _cell("a", 1, 0.40, 0.55),
+    _cell("a", 2, 0.60, 0.65),
+    _cell("b", 1, 0.40, 0.30),
+    _cell("b", 2, 0.40, 0.40),
+    _cell("c", 1, 0.20, 0.30),
+    _cell("c", 2, 0.20, 0.30),
+    # an errored cell and a base-only cell must not enter the statistics
+    _cell("c", 3, 0.99, 0.0, error="boom"),
+    _cell("a", 1, 0.45, None, method="none"),
+]
+
+
+def test_summary_matches_hand_computation():
+    (row,) = [r for r in summarize(TINY, "pr") if r.method == "builtin"]
+    assert row.n == 3 and row.n_cells == 6
+    assert row.base == pytest.approx((0.50 + 0.40 + 0.20) / 3)
+    assert row.enhanced == pytest.approx((0.60 + 0.35 + 0.30) / 3)
+    assert row.delta == pytest.approx((0.10 - 0.05 + 0.10) / 3)
+    assert row.rel_improvement == pytest.approx((0.10 / 0.50 - 0.05 / 0.40 + 0.10 / 0.20) / 3 * 100)
+    assert row.wins == 2
+    assert row.worst_delta == pytest.approx(-0.05) and row.worst_dataset == "b"
+    # Paired one-tailed t-test by hand: d = (0.1, -0.05, 0.1), mean 0.05, sd = sqrt(0.0075).
+    t = 0.05 / (math.sqrt(0.0075) / math.sqrt(3))
+    from scipy.stats import t as student
+
+    assert row.p_value == pytest.approx(student.sf(t, df=2), rel=1e-9)
+    assert 0.0 < row.p_value < 0.5
+    assert row.paper_base == PAPER_TABLE1["PCA"]["base"] and row.paper_wins == "30/36"
+
+
+def test_summary_roc_and_method_none_is_left_out():
+    rows = summarize(TINY, "both")
+    assert {(r.method, r.metric) for r in rows} == {("builtin", "AUC-PR"), ("builtin", "AUC-ROC")}
+    (roc,) = [r for r in rows if r.metric == "AUC-ROC"]
+    assert roc.base == pytest.approx((0.70 + 0.60 + 0.40) / 3)
+    assert roc.delta == pytest.approx((0.10 - 0.05 + 0.10) / 3)
+    assert roc.paper_base is None  # the paper reports AUC-PR only
+
+
+def test_markdown_tables():
+    text = to_markdown(summarize(TINY, "pr"))
+    assert "| PCA | builtin | AUC-PR | 3 |" in text
+    assert "2/3" in text and "-0.0500 (b)" in text
+    per = per_dataset_markdown(TINY, "pr")
+    assert "| b | -0.0500 |" in per and "| a | +0.1000 |" in per
+
+
+def test_store_unique_cells_and_resume_keys(tmp_path):
+    path = tmp_path / "r.db"
+    rows = [dict(c) for c in TINY]
+    with ResultStore(path) as store:
+        assert store.insert_cells(rows) == len(rows)
+        assert store.insert_cells(rows) == 0  # same keys: nothing duplicated
+        assert store.count() == len(rows)
+        assert len(store.existing_keys()) == len(rows)
+        assert len(store.cells(errors=True)) == 1
+        assert store.delete_errors() == 1
+        assert store.count() == len(rows) - 1
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute(
+            "INSERT INTO cells (dataset, detector, method, seed, config_hash) VALUES (?,?,?,?,?)",
+            ("a", "PCA", "builtin", 1, "h"),
+        )
+    conn.close()
+
+
+def test_latest_keeps_newest_configuration(tmp_path):
+    with ResultStore(tmp_path / "r.db") as store:
+        old = dict(_cell("a", 1, 0.1, 0.2), config_hash="old", created_at=1.0)
+        new = dict(_cell("a", 1, 0.3, 0.4), config_hash="new", created_at=2.0)
+        store.insert_cells([new, old])
+        (latest,) = store.cells(latest=True)
+        assert latest["config_hash"] == "new" and latest["base_pr"] == 0.3
+
+
+def test_summary_cli_writes_csv_and_markdown(tmp_path):
+    from typer.testing import CliRunner
+
+    from llmdas.cli import app
+
+    db = tmp_path / "r.db"
+    with ResultStore(db) as store:
+        store.insert_cells([dict(c) for c in TINY])
+    out_csv, out_md, per = tmp_path / "t.csv", tmp_path / "t.md", tmp_path / "per.md"
+    result = CliRunner().invoke(
+        app,
+        [
+            "summary",
+            str(db),
+            "--csv",
+            str(out_csv),
+            "--markdown",
+            str(out_md),
+            "--per-dataset",
+            str(per),
+        ],
+        env={"COLUMNS": "250"},
+    )
+    assert result.exit_code == 0, result.output
+    assert "builtin" in result.output and "none" in result.output  # base-only table too
+    with out_csv.open() as fh:
+        table = list(csv.DictReader(fh))
+    pr = next(r for r in table if r["metric"] == "AUC-PR")
+    assert float(pr["delta"]) == pytest.approx(0.05)
+    assert int(pr["wins"]) == 2 and pr["worst_dataset"] == "b"
+    assert "AUC-ROC" in out_md.read_text() and "Δ AUC-ROC" in per.read_text()
