@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -50,6 +51,7 @@ class ScriptedReply:
     headers: dict[str, str] = field(default_factory=dict)
     input_tokens: int | None = None
     output_tokens: int | None = None  # default: about len(content) / 4
+    delay_s: float = 0.0  # wait this long before answering (to exercise client timeouts)
 
     @classmethod
     def text(cls, content: str, **kwargs: Any) -> ScriptedReply:
@@ -286,6 +288,8 @@ def _make_handler(server: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
             )
             reply = server._next_reply(request)
             n = len(server.requests)
+            if reply.delay_s > 0:
+                time.sleep(reply.delay_s)
             if reply.raw is not None:
                 self._send(reply.status, reply.raw, reply.headers)
                 return
@@ -315,12 +319,19 @@ def _make_handler(server: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
 
         def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
             data = payload if isinstance(payload, bytes) else json.dumps(payload).encode("utf-8")
-            self.send_response(status)
+            try:
+                self.send_response(status)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+                return
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             for key, value in (headers or {}).items():
                 self.send_header(key, value)
             self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client gave up (timeout test)
 
     return Handler
