@@ -463,6 +463,32 @@ def test_cli_generate_and_validate_end_to_end(server, tmp_path, monkeypatch):
     assert "yes" in validated.output
 
 
+def test_cli_record_then_replay(server, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    server.push(DESCRIPTION, GOOD)
+    app, runner = _cli_app(), CliRunner()
+    rec = tmp_path / "calls.json"
+    common = ["--candidates", "1", "--repairs", "0", "--temperature", "0.5"]
+    first = runner.invoke(
+        app,
+        ["generate", "KNN", "--model", "scripted", "--base-url", server.url + "/v1",
+         "--record", str(rec), "--out", str(tmp_path / "a"), *common],
+    )  # fmt: skip
+    assert first.exit_code == 0, first.output
+    assert SECRET not in rec.read_text()
+    second = runner.invoke(
+        app,
+        ["generate", "KNN", "--provider", "replay", "--base-url", str(rec),
+         "--out", str(tmp_path / "b"), *common],
+    )  # fmt: skip
+    assert second.exit_code == 0, second.output
+    (a,) = (tmp_path / "a" / "KNN").glob("*.py")
+    (b,) = (tmp_path / "b" / "KNN").glob("*.py")
+    assert a.name == b.name  # same source hash
+    assert SynthesisProgram.from_file(b).provenance["provider"] == "replay:openai"
+    assert len(server.requests) == 2
+
+
 def test_cli_errors_are_one_line_exit_1(server, tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     server.push(ScriptedReply.error(401, "Incorrect API key provided"))

@@ -492,19 +492,25 @@ class _Session:
         from llmdas.sandbox import ProgramCrashError, ProgramError, check_source, run_program
 
         self.last_scores: ReviewScores | None = None
+        missing = ""
         if not answer.code:
-            return (
-                "NoProgramFound",
-                f"the answer holds no ```python code block defining {ENTRY_POINT}",
-                "",
-            )
-        if not answer.has_entry_point:
-            return (
-                "NoProgramFound",
+            missing = f"the answer holds no ```python code block defining {ENTRY_POINT}"
+        elif not answer.has_entry_point:
+            missing = (
                 f"the code does not define the required function {ENTRY_POINT}"
-                "(n_samples: int, model, X_train: np.ndarray) at top level",
-                "",
+                "(n_samples: int, model, X_train: np.ndarray) at top level"
             )
+        if missing:
+            logger.info("%s: candidate %d round %d: %s", self.detector, candidate, round_, missing)
+            self.event(
+                "check",
+                candidate=candidate,
+                round=round_,
+                stage="extract",
+                ok=False,
+                error={"type": "NoProgramFound", "message": missing},
+            )
+            return "NoProgramFound", missing, ""
         try:
             check_source(answer.code)
         except ProgramError as exc:
