@@ -25,6 +25,7 @@ import numpy as np
 from pyod.models.base import BaseDetector
 
 from llmdas.benchmark.cells import DETERMINISTIC_DETECTORS, Group
+from llmdas.benchmark.store import CELL_COLUMNS
 
 __all__ = ["ScoreMemo", "execute", "library_versions", "run_group"]
 
@@ -237,7 +238,7 @@ def _run_group(group: Group) -> list[dict[str, Any]]:
             row["t_cell"] = time.perf_counter() - started
             row["created_at"] = time.time()
             rows.append(row)
-    return rows
+    return [{column: row.get(column) for column in CELL_COLUMNS} for row in rows]
 
 
 # ------------------------------------------------------------------------------ execution

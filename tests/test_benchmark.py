@@ -1,0 +1,346 @@
+"""``llmdas benchmark``: planning, baselines, group runs, resuming, dask, CLI and report (fast).
+
+Everything here runs on tiny synthetic datasets written to a temporary directory, with one seed,
+so the default suite stays fast. The SIGKILL test and real-data checks are in
+``test_benchmark_slow.py``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html.parser
+import io
+
+import numpy as np
+import pytest
+
+from llmdas.benchmark import ResultStore, make_plan, parse_methods, run_plan
+from llmdas.benchmark.cells import DETERMINISTIC_DETECTORS
+from llmdas.benchmark.runner import ScoreMemo, run_group
+
+
+def _tiny(path, seed, n_normal=90, n_anom=10, d=5):
+    rng = np.random.default_rng(seed)
+    cov = 0.5 * np.ones((d, d)) + 0.5 * np.eye(d)
+    normal = rng.multivariate_normal(np.zeros(d), cov, size=n_normal)
+    anomalies = rng.uniform(-4, 4, size=(n_anom, d))
+    X = np.vstack([normal, anomalies])
+    y = np.r_[np.zeros(n_normal), np.ones(n_anom)].astype(int)
+    order = rng.permutation(len(y))
+    np.savez(path, X=X[order], y=y[order])
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("tinydata")
+    for i, name in enumerate(["alpha", "beta", "gamma"]):
+        _tiny(directory / f"{name}.npz", seed=i)
+    return directory
+
+
+def _plan(
+    tiny_dir,
+    store,
+    *,
+    datasets=("alpha", "beta"),
+    detectors=("PCA", "IForest"),
+    methods="gaussian,none",
+    seeds=(42,),
+):
+    specs = parse_methods(methods, detectors=list(detectors))
+    return make_plan(
+        data_dir=tiny_dir,
+        datasets=list(datasets),
+        detectors=list(detectors),
+        methods=specs,
+        seeds=list(seeds),
+        split="paper",
+        existing=store.existing_keys(),
+    )
+
+
+def _values(store):
+    return {
+        (c["dataset"], c["detector"], c["method"], c["seed"]): (
+            c["base_pr"],
+            c["base_roc"],
+            c["enh_pr"],
+            c["enh_roc"],
+            c["error"],
+        )
+        for c in store.cells()
+    }
+
+
+# ------------------------------------------------------------------------------- planning
+def test_parse_methods_kinds_and_cross(tmp_path):
+    program = tmp_path / "mine.py"
+    from llmdas.programs import baseline_program
+
+    baseline_program("uniform").save(program)
+    specs = parse_methods(
+        f"builtin,none,smote,adbench_local,builtin:ECOD,program:{program}",
+        detectors=["PCA", "ECOD"],
+        cross=True,
+    )
+    pca = [s.name for s in specs["PCA"]]
+    assert pca == ["builtin", "none", "smote", "adbench_local", "builtin:ECOD", "program:mine"]
+    assert [s.name for s in specs["ECOD"]][-1] == "builtin:PCA"  # cross adds the other one
+    assert specs["PCA"][4].program_for("PCA").detector == "ECOD"  # ECOD's program on PCA
+    assert specs["PCA"][5].program_for("IForest").name == "uniform"
+    with pytest.raises(ValueError, match="unknown method"):
+        parse_methods("nope", detectors=["PCA"])
+    with pytest.raises(ValueError, match="given twice"):
+        parse_methods("smote,smote", detectors=["PCA"])
+
+
+def test_store_method_and_missing_program_is_a_recorded_error(tmp_path, tiny_dir):
+    from llmdas.programs import builtin_program
+
+    programs = tmp_path / "mystore"
+    builtin_program("PCA").save(programs / "pca.py")
+    specs = parse_methods("none", detectors=["PCA", "ECOD"], programs_dir=programs)
+    assert [s.name for s in specs["PCA"]] == ["none", "store:mystore"]
+    with ResultStore(tmp_path / "r.db") as store:
+        plan = make_plan(
+            data_dir=tiny_dir,
+            datasets=["alpha"],
+            detectors=["PCA", "ECOD"],
+            methods=specs,
+            seeds=[0],
+            split="paper",
+            existing=set(),
+        )
+        run_plan(plan, store)
+        cells = {(c["detector"], c["method"]): c for c in store.cells()}
+    assert cells[("PCA", "store:mystore")]["error"] is None
+    assert cells[("PCA", "store:mystore")]["enh_pr"] is not None
+    assert "holds no program for ECOD" in cells[("ECOD", "store:mystore")]["error"]
+
+
+def test_plan_groups_share_base_fits_and_longest_first(tiny_dir, tmp_path):
+    with ResultStore(tmp_path / "r.db") as store:
+        plan = _plan(tiny_dir, store, datasets=("alpha",), seeds=(42, 0, 7))
+    # PCA is deterministic: one group holds every seed; IForest: one group per seed.
+    pca = [g for g in plan.groups if g.detector == "PCA"]
+    iforest = [g for g in plan.groups if g.detector == "IForest"]
+    assert len(pca) == 1 and pca[0].seeds == (42, 0, 7) and len(pca[0].cells) == 6
+    assert len(iforest) == 3 and all(len(g.cells) == 2 for g in iforest)
+    assert plan.n_planned == plan.n_missing == 12
+    costs = [g.cost for g in plan.groups]
+    assert costs == sorted(costs, reverse=True)
+
+
+def test_config_hash_changes_with_program_and_split(tiny_dir, tmp_path):
+    with ResultStore(tmp_path / "r.db") as store:
+        a = _plan(tiny_dir, store, datasets=("alpha",), detectors=("PCA",), methods="gaussian")
+        b = _plan(tiny_dir, store, datasets=("alpha",), detectors=("PCA",), methods="uniform")
+    ha, hb = a.groups[0].cells[0].config_hash, b.groups[0].cells[0].config_hash
+    assert ha != hb and len(ha) == 16
+
+
+@pytest.mark.parametrize("name", sorted(DETERMINISTIC_DETECTORS))
+def test_deterministic_detectors_do_not_depend_on_the_seed(name, tiny_dir):
+    from llmdas.data import load_dataset, paper_split
+    from llmdas.detectors import make_detector
+
+    X_train, X_test, _ = paper_split(*load_dataset(tiny_dir / "alpha.npz"))
+    a = make_detector(name, random_state=0).fit(X_train).decision_function(X_test)
+    b = make_detector(name, random_state=12345).fit(X_train).decision_function(X_test)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_score_memo_returns_identical_scores_and_hits(tiny_dir):
+    from llmdas.data import load_dataset, paper_split
+    from llmdas.detectors import make_detector
+
+    X_train, X_test, _ = paper_split(*load_dataset(tiny_dir / "alpha.npz"))
+    det = make_detector("OCSVM").fit(X_train)
+    memo = ScoreMemo(det)
+    first = memo.decision_function(X_test)
+    first[:] = 0  # callers may modify what they get back
+    again = memo.decision_function(X_test.copy())
+    np.testing.assert_array_equal(again, det.decision_function(X_test))
+    assert memo.hits == 1 and memo.threshold_ == det.threshold_
+
+
+# ------------------------------------------------------------------------------ baselines
+def test_every_baseline_runs_in_the_sandbox(tiny_dir):
+    from llmdas.data import load_dataset, paper_split
+    from llmdas.programs import list_baselines, load_program
+    from llmdas.sandbox import run_program
+
+    X_train, _, _ = paper_split(*load_dataset(tiny_dir / "beta.npz"))
+    X_train = np.hstack([X_train, np.ones((len(X_train), 1))])  # a constant column stays constant
+    names = [p.name for p in list_baselines()]
+    assert names == [
+        "adbench_clustered",
+        "adbench_dependency",
+        "adbench_global",
+        "adbench_local",
+        "gaussian",
+        "smote",
+        "uniform",
+    ]
+    for program in list_baselines():
+        assert program.detector == "any"
+        assert program.provenance["note"] == "baseline, not detector-aware"
+        assert load_program(program.name) == program
+        out = run_program(program.source, lambda Z: np.zeros(len(Z)), X_train, 17, seed=3).X
+        again = run_program(program.source, lambda Z: np.zeros(len(Z)), X_train, 17, seed=3).X
+        assert out.shape == (17, X_train.shape[1]), program.name
+        np.testing.assert_array_equal(out, again)
+        np.testing.assert_allclose(out[:, -1], 1.0, err_msg=program.name)
+
+
+# -------------------------------------------------------------------------------- running
+def test_run_group_records_errors_instead_of_raising(tiny_dir):
+    from llmdas.benchmark.cells import CellSpec, Group
+    from llmdas.program import SynthesisProgram
+
+    broken = SynthesisProgram.from_source(
+        "def generate_hard_anomalies(n_samples, model, X_train):\n    raise RuntimeError('x')\n"
+    )
+    group = Group(
+        dataset="alpha",
+        path=str(tiny_dir / "alpha.npz"),
+        detector="PCA",
+        split="paper",
+        seeds=(1,),
+        cells=(CellSpec("broken", 1, "h", broken), CellSpec("none", 1, "h")),
+    )
+    rows = run_group(group)
+    assert [r["method"] for r in rows] == ["broken", "none"]
+    assert "RuntimeError" in rows[0]["error"] and rows[0]["base_pr"] is not None
+    assert rows[1]["error"] is None and rows[1]["enh_pr"] is None
+
+    bad = Group(
+        dataset="nope",
+        path=str(tiny_dir / "missing.npz"),
+        detector="PCA",
+        split="paper",
+        seeds=(1,),
+        cells=(CellSpec("none", 1, "h"),),
+    )
+    (row,) = run_group(bad)
+    assert row["error"].startswith("base fit failed")
+
+
+def test_interrupted_run_resumes_without_loss_or_duplicates(tiny_dir, tmp_path):
+    """A run that dies after one committed group is completed by a rerun, values unchanged."""
+    with ResultStore(tmp_path / "ref.db") as ref:
+        run_plan(_plan(tiny_dir, ref), ref)
+        reference = _values(ref)
+    assert len(reference) == 8 and all(v[4] is None for v in reference.values())
+
+    path = tmp_path / "r.db"
+    with ResultStore(path) as store:
+        plan = _plan(tiny_dir, store)
+
+        def crash(group, rows):
+            raise KeyboardInterrupt  # dies right after the first group was committed
+
+        with pytest.raises(KeyboardInterrupt):
+            run_plan(plan, store, on_group=crash)
+        first = store.count()
+        assert 0 < first < 8
+        assert store.runs()[-1]["status"] == "interrupted"
+    with ResultStore(path) as store:
+        plan = _plan(tiny_dir, store)
+        assert plan.n_missing == 8 - first
+        run_plan(plan, store)
+        assert store.count() == 8
+        assert _values(store) == reference
+        assert _plan(tiny_dir, store).n_missing == 0  # nothing left to do
+
+
+def test_parallel_loky_equals_serial(tiny_dir, tmp_path):
+    with ResultStore(tmp_path / "a.db") as a, ResultStore(tmp_path / "b.db") as b:
+        run_plan(_plan(tiny_dir, a), a, jobs=1)
+        run_plan(_plan(tiny_dir, b), b, jobs=2)
+        assert _values(a) == _values(b)
+
+
+# ------------------------------------------------------------------------------ CLI/report
+class _Images(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.sources: list[str] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        if tag == "img":
+            self.sources.append(dict(attrs).get("src", ""))
+
+
+def test_cli_benchmark_summary_and_report(tiny_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from llmdas.cli import app
+
+    db = tmp_path / "r.db"
+    args = [
+        "benchmark",
+        "--data",
+        str(tiny_dir),
+        "--datasets",
+        "alpha,gamma",
+        "--detectors",
+        "ECOD",
+        "--methods",
+        "builtin,uniform",
+        "--seeds",
+        "5",
+        "--store",
+        str(db),
+        "--quiet",
+    ]
+    runner = CliRunner()
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "computed 4 cells (0 errors)" in result.output and "Slowest cells" in result.output
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0 and "nothing to do" in again.output
+
+    result = runner.invoke(app, ["summary", str(db)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "ECOD" in result.output and "uniform" in result.output
+
+    out = tmp_path / "report.html"
+    result = runner.invoke(
+        app, ["report", str(db), "--out", str(out), "--dataset", "gamma", "--data", str(tiny_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    parser = _Images()
+    parser.feed(out.read_text(encoding="utf-8"))
+    assert "table" in parser.tags
+    assert len(parser.sources) == 3  # one Δ chart (ECOD), the KDE and the t-SNE
+    import matplotlib.image
+
+    for src in parser.sources:
+        assert src.startswith("data:image/png;base64,")
+        data = base64.b64decode(src.split(",", 1)[1], validate=True)
+        assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 1000
+        image = matplotlib.image.imread(io.BytesIO(data), format="png")
+        assert image.shape[0] > 100 and image.shape[1] > 100
+
+
+def test_cli_reports_bad_input(tiny_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from llmdas.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        [
+            "benchmark",
+            "--data",
+            str(tiny_dir),
+            "--methods",
+            "bogus",
+            "--store",
+            str(tmp_path / "r.db"),
+        ],
+    )
+    assert result.exit_code == 1 and "unknown method" in result.output
