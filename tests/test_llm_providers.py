@@ -197,19 +197,19 @@ def test_unreachable_server_is_a_connection_error(kind):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_slow_server_times_out_then_retry_succeeds(kind, server):
-    server.push(ScriptedReply.text("too late", delay_s=0.6), ScriptedReply.text("in time"))
+    server.push(ScriptedReply.text("too late", delay_s=1.5), ScriptedReply.text("in time"))
     retry = RetryPolicy(max_retries=1, initial_delay=0.01, jitter=0.0)
     cls = {"openai": OpenAIProvider, "anthropic": AnthropicProvider, "gemini": GeminiProvider}[kind]
     base = server.url + ("/v1" if kind == "openai" else "")
-    provider = cls("m", base_url=base, api_key=SECRET, retry=retry, timeout=0.2)
+    provider = cls("m", base_url=base, api_key=SECRET, retry=retry, timeout=0.5)
     completion = provider.complete(MESSAGES)
     assert completion.text == "in time" and completion.attempts == 2
     assert len(server.requests) == 2
-    server.push(
-        ScriptedReply.text("too late", delay_s=0.6), ScriptedReply.text("late", delay_s=0.6)
-    )
+    server.push(ScriptedReply.text("too late", delay_s=1.5))
+    provider.retry = RetryPolicy(max_retries=0)
     with pytest.raises(LLMConnectionError, match="timed out|cannot reach"):
         provider.complete(MESSAGES)
+    assert len(server.requests) == 3
 
 
 def test_missing_keys_raise_auth_errors(monkeypatch):
