@@ -778,7 +778,6 @@ def _make_program(session: _Session, report: CandidateReport, name: str | None) 
         "candidate": report.index,
         "candidates": session.config.candidates,
         "repair_rounds": report.repair_rounds,
-        "temperature": -1.0 if session.config.temperature is None else session.config.temperature,
         "review": {
             "hardness": round(scores.hardness, 4),
             "mean_score_percentile": round(scores.mean_score_percentile, 2),
@@ -795,6 +794,8 @@ def _make_program(session: _Session, report: CandidateReport, name: str | None) 
             "calls": session.usage["calls"],
         },
     }
+    if session.config.temperature is not None:  # TOML has no null: leave the key out
+        provenance["temperature"] = session.config.temperature
     return SynthesisProgram(
         source=report.source,
         detector=session.detector,
