@@ -441,7 +441,7 @@ def test_cli_generate_and_validate_end_to_end(server, tmp_path, monkeypatch):
     result = runner.invoke(
         app,
         [
-            "generate", "knn", "--provider", "openai", "--model", "scripted",
+            "generate", "--detector", "knn", "--provider", "openai", "--model", "scripted",
             "--base-url", server.url + "/v1", "--candidates", "1", "--repairs", "1",
             "--out", str(out), "--temperature", "0.2", "--seed", "3",
         ],
@@ -471,14 +471,14 @@ def test_cli_record_then_replay(server, tmp_path, monkeypatch):
     common = ["--candidates", "1", "--repairs", "0", "--temperature", "0.5"]
     first = runner.invoke(
         app,
-        ["generate", "KNN", "--model", "scripted", "--base-url", server.url + "/v1",
+        ["generate", "--detector", "KNN", "--model", "scripted", "--base-url", server.url + "/v1",
          "--record", str(rec), "--out", str(tmp_path / "a"), *common],
     )  # fmt: skip
     assert first.exit_code == 0, first.output
     assert SECRET not in rec.read_text()
     second = runner.invoke(
         app,
-        ["generate", "KNN", "--provider", "replay", "--base-url", str(rec),
+        ["generate", "--detector", "KNN", "--provider", "replay", "--base-url", str(rec),
          "--out", str(tmp_path / "b"), *common],
     )  # fmt: skip
     assert second.exit_code == 0, second.output
@@ -495,6 +495,7 @@ def test_cli_errors_are_one_line_exit_1(server, tmp_path, monkeypatch):
     app, runner = _cli_app(), CliRunner()
     args = [
         "generate",
+        "--detector",
         "KNN",
         "--model",
         "m",
@@ -509,7 +510,7 @@ def test_cli_errors_are_one_line_exit_1(server, tmp_path, monkeypatch):
     assert any("401" in line and "API key" in line for line in lines)
     assert SECRET not in result.output
 
-    result = runner.invoke(app, ["generate", "KNN", "--provider", "nope", "--model", "m"])
+    result = runner.invoke(app, ["generate", "--detector", "KNN", "--provider", "nope", "--model", "m"])
     assert result.exit_code == 1 and "unknown provider" in result.output
 
     empty = tmp_path / "empty"

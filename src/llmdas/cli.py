@@ -220,6 +220,16 @@ def programs_show(
     console.print(Syntax(program.source, "python", line_numbers=True))
 
 
+def _register_stage1() -> None:
+    from llmdas.cli_generate import generate, programs_validate
+
+    app.command("generate")(generate)
+    programs_app.command("validate")(programs_validate)
+
+
+_register_stage1()
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

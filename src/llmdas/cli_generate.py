@@ -1,6 +1,6 @@
 """Command-line functions of Stage 1, registered by :mod:`llmdas.cli`.
 
-``llmdas generate DETECTOR --provider openai --model gpt-4o`` and
+``llmdas generate --detector PCA --provider openai --model gpt-4o`` and
 ``llmdas programs validate DIR``. They are plain typer-annotated functions so that the main app
 can register them (``app.command("generate")(generate)``,
 ``programs_app.command("validate")(programs_validate)``).
@@ -54,7 +54,7 @@ def _one_line_errors(func):
 
 @_one_line_errors
 def generate(
-    detector: Annotated[str, typer.Argument(help="Detector name, e.g. IForest.")],
+    detector: Annotated[str, typer.Option(help="Detector name, e.g. IForest.")],
     provider: Annotated[
         str, typer.Option(help="openai, anthropic, gemini, or replay (base-url = transcript).")
     ] = "openai",
@@ -83,7 +83,7 @@ def generate(
     timeout: Annotated[float, typer.Option(help="Seconds per LLM request.")] = 120.0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every step.")] = False,
 ) -> None:
-    """Ask an LLM for a synthesis program for DETECTOR, test, repair and review it, then save it."""
+    """Ask an LLM for a synthesis program for a detector, test, repair and review it, then save it."""
     from llmdas.generate import GenerationConfig, generate_program
     from llmdas.llm import make_provider
     from llmdas.store import save_generated
