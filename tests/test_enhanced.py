@@ -166,3 +166,28 @@ def test_pickle_and_save_load_round_trip(fitted, tmp_path):
     (tmp_path / "other.joblib").write_bytes(b"not a model")
     with pytest.raises(Exception):  # noqa: B017 - joblib's own error for a corrupt file
         load(tmp_path / "other.joblib")
+
+
+def test_row_limits_change_nothing_when_the_data_fits(split):
+    X_train, X_test, _ = split
+    unlimited = EnhancedDetector(
+        "IForest", random_state=0, max_program_rows=None, max_classifier_rows=None
+    ).fit(X_train)
+    limited = EnhancedDetector(
+        "IForest", random_state=0, max_program_rows=len(X_train), max_classifier_rows=len(X_train)
+    ).fit(X_train)
+    assert np.array_equal(unlimited.decision_function(X_test), limited.decision_function(X_test))
+
+
+def test_row_limits_subsample_program_and_classifier_rows(split):
+    X_train, X_test, y_test = split
+    det = EnhancedDetector(
+        "IForest", random_state=0, max_program_rows=60, max_classifier_rows=80
+    ).fit(X_train)
+    assert det.synthetic_.shape == (6, X_train.shape[1])  # ceil(0.1 * 60)
+    assert det.classifier_.n_features_in_ == X_train.shape[1]
+    assert len(det.classifier_.oob_decision_function_) == 80 + 6
+    assert det.decision_scores_.shape == (len(X_train),) and np.isfinite(det.decision_scores_).all()
+    assert roc_auc_score(y_test, det.decision_function(X_test)) > 0.7
+    with pytest.raises(ValueError, match="max_program_rows must be None or an integer >= 2"):
+        EnhancedDetector("IForest", max_program_rows=1).fit(X_train)

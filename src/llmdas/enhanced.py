@@ -30,7 +30,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.utils.validation import check_is_fitted
 
 from llmdas._validation import check_X
-from llmdas.detectors import detector_name, make_detector, score_detector
+from llmdas.detectors import detector_name, make_detector, sanitize_scores, score_detector
 from llmdas.fusion import MinMaxNormalizer, fuse
 from llmdas.program import SynthesisProgram
 from llmdas.programs import load_program
@@ -67,6 +67,14 @@ class EnhancedDetector(BaseDetector):
     on_program_error : {"raise", "base"}, default="raise"
         When synthesis fails: raise the program's :class:`~llmdas.sandbox.ProgramError`, or warn and
         use the base detector alone (``program_error_`` then holds the error).
+    max_program_rows : int or None, default=50_000
+        The program sees at most this many training rows (a random subset), which bounds the cost
+        of synthesis and of sending the data to the sandbox on large data. ``n_synthetic`` as a
+        fraction then refers to the rows the program sees.
+    max_classifier_rows : int or None, default=50_000
+        The classifier trains on at most this many normal rows (a random subset) plus the synthetic
+        rows; training rows left out are scored by the fitted classifier, which is out-of-sample
+        for them too.
     program_timeout : float, default=120
         Wall-clock seconds the program may run.
     program_memory_mb : int, default=4096
@@ -103,6 +111,8 @@ class EnhancedDetector(BaseDetector):
         classifier: Any = None,
         weight: float = 1.0,
         on_program_error: str = "raise",
+        max_program_rows: int | None = 50_000,
+        max_classifier_rows: int | None = 50_000,
         program_timeout: float = 120.0,
         program_memory_mb: int = 4096,
         contamination: float = 0.1,
@@ -117,6 +127,8 @@ class EnhancedDetector(BaseDetector):
         self.classifier = classifier
         self.weight = weight
         self.on_program_error = on_program_error
+        self.max_program_rows = max_program_rows
+        self.max_classifier_rows = max_classifier_rows
         self.program_timeout = program_timeout
         self.program_memory_mb = program_memory_mb
         self.prefit = prefit
@@ -141,8 +153,9 @@ class EnhancedDetector(BaseDetector):
             self.detector_ = self._make_base()
             with np.errstate(all="ignore"):
                 self.detector_.fit(X)
-        self.base_scores_ = score_detector(self.detector_, X)
+        self.base_scores_ = self._training_scores(X)
         self.timings_["base_fit"] = time.perf_counter() - started
+        rng = np.random.default_rng(self.random_state)
 
         self.program_ = load_program(
             self.program if self.program is not None else self.detector_name_
@@ -150,7 +163,7 @@ class EnhancedDetector(BaseDetector):
         self.program_error_ = None
         started = time.perf_counter()
         try:
-            self.synthetic_ = self._synthesize(X)
+            self.synthetic_ = self._synthesize(_subsample(X, self.max_program_rows, rng))
         except ProgramError as error:
             if self.on_program_error == "raise":
                 raise
@@ -168,7 +181,12 @@ class EnhancedDetector(BaseDetector):
             self.classifier_ = None
             self.decision_scores_ = self._base_norm.transform(self.base_scores_)
         else:
-            self.classifier_, clf_train = self._fit_classifier(X, self.synthetic_)
+            clf_train = np.empty(len(X))
+            rows = _subsample_index(len(X), self.max_classifier_rows, rng)
+            self.classifier_, clf_train[rows] = self._fit_classifier(X[rows], self.synthetic_)
+            if len(rows) < len(X):
+                rest = np.setdiff1d(np.arange(len(X)), rows, assume_unique=True)
+                clf_train[rest] = self.classifier_.predict_proba(X[rest])[:, 1]
             self._clf_norm = MinMaxNormalizer.fit(clf_train)
             self.decision_scores_ = fuse(
                 self._base_norm.transform(self.base_scores_),
@@ -190,6 +208,10 @@ class EnhancedDetector(BaseDetector):
             and self.weight >= 0
         ):
             raise ValueError(f"weight must be a finite number >= 0, got {self.weight!r}")
+        for name in ("max_program_rows", "max_classifier_rows"):
+            limit = getattr(self, name)
+            if limit is not None and (not isinstance(limit, int) or limit < 2):
+                raise ValueError(f"{name} must be None or an integer >= 2, got {limit!r}")
         n = self.n_synthetic
         if isinstance(n, bool) or not isinstance(n, (int, float)) or n <= 0:
             raise ValueError(f"n_synthetic must be a positive fraction or count, got {n!r}")
@@ -202,6 +224,17 @@ class EnhancedDetector(BaseDetector):
         if isinstance(self.detector, str):
             return make_detector(self.detector, random_state=self.random_state)
         return clone(make_detector(self.detector))
+
+    def _training_scores(self, X: np.ndarray) -> np.ndarray:
+        """Base scores of the training rows: PyOD's ``decision_scores_`` when it has them.
+
+        Reusing them saves a full scoring pass, and they are PyOD's own notion of training scores
+        (leave-one-out for neighbour-based detectors), which its ``threshold_`` also uses.
+        """
+        fitted = getattr(self.detector_, "decision_scores_", None)
+        if fitted is not None and np.shape(fitted) == (len(X),):
+            return sanitize_scores(fitted)
+        return score_detector(self.detector_, X)
 
     def _n_samples(self, n_train: int) -> int:
         if isinstance(self.n_synthetic, float):
@@ -271,6 +304,17 @@ class EnhancedDetector(BaseDetector):
         path.parent.mkdir(parents=True, exist_ok=True)
         joblib.dump({"llmdas_model": self, "format": 1}, path)
         return path
+
+
+def _subsample_index(n: int, limit: int | None, rng: np.random.Generator) -> np.ndarray:
+    """Sorted indices of at most ``limit`` of ``n`` rows (all of them when ``limit`` is None)."""
+    if limit is None or n <= limit:
+        return np.arange(n)
+    return np.sort(rng.choice(n, size=limit, replace=False))
+
+
+def _subsample(X: np.ndarray, limit: int | None, rng: np.random.Generator) -> np.ndarray:
+    return X if limit is None or len(X) <= limit else X[_subsample_index(len(X), limit, rng)]
 
 
 def load(path: str | Path) -> EnhancedDetector:
