@@ -156,12 +156,17 @@ def test_score_memo_returns_identical_scores_and_hits(tiny_dir):
 
     X_train, X_test, _ = paper_split(*load_dataset(tiny_dir / "alpha.npz"))
     det = make_detector("OCSVM").fit(X_train)
-    memo = ScoreMemo(det)
+    memo = ScoreMemo(det, size=2)
+    memo.pin(X_train)
     first = memo.decision_function(X_test)
     first[:] = 0  # callers may modify what they get back
     again = memo.decision_function(X_test.copy())
     np.testing.assert_array_equal(again, det.decision_function(X_test))
     assert memo.hits == 1 and memo.threshold_ == det.threshold_
+    for shift in range(1, 6):  # other inputs do not evict the pinned training rows
+        memo.decision_function(X_test + shift)
+    np.testing.assert_array_equal(memo.decision_function(X_train), det.decision_function(X_train))
+    assert memo.hits == 2
 
 
 # ------------------------------------------------------------------------------ baselines

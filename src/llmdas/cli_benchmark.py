@@ -6,7 +6,6 @@ Heavy imports (numpy, scikit-learn, dask, matplotlib) happen inside the commands
 
 from __future__ import annotations
 
-import os
 import shlex
 import sys
 import time
@@ -169,18 +168,22 @@ def _run_with_progress(plan, results, jobs, backend, scheduler, command, quiet):
                     f"seed {row['seed']}: {row['error']}"
                 )
 
-    if quiet:
+    if quiet or not console.is_terminal:
+        # --quiet: errors and the final report only. Not a terminal (a log file): one plain line
+        # per finished group instead of a live bar.
         done = [0]
         started = time.perf_counter()
 
         def on_group(group, rows):
             done[0] += len(rows)
             show_errors(group, rows, lambda text: err_console.print(text, highlight=False))
-            if os.environ.get("LLMDAS_BENCH_LOG"):
-                print(
-                    f"{done[0]}/{plan.n_missing} cells, {time.perf_counter() - started:.0f} s: "
-                    f"{group.label}",
-                    flush=True,
+            if not quiet:
+                elapsed = time.perf_counter() - started
+                eta = elapsed / done[0] * (plan.n_missing - done[0])
+                console.print(
+                    f"{done[0]}/{plan.n_missing} cells, elapsed {elapsed:.0f} s, "
+                    f"ETA {eta:.0f} s: {group.label}",
+                    highlight=False,
                 )
 
         return run_plan(
