@@ -184,6 +184,7 @@ def _run_with_progress(plan, results, jobs, backend, scheduler, command, quiet):
                     f"{done[0]}/{plan.n_missing} cells, elapsed {elapsed:.0f} s, "
                     f"ETA {eta:.0f} s: {group.label}",
                     highlight=False,
+                    soft_wrap=True,
                 )
 
         return run_plan(
