@@ -157,7 +157,8 @@ def test_score_memo_returns_identical_scores_and_hits(tiny_dir):
     X_train, X_test, _ = paper_split(*load_dataset(tiny_dir / "alpha.npz"))
     det = make_detector("OCSVM").fit(X_train)
     memo = ScoreMemo(det, size=2)
-    memo.pin(X_train)
+    memo.pin(X_train)  # kept once computed
+    memo.decision_function(X_train)
     first = memo.decision_function(X_test)
     first[:] = 0  # callers may modify what they get back
     again = memo.decision_function(X_test.copy())

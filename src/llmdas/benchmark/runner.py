@@ -104,18 +104,15 @@ class ScoreMemo(BaseDetector):
         digest = hashlib.blake2b(X.view(np.uint8), digest_size=16).digest()
         return (X.shape, X.dtype.str, digest)
 
-    def pin(self, X) -> np.ndarray:
-        """Score ``X`` and keep the result for as long as the memo lives."""
-        X = np.ascontiguousarray(X)
-        key = self._key(X)
-        if key not in self._pinned:
-            self._pinned[key] = np.asarray(self.decision_function(X)).copy()
-        return self._pinned[key].copy()
+    def pin(self, X) -> None:
+        """Keep the scores of ``X`` for as long as the memo lives, once they are computed."""
+        key = self._key(np.ascontiguousarray(X))
+        self._pinned.setdefault(key, None)
 
     def decision_function(self, X):
         X = np.ascontiguousarray(X)
         key = self._key(X)
-        if key in self._pinned:
+        if self._pinned.get(key) is not None:
             self.hits += 1
             return self._pinned[key].copy()
         if key in self._memo:
@@ -123,6 +120,9 @@ class ScoreMemo(BaseDetector):
             self.hits += 1
             return self._memo[key].copy()
         scores = np.asarray(self.detector.decision_function(X))
+        if key in self._pinned:
+            self._pinned[key] = scores.copy()
+            return scores
         self._memo[key] = scores.copy()
         while len(self._memo) > self.size:
             self._memo.popitem(last=False)
@@ -153,7 +153,7 @@ def run_group(group: Group) -> list[dict[str, Any]]:
 def _run_group(group: Group) -> list[dict[str, Any]]:
     import warnings
 
-    from llmdas.detectors import make_detector, score_detector
+    from llmdas.detectors import make_detector, sanitize_scores, score_detector
     from llmdas.enhanced import EnhancedDetector
 
     worker = f"{socket.gethostname()}:{os.getpid()}"
@@ -193,7 +193,13 @@ def _run_group(group: Group) -> list[dict[str, Any]]:
                 memo.pin(X_test)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    train_scores = score_detector(memo, X_train)
+                    # PyOD keeps the training scores; scoring X_train again is only a reference
+                    # for non-finite test scores, and costly for a one-class SVM.
+                    fitted = getattr(detector, "decision_scores_", None)
+                    if fitted is not None and np.shape(fitted) == (len(X_train),):
+                        train_scores = sanitize_scores(fitted, warn=False)
+                    else:
+                        train_scores = score_detector(memo, X_train)
                     test_scores = score_detector(memo, X_test, reference=train_scores)
                 t_score = time.perf_counter() - started
                 base_pr, base_roc = _auc(y_test, test_scores)
