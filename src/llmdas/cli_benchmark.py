@@ -237,22 +237,14 @@ def _print_run_report(result, *, quiet: bool, top: int = 10) -> None:
     )
     slow = sorted((r for r in rows if r.get("t_cell") is not None), key=cell_cost, reverse=True)
     if slow:
-        table = Table(title=f"Slowest cells (top {min(top, len(slow))})")
-        for column in (
-            "dataset",
-            "detector",
-            "method",
-            "seed",
-            "total s",
-            "base fit s",
-            "base score s",
-            "synthesis s",
-            "classifier s",
-            "scoring s",
-        ):
-            table.add_column(
-                column, justify="left" if column in ("dataset", "detector", "method") else "right"
-            )
+        table = Table(
+            title=f"Slowest cells (top {min(top, len(slow))}; seconds; base fit and scoring are "
+            "counted on the cell that paid for them, '-' where shared)"
+        )
+        for column in ("dataset", "detector", "method", "seed", "total", "base fit",
+                       "base score", "synthesis", "classifier", "scoring"):  # fmt: skip
+            text = column in ("dataset", "detector", "method")
+            table.add_column(column, justify="left" if text else "right", overflow="fold")
         for r in slow[:top]:
             shared = bool(r.get("base_shared"))
             table.add_row(
@@ -261,8 +253,8 @@ def _print_run_report(result, *, quiet: bool, top: int = 10) -> None:
                 r["method"],
                 str(r["seed"]),
                 f"{cell_cost(r):.1f}",
-                "shared" if shared else _sec(r.get("t_base_fit")),
-                "shared" if shared else _sec(r.get("t_base_score")),
+                "-" if shared else _sec(r.get("t_base_fit")),
+                "-" if shared else _sec(r.get("t_base_score")),
                 _sec(r.get("t_synthesis")),
                 _sec(r.get("t_classifier_fit")),
                 _sec(r.get("t_scoring")),
