@@ -350,3 +350,16 @@ def test_cli_reports_bad_input(tiny_dir, tmp_path):
         ],
     )
     assert result.exit_code == 1 and "unknown method" in result.output
+
+
+def test_failed_rows_record_every_cell_of_a_lost_group(tiny_dir, tmp_path):
+    from llmdas.benchmark.runner import failed_rows
+
+    with ResultStore(tmp_path / "r.db") as store:
+        group = _plan(tiny_dir, store, datasets=("alpha",), detectors=("PCA",)).groups[0]
+        rows = failed_rows(group, "worker failed: KilledWorker")
+        assert store.insert_cells(rows) == len(group.cells) == 2
+        assert {c["error"] for c in store.cells()} == {"worker failed: KilledWorker"}
+        assert _plan(tiny_dir, store, datasets=("alpha",), detectors=("PCA",)).n_missing == 0
+        store.delete_errors()  # what --retry-errors does
+        assert _plan(tiny_dir, store, datasets=("alpha",), detectors=("PCA",)).n_missing == 2

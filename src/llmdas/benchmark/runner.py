@@ -269,6 +269,27 @@ def _run_group(group: Group) -> list[dict[str, Any]]:
     return [{column: row.get(column) for column in CELL_COLUMNS} for row in rows]
 
 
+def failed_rows(group: Group, error: str) -> list[dict[str, Any]]:
+    """Rows that record ``error`` for every cell of ``group`` (whose worker never returned)."""
+    now = time.time()
+    return [
+        {column: None for column in CELL_COLUMNS}
+        | {
+            "dataset": group.dataset,
+            "detector": group.detector,
+            "split": group.split,
+            "method": cell.method,
+            "seed": cell.seed,
+            "config_hash": cell.config_hash,
+            "program_name": cell.program.name if cell.program else None,
+            "program_sha256": cell.program.sha256 if cell.program else None,
+            "error": error,
+            "created_at": now,
+        }
+        for cell in group.cells
+    ]
+
+
 # ------------------------------------------------------------------------------ execution
 def execute(
     groups: list[Group],
@@ -350,7 +371,12 @@ def _execute_dask(
             futures.append(future)
             owner[future.key] = group
         for future in as_completed(futures):
-            yield owner[future.key], future.result()
+            group = owner[future.key]
+            try:
+                rows = future.result()
+            except Exception as exc:  # a worker died (KilledWorker, ...): record, go on
+                rows = failed_rows(group, f"worker failed: {_error_text(exc)}")
+            yield group, rows
     finally:
         client.close()
         if cluster is not None:
