@@ -11,6 +11,7 @@ from sklearn.metrics import roc_auc_score
 
 from llmdas import EnhancedDetector, SynthesisProgram, load
 from llmdas.enhanced import ProgramFallbackWarning
+from llmdas.fusion import EcdfNormalizer, TailNormalizer
 from llmdas.sandbox import BadOutputError, ProgramCrashError
 
 JITTER = SynthesisProgram.from_source(
@@ -49,8 +50,11 @@ def test_pyod_attributes_and_shapes(fitted):
     assert det.predict(X_new)[5:].all()
 
 
-def test_fusion_is_minmax_base_plus_weighted_classifier(fitted):
-    det, X_train = fitted
+def test_paper_fusion_is_minmax_base_plus_weighted_classifier(fitted):
+    _, X_train = fitted
+    det = EnhancedDetector(
+        "IForest", program=JITTER, normalization="minmax", weight=0.5, random_state=0
+    ).fit(X_train)
     X_new = X_train[:30] * 1.5
     base = det.base_decision_function(X_new)
     base_train = det.base_scores_
@@ -58,7 +62,45 @@ def test_fusion_is_minmax_base_plus_weighted_classifier(fitted):
     proba = det.classifier_.predict_proba(X_new)[:, 1]
     clf_train = det.classifier_.oob_decision_function_[: len(X_train), 1]
     expected_clf = (proba - clf_train.min()) / (clf_train.max() - clf_train.min())
-    assert np.allclose(det.decision_function(X_new), expected_base + det.weight * expected_clf)
+    assert det.weight_ == 0.5
+    assert np.allclose(det.decision_function(X_new), expected_base + 0.5 * expected_clf)
+
+
+def test_default_fusion_is_tail_evidence_plus_auto_weighted_rank(fitted):
+    det, X_train = fitted
+    oob = det.classifier_.oob_decision_function_[:, 1]
+    labels = np.r_[np.zeros(len(X_train)), np.ones(len(det.synthetic_))]
+    auc = roc_auc_score(labels, oob)
+    assert det.separability_ == pytest.approx(auc)
+    assert det.weight_ == pytest.approx(3.0 * max(0.0, 2 * auc - 1))
+    X_new = np.vstack([X_train[:30], X_train[:5] + 10.0])
+    T = TailNormalizer.fit(det.base_scores_)
+    U = EcdfNormalizer.fit(oob[: len(X_train)])
+    expected = T.transform(det.base_decision_function(X_new)) + det.weight_ * U.transform(
+        det.classifier_.predict_proba(X_new)[:, 1]
+    )
+    assert np.allclose(det.decision_function(X_new), expected)
+    # Far-out rows keep growing past the training range instead of saturating.
+    assert det.decision_function(X_new)[30:].min() > det.decision_scores_.max()
+
+
+def test_unseparable_synthetic_rows_get_weight_zero(split):
+    X_train, X_test, _ = split
+    copies = SynthesisProgram.from_source(
+        "def generate_hard_anomalies(n_samples, model, X_train):\n"
+        "    import numpy as np\n"
+        "    rng = np.random.default_rng()\n"
+        "    rows = X_train[rng.integers(len(X_train), size=n_samples)]\n"
+        "    return rows + 1e-9 * rng.normal(size=rows.shape)\n",
+        name="near-copies",
+    )
+    det = EnhancedDetector("ECOD", program=copies, n_synthetic=0.5, random_state=0).fit(X_train)
+    assert det.separability_ < 0.6 and det.weight_ < 0.6
+    if det.weight_ == 0:
+        T = TailNormalizer.fit(det.base_scores_)
+        assert np.allclose(
+            det.decision_function(X_test), T.transform(det.base_decision_function(X_test))
+        )
 
 
 def test_training_scores_are_out_of_sample(fitted):
@@ -76,10 +118,13 @@ def test_enhancement_helps_on_dependency_anomalies():
     X = rng.multivariate_normal(np.zeros(6), cov, size=600)
     X_train, X_test = X[:400], np.vstack([X[400:], rng.normal(size=(40, 6))])
     y_test = np.r_[np.zeros(200), np.ones(40)]
-    det = EnhancedDetector("IForest", program=JITTER, n_synthetic=1.0, random_state=0).fit(X_train)
-    base_auc = roc_auc_score(y_test, det.base_decision_function(X_test))
-    enhanced_auc = roc_auc_score(y_test, det.decision_function(X_test))
-    assert enhanced_auc > base_auc + 0.02
+    for params, margin in (({}, 0.005), ({"normalization": "minmax", "weight": 1.0}, 0.02)):
+        det = EnhancedDetector(
+            "IForest", program=JITTER, n_synthetic=1.0, random_state=0, **params
+        ).fit(X_train)
+        base_auc = roc_auc_score(y_test, det.base_decision_function(X_test))
+        enhanced_auc = roc_auc_score(y_test, det.decision_function(X_test))
+        assert enhanced_auc > base_auc + margin, params
 
 
 def test_reproducible_with_random_state(split):
@@ -98,11 +143,9 @@ def test_program_error_raises_by_default_and_falls_back_on_request(split):
     with pytest.warns(ProgramFallbackWarning, match="falling back to the base detector ECOD"):
         det = EnhancedDetector("ECOD", program=CRASH, on_program_error="base").fit(X_train)
     assert det.classifier_ is None and det.synthetic_ is None
-    assert isinstance(det.program_error_, ProgramCrashError)
-    base = det.base_decision_function(X_test)
-    assert np.allclose(
-        det.decision_function(X_test), (base - det.base_scores_.min()) / np.ptp(det.base_scores_)
-    )
+    assert isinstance(det.program_error_, ProgramCrashError) and det.weight_ == 0
+    expected = TailNormalizer.fit(det.base_scores_).transform(det.base_decision_function(X_test))
+    assert np.allclose(det.decision_function(X_test), expected)
 
 
 def test_garbage_output_is_a_bad_output_error(split):
@@ -138,6 +181,9 @@ def test_prefit_reuses_the_given_detector(split):
     ("params", "message"),
     [
         ({"weight": -1.0}, "weight must be"),
+        ({"weight": "big"}, "weight must be"),
+        ({"weight_scale": float("nan")}, "weight_scale must be"),
+        ({"normalization": "zscore"}, "normalization must be 'tail' or 'minmax'"),
         ({"n_synthetic": 0}, "n_synthetic must be"),
         ({"on_program_error": "ignore"}, "on_program_error must be"),
     ],

@@ -6,11 +6,15 @@ Fitting runs four steps on the normal training rows ``X``:
 2. run the synthesis program in the sandbox with ``n_samples = ceil(n_synthetic * n_train)``; the
    program sees only ``X`` and ``model.predict_score`` (served by the fitted detector);
 3. train a classifier ``f~`` to tell normal rows (label 0) from synthetic anomalies (label 1);
-4. fuse ``F(x) = minmax(f_t(x)) + weight * minmax(f~(x))``, each min-max fitted on training rows.
+4. fuse ``F(x) = T(f_t(x)) + w * U(f~(x))``, with normalisers ``T`` and ``U`` and the weight ``w``
+   fitted on training rows only (see :mod:`llmdas.fusion`). ``normalization="minmax"`` with a
+   numeric ``weight`` gives the paper's ``minmax(f_t) + w * minmax(f~)``.
 
 The classifier's training-row scores are *out-of-sample* (out-of-bag for bagged trees, cross-fitted
 otherwise): in-sample probabilities of a forest are all near zero on the rows it memorised, which
-would make the min-max range meaningless.
+would make any normalisation fitted on them meaningless. The same out-of-sample probabilities give
+the classifier's separability of synthetic versus normal rows, from which ``weight="auto"`` derives
+``w``. Why these defaults, and what they reach on the paper's benchmark: ``docs/method.md``.
 """
 
 from __future__ import annotations
@@ -31,12 +35,15 @@ from sklearn.utils.validation import check_is_fitted
 
 from llmdas._validation import check_X
 from llmdas.detectors import detector_name, make_detector, sanitize_scores, score_detector
-from llmdas.fusion import MinMaxNormalizer, fuse
+from llmdas.fusion import fuse, make_normalizers, separability_weight
 from llmdas.program import SynthesisProgram
 from llmdas.programs import load_program
 from llmdas.sandbox import ProgramError, SandboxLimits, run_program
 
 __all__ = ["EnhancedDetector", "ProgramFallbackWarning", "load"]
+
+# Rows each tree of the default classifier trains on (a bootstrap sample of at most this size).
+_DEFAULT_TREE_ROWS = 1000
 
 
 class ProgramFallbackWarning(UserWarning):
@@ -60,10 +67,19 @@ class EnhancedDetector(BaseDetector):
     n_synthetic : float or int, default=0.1
         Number of synthetic anomalies: a fraction of the training rows (float) or a count (int).
     classifier : sklearn classifier, optional
-        Normal-vs-synthetic classifier with ``predict_proba``. Default: a 100-tree
-        ``RandomForestClassifier`` with out-of-bag scoring.
-    weight : float, default=1.0
-        Weight of the classifier's normalised score in the fusion.
+        Normal-vs-synthetic classifier with ``predict_proba``. Default: a 50-tree
+        ``RandomForestClassifier`` whose trees each see at most 1000 bootstrap rows, with
+        out-of-bag scoring (cheap, and every row gets an out-of-bag estimate).
+    weight : float or "auto", default="auto"
+        Weight ``w`` of the classifier's normalised score. ``"auto"``: ``weight_scale *
+        max(0, 2 * AUC - 1)`` with AUC the out-of-sample separability of synthetic vs normal rows;
+        a classifier no better than chance gets weight 0 and the base detector is used alone.
+    weight_scale : float, default=3.0
+        Largest automatic weight (reached by a perfectly separating classifier).
+    normalization : {"tail", "minmax"}, default="tail"
+        ``"tail"``: base scores as ``-log`` tail p-values among the training scores (extrapolating
+        past the training maximum) and classifier scores as training ranks in ``[0, 1]``.
+        ``"minmax"``: the paper's min-max scaling of both, fitted on training rows.
     on_program_error : {"raise", "base"}, default="raise"
         When synthesis fails: raise the program's :class:`~llmdas.sandbox.ProgramError`, or warn and
         use the base detector alone (``program_error_`` then holds the error).
@@ -97,6 +113,8 @@ class EnhancedDetector(BaseDetector):
     synthetic_ : ndarray of shape (n_synthetic, n_features), or ``None`` after a fallback
     decision_scores_ : ndarray of shape (n_train,), fused training scores
     base_scores_ : ndarray of shape (n_train,), base detector's training scores
+    weight_ : float, the fusion weight used (0 after a fallback)
+    separability_ : float, out-of-sample ROC-AUC of synthetic vs normal rows (NaN after a fallback)
     timings_ : dict of seconds for ``base_fit``, ``synthesis``, ``classifier_fit``
     program_log_ : str, what the program printed (truncated)
     program_error_ : ProgramError or None
@@ -109,7 +127,9 @@ class EnhancedDetector(BaseDetector):
         program: str | Path | SynthesisProgram | None = None,
         n_synthetic: float | int = 0.1,
         classifier: Any = None,
-        weight: float = 1.0,
+        weight: float | str = "auto",
+        weight_scale: float = 3.0,
+        normalization: str = "tail",
         on_program_error: str = "raise",
         max_program_rows: int | None = 50_000,
         max_classifier_rows: int | None = 50_000,
@@ -126,6 +146,8 @@ class EnhancedDetector(BaseDetector):
         self.n_synthetic = n_synthetic
         self.classifier = classifier
         self.weight = weight
+        self.weight_scale = weight_scale
+        self.normalization = normalization
         self.on_program_error = on_program_error
         self.max_program_rows = max_program_rows
         self.max_classifier_rows = max_classifier_rows
@@ -176,23 +198,19 @@ class EnhancedDetector(BaseDetector):
         self.timings_["synthesis"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        self._base_norm = MinMaxNormalizer.fit(self.base_scores_)
         if self.synthetic_ is None:
-            self.classifier_ = None
-            self.decision_scores_ = self._base_norm.transform(self.base_scores_)
+            self.classifier_, self.weight_, self.separability_ = None, 0.0, float("nan")
+            clf_train = np.zeros(len(X))
         else:
-            clf_train = np.empty(len(X))
-            rows = _subsample_index(len(X), self.max_classifier_rows, rng)
-            self.classifier_, clf_train[rows] = self._fit_classifier(X[rows], self.synthetic_)
-            if len(rows) < len(X):
-                rest = np.setdiff1d(np.arange(len(X)), rows, assume_unique=True)
-                clf_train[rest] = self.classifier_.predict_proba(X[rest])[:, 1]
-            self._clf_norm = MinMaxNormalizer.fit(clf_train)
-            self.decision_scores_ = fuse(
-                self._base_norm.transform(self.base_scores_),
-                self._clf_norm.transform(clf_train),
-                self.weight,
-            )
+            clf_train = self._fit_classifier(X, self.synthetic_, rng)
+        self._base_norm, self._clf_norm = make_normalizers(
+            self.normalization, self.base_scores_, clf_train
+        )
+        self.decision_scores_ = fuse(
+            self._base_norm.transform(self.base_scores_),
+            self._clf_norm.transform(clf_train),
+            self.weight_,
+        )
         self.timings_["classifier_fit"] = time.perf_counter() - started
         self._process_decision_scores()
         return self
@@ -202,12 +220,16 @@ class EnhancedDetector(BaseDetector):
             raise ValueError(
                 f"on_program_error must be 'raise' or 'base', got {self.on_program_error!r}"
             )
-        if not (
-            isinstance(self.weight, (int, float))
-            and math.isfinite(self.weight)
-            and self.weight >= 0
-        ):
-            raise ValueError(f"weight must be a finite number >= 0, got {self.weight!r}")
+        for name in ("weight", "weight_scale"):
+            value = getattr(self, name)
+            if name == "weight" and value == "auto":
+                continue
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        if self.normalization not in ("tail", "minmax"):
+            raise ValueError(
+                f"normalization must be 'tail' or 'minmax', got {self.normalization!r}"
+            )
         for name in ("max_program_rows", "max_classifier_rows"):
             limit = getattr(self, name)
             if limit is not None and (not isinstance(limit, int) or limit < 2):
@@ -257,26 +279,48 @@ class EnhancedDetector(BaseDetector):
         self.program_log_ = result.log
         return result.X
 
-    def _fit_classifier(self, X: np.ndarray, synthetic: np.ndarray):
-        """Fit the classifier; return it with out-of-sample anomaly probabilities of ``X``."""
-        data = np.vstack([X, synthetic])
-        labels = np.r_[np.zeros(len(X)), np.ones(len(synthetic))].astype(int)
-        if self.classifier is None:
-            clf = RandomForestClassifier(
-                n_estimators=100, oob_score=True, random_state=self.random_state, n_jobs=self.n_jobs
-            )
-        else:
-            clf = clone(self.classifier)
+    def _fit_classifier(
+        self, X: np.ndarray, synthetic: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Fit ``classifier_``, set ``separability_`` and ``weight_``; return P(anomaly) of ``X``.
+
+        The classifier trains on at most ``max_classifier_rows`` normal rows plus the synthetic
+        ones. Every returned probability is out-of-sample: out-of-bag (or cross-fitted) for the rows
+        the classifier trained on, a plain prediction for the rows it never saw.
+        """
+        rows = _subsample_index(len(X), self.max_classifier_rows, rng)
+        data = np.vstack([X[rows], synthetic])
+        labels = np.r_[np.zeros(len(rows)), np.ones(len(synthetic))].astype(int)
+        clf = self._make_classifier(len(data))
         clf.fit(data, labels)
-        oob = getattr(clf, "oob_decision_function_", None)
-        if oob is not None and np.isfinite(oob[: len(X)]).all():
-            return clf, oob[: len(X), 1]
-        # No out-of-bag estimate: cross-fit (each row scored by a model that never saw it).
-        folds = StratifiedKFold(
-            n_splits=min(5, len(synthetic), len(X)), shuffle=True, random_state=0
+        proba = _out_of_sample_proba(clf, data, labels)
+        self.classifier_ = clf
+        self.separability_ = _roc_auc(labels, proba)
+        if self.weight == "auto":
+            self.weight_ = separability_weight(self.separability_, self.weight_scale)
+        else:
+            self.weight_ = float(self.weight)
+
+        clf_train = np.empty(len(X))
+        clf_train[rows] = proba[: len(rows)]
+        if len(rows) < len(X):
+            rest = np.setdiff1d(np.arange(len(X)), rows, assume_unique=True)
+            clf_train[rest] = clf.predict_proba(X[rest])[:, 1]
+        return clf_train
+
+    def _make_classifier(self, n_rows: int):
+        if self.classifier is not None:
+            return clone(self.classifier)
+        # Small bootstrap samples keep each tree cheap on large data and leave every row out of
+        # many trees, so out-of-bag estimates exist for all rows.
+        max_samples = _DEFAULT_TREE_ROWS / n_rows if n_rows > _DEFAULT_TREE_ROWS else None
+        return RandomForestClassifier(
+            n_estimators=50,
+            max_samples=max_samples,
+            oob_score=True,
+            random_state=self.random_state,
+            n_jobs=self.n_jobs,
         )
-        proba = cross_val_predict(clone(clf), data, labels, cv=folds, method="predict_proba")
-        return clf, proba[: len(X), 1]
 
     # -------------------------------------------------------------------------------- scoring
     def decision_function(self, X) -> np.ndarray:
@@ -286,10 +330,10 @@ class EnhancedDetector(BaseDetector):
         base = self._base_norm.transform(
             score_detector(self.detector_, X, reference=self.base_scores_)
         )
-        if self.classifier_ is None:
-            return base
+        if self.classifier_ is None or self.weight_ == 0:
+            return fuse(base, np.zeros(len(X)), 0.0)
         proba = self.classifier_.predict_proba(X)[:, 1]
-        return fuse(base, self._clf_norm.transform(proba), self.weight)
+        return fuse(base, self._clf_norm.transform(proba), self.weight_)
 
     def base_decision_function(self, X) -> np.ndarray:
         """The base detector's own (finite) scores of ``X``, for comparison."""
@@ -315,6 +359,26 @@ def _subsample_index(n: int, limit: int | None, rng: np.random.Generator) -> np.
 
 def _subsample(X: np.ndarray, limit: int | None, rng: np.random.Generator) -> np.ndarray:
     return X if limit is None or len(X) <= limit else X[_subsample_index(len(X), limit, rng)]
+
+
+def _out_of_sample_proba(clf, data: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """P(anomaly) of every training row from models that did not see it (OOB or 5-fold)."""
+    oob = getattr(clf, "oob_decision_function_", None)
+    if oob is not None:
+        proba = oob[:, 1]
+        # A row that no tree left out has no OOB estimate (NaN): call it undecided.
+        return np.where(np.isfinite(proba), proba, 0.5)
+    n_splits = int(min(5, labels.sum(), (labels == 0).sum()))
+    if n_splits < 2:
+        raise ValueError("need at least 2 synthetic and 2 normal rows to cross-fit the classifier")
+    folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=0)
+    return cross_val_predict(clone(clf), data, labels, cv=folds, method="predict_proba")[:, 1]
+
+
+def _roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(labels, scores)) if 0 < labels.sum() < len(labels) else float("nan")
 
 
 def load(path: str | Path) -> EnhancedDetector:

@@ -1,8 +1,23 @@
 """Score normalisation and fusion of the base detector with the synthetic-anomaly classifier.
 
-The paper fuses ``F(x) = minmax(f_t(x)) + w * minmax(f~(x))``, each min-max fitted on the training
-rows' scores. Scores are normalised on the training rows only, so test rows beyond the training range
-keep growing past 1 (an extreme test row stays extreme).
+The paper fuses ``F(x) = minmax(f_t(x)) + w * minmax(f~(x))`` with ``w`` picked per dataset by
+looking at test labels. llmdas's default is one rule for every dataset, fitted on training rows only:
+
+``F(x) = T(f_t(x)) + w * U(f~(x))``
+
+* ``T`` (:class:`TailNormalizer`) turns a base score into evidence: ``-log`` of its tail p-value
+  among the training scores, with an exponential tail fitted to the top decile. It keeps growing
+  linearly past the training maximum, so rows the detector already rates far outside the training
+  range keep their lead — min-max would let a classifier bump them.
+* ``U`` (:class:`EcdfNormalizer`) is the classifier probability's rank among the training rows'
+  out-of-sample probabilities, in ``[0, 1]`` (plus a small slope past the maximum). The classifier
+  can therefore move a row by at most ``w`` units of base evidence.
+* ``w`` (:func:`separability_weight`) is ``scale * max(0, 2 * AUC - 1)``, where AUC is the
+  classifier's out-of-sample separability of synthetic versus normal training rows. A classifier
+  that cannot tell its own synthetic rows from normal ones gets weight 0 and ``F`` is the base
+  detector alone: the safeguard against an unreliable synthetic signal.
+
+Every normaliser is fitted on training rows only, so no test label or test score informs the fusion.
 """
 
 from __future__ import annotations
@@ -11,12 +26,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["MinMaxNormalizer", "fuse"]
+__all__ = [
+    "EcdfNormalizer",
+    "MinMaxNormalizer",
+    "TailNormalizer",
+    "fuse",
+    "make_normalizers",
+    "separability_weight",
+]
 
 
 @dataclass(frozen=True)
 class MinMaxNormalizer:
-    """``(s - lo) / (hi - lo)`` with ``lo``/``hi`` taken from the training scores."""
+    """``(s - lo) / (hi - lo)`` with ``lo``/``hi`` taken from the training scores (the paper's)."""
 
     lo: float
     hi: float
@@ -33,6 +55,79 @@ class MinMaxNormalizer:
         if span <= 0 or not np.isfinite(span):
             return np.zeros_like(np.asarray(scores, dtype=np.float64))
         return (np.asarray(scores, dtype=np.float64) - self.lo) / span
+
+
+@dataclass(frozen=True)
+class TailNormalizer:
+    """``-log`` tail p-value of a score among the training scores, exponential beyond the 90th percentile.
+
+    Below the 90th percentile ``q`` the p-value is empirical, ``(#{train >= s} + 1) / (n + 1)``;
+    above it, ``log(10) + (s - q) / beta`` with ``beta`` the mean excess of the training scores
+    over ``q`` (the maximum-likelihood exponential tail), so the map is continuous in spirit,
+    increasing, and extrapolates past the training maximum without under-flow.
+    """
+
+    sorted_train: np.ndarray
+    q90: float
+    beta: float
+
+    @classmethod
+    def fit(cls, train_scores: np.ndarray) -> TailNormalizer:
+        ref = np.sort(np.asarray(train_scores, dtype=np.float64))
+        q90 = float(np.quantile(ref, 0.9))
+        excess = ref[ref > q90] - q90
+        if excess.size and excess.mean() > 0:
+            beta = float(excess.mean())
+        else:  # no spread above the 90th percentile: fall back to a tenth of the full range
+            beta = float((ref[-1] - ref[0]) * 0.1) or 1e-12
+        return cls(ref, q90, beta)
+
+    def transform(self, scores: np.ndarray) -> np.ndarray:
+        scores = np.asarray(scores, dtype=np.float64)
+        n = len(self.sorted_train)
+        at_least = n - np.searchsorted(self.sorted_train, scores, side="left")
+        empirical = -np.log((at_least + 1) / (n + 1))
+        tail = np.log(10.0) + (scores - self.q90) / self.beta
+        return np.where(scores > self.q90, tail, empirical)
+
+
+@dataclass(frozen=True)
+class EcdfNormalizer:
+    """Rank of a score among the training scores, in ``[0, 1]``, with a gentle slope past the max.
+
+    Past the training maximum ``m`` the value grows by ``0.1 * (s - m) / (m - q90)``, so the
+    ordering of unusually high scores survives while their weight stays bounded in practice.
+    """
+
+    sorted_train: np.ndarray
+    slope: float
+
+    @classmethod
+    def fit(cls, train_scores: np.ndarray) -> EcdfNormalizer:
+        ref = np.sort(np.asarray(train_scores, dtype=np.float64))
+        tail = max(float(ref[-1] - np.quantile(ref, 0.9)), 1e-12)
+        return cls(ref, 0.1 / tail)
+
+    def transform(self, scores: np.ndarray) -> np.ndarray:
+        scores = np.asarray(scores, dtype=np.float64)
+        ranks = np.searchsorted(self.sorted_train, scores, side="right") / len(self.sorted_train)
+        return ranks + self.slope * np.maximum(scores - self.sorted_train[-1], 0.0)
+
+
+def make_normalizers(kind: str, base_train: np.ndarray, classifier_train: np.ndarray):
+    """Fit the (base, classifier) normaliser pair of a fusion ``kind``: ``"tail"`` or ``"minmax"``."""
+    if kind == "tail":
+        return TailNormalizer.fit(base_train), EcdfNormalizer.fit(classifier_train)
+    if kind == "minmax":
+        return MinMaxNormalizer.fit(base_train), MinMaxNormalizer.fit(classifier_train)
+    raise ValueError(f"normalization must be 'tail' or 'minmax', got {kind!r}")
+
+
+def separability_weight(auc: float, scale: float) -> float:
+    """``scale * max(0, 2 * auc - 1)``: zero for a classifier no better than chance."""
+    if not np.isfinite(auc):
+        return 0.0
+    return float(scale * max(0.0, 2.0 * auc - 1.0))
 
 
 def fuse(base: np.ndarray, synthetic: np.ndarray, weight: float) -> np.ndarray:
