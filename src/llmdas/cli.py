@@ -26,6 +26,8 @@ app = typer.Typer(
 )
 programs_app = typer.Typer(help="Inspect synthesis programs.", no_args_is_help=True)
 app.add_typer(programs_app, name="programs")
+perf_app = typer.Typer(help="Measure speed and scale (docs/performance.md).", no_args_is_help=True)
+app.add_typer(perf_app, name="perf")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -218,6 +220,111 @@ def programs_show(
     for key, value in program.provenance.items():
         console.print(f"  {key}: {value}", highlight=False)
     console.print(Syntax(program.source, "python", line_numbers=True))
+
+
+@perf_app.command("scale")
+@user_errors
+def perf_scale(
+    sizes: Annotated[
+        str, typer.Option(help="Comma-separated training-row counts.")
+    ] = "10000,100000,1000000",
+    detectors: Annotated[str, typer.Option(help="Comma-separated detectors.")] = "IForest,ECOD,PCA",
+    test_rows: Annotated[int, typer.Option(help="Rows scored after fitting.")] = 100_000,
+    subsample: Annotated[
+        int, typer.Option(help="Also fit on this many rows of the largest size (0: skip).")
+    ] = 100_000,
+    markdown: Annotated[Path | None, typer.Option(help="Also write the table as Markdown.")] = None,
+) -> None:
+    """Time and peak memory of base vs enhanced fit + scoring on a synthetic 50-feature mixture."""
+    from llmdas.perf import run_scale_case
+
+    row_counts = [int(v) for v in sizes.split(",") if v.strip()]
+    names = [d.strip() for d in detectors.split(",") if d.strip()]
+    cases = [(d, mode, n, None) for d in names for n in row_counts for mode in ("base", "enhanced")]
+    if subsample and max(row_counts) > subsample:
+        cases += [(d, "enhanced", max(row_counts), subsample) for d in names]
+    header = [
+        "detector",
+        "mode",
+        "train rows",
+        "fit rows",
+        "fit s",
+        "score s",
+        "peak RSS MB",
+        "AUC-PR",
+        "AUC-ROC",
+    ]
+    table = Table(title=f"Scaling: fit on N rows x 50 features, score {test_rows} rows")
+    for column in header:
+        table.add_column(column, justify="left" if column in ("detector", "mode") else "right")
+    lines = []
+    for detector, mode, n, fit_rows in cases:
+        console.print(
+            f"running {detector} {mode} on {n} rows" + (f" (fit on {fit_rows})" if fit_rows else "")
+        )
+        r = run_scale_case(detector, mode, n, test_rows, fit_rows=fit_rows)
+        cells = [
+            r.detector,
+            r.mode,
+            f"{r.n_train:,}",
+            f"{r.fit_rows or r.n_train:,}",
+            f"{r.fit_s:.1f}",
+            f"{r.score_s:.1f}",
+            f"{r.peak_rss_mb:.0f}",
+            f"{r.auc_pr:.4f}",
+            f"{r.auc_roc:.4f}",
+        ]
+        table.add_row(*cells)
+        lines.append("| " + " | ".join(cells) + " |")
+    console.print(table)
+    if markdown is not None:
+        markdown.write_text(
+            "| "
+            + " | ".join(header)
+            + " |\n|"
+            + "---|" * len(header)
+            + "\n"
+            + "\n".join(lines)
+            + "\n"
+        )
+
+
+@perf_app.command("overhead")
+@user_errors
+def perf_overhead(
+    store: Annotated[Path, typer.Argument(help="Benchmark result store (SQLite).")],
+    markdown: Annotated[Path | None, typer.Option(help="Also write the table as Markdown.")] = None,
+) -> None:
+    """Enhancement cost relative to the base fit, per detector, from a benchmark store."""
+    from llmdas.perf import overhead_rows, overhead_summary
+
+    if not store.is_file():
+        raise FileNotFoundError(f"result store {store} not found")
+    summary = overhead_summary(overhead_rows(store))
+    if not summary:
+        raise ValueError(f"{store} has no successful 'builtin' cells with timings")
+    header = ["detector", "datasets", "median", "p90", "max"]
+    table = Table(title="(synthesis + classifier fit + extra scoring) / base fit, per dataset")
+    for column in header:
+        table.add_column(column, justify="left" if column == "detector" else "right")
+    lines = []
+    for row in summary:
+        cells = [row["detector"], str(row["datasets"])] + [
+            f"{row[k]:.2f}" for k in ("median", "p90", "max")
+        ]
+        table.add_row(*cells)
+        lines.append("| " + " | ".join(cells) + " |")
+    console.print(table)
+    if markdown is not None:
+        markdown.write_text(
+            "| "
+            + " | ".join(header)
+            + " |\n|"
+            + "---|" * len(header)
+            + "\n"
+            + "\n".join(lines)
+            + "\n"
+        )
 
 
 def _register_stage1() -> None:
