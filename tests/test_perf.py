@@ -1,0 +1,47 @@
+"""The measurement code behind `llmdas perf` (no timing assertions: figures live in docs)."""
+
+import sqlite3
+
+import numpy as np
+import pytest
+
+from llmdas.perf import make_mixture, overhead_rows, overhead_summary, run_scale_case
+
+
+def test_mixture_is_deterministic_with_planted_anomalies():
+    X, y = make_mixture(5000, n_features=8, seed=3)
+    X2, y2 = make_mixture(5000, n_features=8, seed=3)
+    assert X.shape == (5000, 8) and X.dtype == np.float32
+    assert np.array_equal(X, X2) and np.array_equal(y, y2)
+    assert y.sum() == 50 and np.isfinite(X).all()
+
+
+def test_scale_case_runs_in_a_fresh_process_and_reports_memory():
+    result = run_scale_case("ECOD", "enhanced", 3000, n_test=1000, fit_rows=2000)
+    assert result.fit_rows == 2000 and result.peak_rss_mb > 50
+    assert 0.0 < result.auc_pr <= 1.0 and 0.5 < result.auc_roc <= 1.0
+    with pytest.raises(RuntimeError, match="unknown detector"):
+        run_scale_case("Nope", "base", 1000, n_test=100)
+
+
+def test_overhead_from_a_store(tmp_path):
+    path = tmp_path / "r.db"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE cells (dataset, detector, method, error, t_base_fit, t_synthesis, "
+            "t_classifier_fit, t_scoring)"
+        )
+        db.executemany(
+            "INSERT INTO cells VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                ("a", "PCA", "builtin", None, 1.0, 0.5, 0.25, 0.25),  # ratio 1.0
+                ("a", "PCA", "builtin", None, 1.0, 1.0, 1.0, 1.0),  # ratio 3.0 -> median 2.0
+                ("b", "PCA", "builtin", None, 2.0, 0.5, 0.5, 0.0),  # ratio 0.5
+                ("b", "PCA", "gaussian", None, 1.0, 9.0, 9.0, 9.0),  # other method: ignored
+                ("c", "PCA", "builtin", "boom", 1.0, 9.0, 9.0, 9.0),  # error: ignored
+            ],
+        )
+    rows = overhead_rows(path)
+    assert [(r["dataset"], r["overhead"]) for r in rows] == [("a", 2.0), ("b", 0.5)]
+    (summary,) = overhead_summary(rows)
+    assert summary["median"] == pytest.approx(1.25) and summary["max"] == 2.0
