@@ -63,3 +63,19 @@ def test_pca_on_near_constant_features_gives_finite_scores():
     with np.errstate(all="ignore"):
         scores = score_detector(det, np.vstack([X, X[:5] * 3]))
     assert np.isfinite(scores).all()
+
+
+def test_ecod_keeps_pyod_training_scores_and_scores_rows_independently():
+    from pyod.models.ecod import ECOD as PyODECOD
+
+    rng = np.random.default_rng(0)
+    X = np.column_stack(
+        [rng.normal(size=400), np.round(rng.normal(size=400)), rng.exponential(size=400)]
+    )
+    ours, theirs = make_detector("ECOD").fit(X), PyODECOD().fit(X)
+    assert np.allclose(ours.decision_scores_, theirs.decision_scores_)
+    new = rng.normal(scale=2.0, size=(6, 3))
+    one_at_a_time = [PyODECOD().fit(X).decision_function(new[i : i + 1])[0] for i in range(6)]
+    assert np.allclose(ours.decision_function(new), one_at_a_time)
+    # A row's score does not depend on the rows scored with it.
+    assert np.allclose(ours.decision_function(new[:2]), ours.decision_function(new)[:2])

@@ -34,7 +34,7 @@ _REGISTRY: dict[str, str] = {
     "PCA": "llmdas.detectors.pca:PCA",  # PyOD PCA, safe for constant columns
     "IForest": "pyod.models.iforest:IForest",
     "OCSVM": "pyod.models.ocsvm:OCSVM",
-    "ECOD": "pyod.models.ecod:ECOD",
+    "ECOD": "llmdas.detectors.ecod:ECOD",  # PyOD ECOD, inductive scoring of new rows
     "KNN": "pyod.models.knn:KNN",
     "LOF": "pyod.models.lof:LOF",
     "HBOS": "pyod.models.hbos:HBOS",
