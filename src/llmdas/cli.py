@@ -262,7 +262,14 @@ def perf_scale(
         console.print(
             f"running {detector} {mode} on {n} rows" + (f" (fit on {fit_rows})" if fit_rows else "")
         )
-        r = run_scale_case(detector, mode, n, test_rows, fit_rows=fit_rows)
+        try:
+            r = run_scale_case(detector, mode, n, test_rows, fit_rows=fit_rows)
+        except RuntimeError as exc:  # one failed case must not lose the others
+            err_console.print(f"[bold red]failed:[/] {exc}", highlight=False)
+            cells = [detector, mode, f"{n:,}", f"{fit_rows or n:,}", "failed", "", "", "", ""]
+            table.add_row(*cells)
+            lines.append("| " + " | ".join(cells) + " |")
+            continue
         cells = [
             r.detector,
             r.mode,
