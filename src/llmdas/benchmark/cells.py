@@ -238,6 +238,24 @@ def enhanced_defaults() -> dict[str, str]:
     return {key: repr(value) for key, value in sorted(params.items())}
 
 
+def detector_identity(detector: str) -> str:
+    """Class and constructor parameters of a registry detector, for the configuration hash.
+
+    A registry entry that moves to another implementation (say, an llmdas subclass of a PyOD
+    detector) then changes the hash, and a rerun recomputes instead of mixing results.
+    """
+    from llmdas.detectors import make_detector
+
+    try:
+        obj = make_detector(detector)
+    except ImportError:  # e.g. DRL without torch: the cells will record the error
+        return f"{detector}: unavailable"
+    params = obj.get_params(deep=False) if hasattr(obj, "get_params") else {}
+    params.pop("random_state", None)
+    kind = type(obj)
+    return f"{kind.__module__}.{kind.__qualname__}{sorted((k, repr(v)) for k, v in params.items())}"
+
+
 def config_hash(payload: dict[str, Any]) -> str:
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
@@ -290,6 +308,7 @@ def make_plan(
                 stores[spec.arg] = load_store(spec.arg)
 
     groups: list[Group] = []
+    identities: dict[str, str] = {}
     n_planned = 0
     for name in datasets:
         path = dataset_path(data_dir, name)
@@ -297,6 +316,8 @@ def make_plan(
         n_rows, d = _shape_of(path)
         n_train = max(2, n_rows // 2)  # an estimate; only used to order the work
         for det in detectors:
+            if det not in identities:
+                identities[det] = detector_identity(det)
             cells_by_seed: dict[int, list[CellSpec]] = {}
             for spec in methods[det]:
                 try:
@@ -308,6 +329,7 @@ def make_plan(
                     "protocol": PROTOCOL_VERSION,
                     "split": split,
                     "dataset_sha256": data_sha,
+                    "detector": identities[det],
                     "method": spec.name,
                     "program_sha256": program.sha256 if program is not None else None,
                     "enhanced": defaults if spec.kind != "none" else None,
@@ -350,6 +372,7 @@ def make_plan(
         "seeds": [int(s) for s in seeds],
         "split": split,
         "enhanced": defaults,
+        "detector_impl": identities,
         "protocol": PROTOCOL_VERSION,
     }
     n_missing = sum(len(g.cells) for g in groups)
