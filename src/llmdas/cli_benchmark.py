@@ -298,6 +298,13 @@ def summary(
         raise FileNotFoundError(f"result store {store} does not exist")
     with ResultStore(store) as results:
         cells = results.cells(latest=True)
+        superseded = results.count() - len(cells)
+    if superseded:
+        err_console.print(
+            f"[yellow]note:[/] the store holds {superseded} older cell(s) of another "
+            "configuration (code or defaults changed); the newest row of each cell is used, so "
+            "a partly rerun store mixes configurations"
+        )
     ok = [c for c in cells if not c.get("error")]
     n_errors = len(cells) - len(ok)
     rows = summarize(ok, metric)
