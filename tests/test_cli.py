@@ -70,7 +70,7 @@ def test_user_errors_exit_1_with_one_line():
 def test_programs_list_and_show():
     result = runner.invoke(app, ["programs", "list"])
     assert (
-        result.exit_code == 0 and "pca-minor-subspace" in result.output and "human" in result.output
+        result.exit_code == 0 and "pca-minor" in result.output and "human" in result.output
     )
     result = runner.invoke(app, ["programs", "show", "PCA"])
     assert (

@@ -41,7 +41,7 @@ def test_pyod_attributes_and_shapes(fitted):
     assert det.decision_scores_.shape == (n,)
     assert det.labels_.shape == (n,) and set(np.unique(det.labels_)) <= {0, 1}
     assert np.isclose((det.decision_scores_ > det.threshold_).mean(), 0.1, atol=0.02)
-    assert det.synthetic_.shape == (20, 6)  # ceil(0.1 * 200)
+    assert det.synthetic_.shape == (100, 6)  # ceil(0.5 * 200)
     assert det.program_.name == "jitter"
     assert set(det.timings_) == {"base_fit", "synthesis", "classifier_fit"}
     X_new = np.vstack([X_train[:5], X_train[:5] + 6.0])
@@ -230,10 +230,17 @@ def test_row_limits_subsample_program_and_classifier_rows(split):
     det = EnhancedDetector(
         "IForest", random_state=0, max_program_rows=60, max_classifier_rows=80
     ).fit(X_train)
-    assert det.synthetic_.shape == (6, X_train.shape[1])  # ceil(0.1 * 60)
+    assert det.synthetic_.shape == (30, X_train.shape[1])  # ceil(0.5 * 60)
     assert det.classifier_.n_features_in_ == X_train.shape[1]
-    assert len(det.classifier_.oob_decision_function_) == 80 + 6
+    assert len(det.classifier_.oob_decision_function_) == 80 + 30
     assert det.decision_scores_.shape == (len(X_train),) and np.isfinite(det.decision_scores_).all()
     assert roc_auc_score(y_test, det.decision_function(X_test)) > 0.7
     with pytest.raises(ValueError, match="max_program_rows must be None or an integer >= 2"):
         EnhancedDetector("IForest", max_program_rows=1).fit(X_train)
+
+
+def test_synthetic_count_is_capped(split):
+    det = EnhancedDetector("ECOD", n_synthetic=3.0, max_synthetic=50, random_state=0).fit(split[0])
+    assert len(det.synthetic_) == 50
+    det = EnhancedDetector("ECOD", n_synthetic=7, random_state=0).fit(split[0])
+    assert len(det.synthetic_) == 7

@@ -29,7 +29,7 @@ import joblib
 import numpy as np
 from pyod.models.base import BaseDetector
 from sklearn.base import clone
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import ExtraTreesClassifier
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.utils.validation import check_is_fitted
 
@@ -64,12 +64,17 @@ class EnhancedDetector(BaseDetector):
     program : str, Path or SynthesisProgram, optional
         Synthesis program. Default: the built-in program for the detector. A string may name a
         built-in program, a detector, or a ``.py`` program file.
-    n_synthetic : float or int, default=0.1
+    n_synthetic : float or int, default=0.5
         Number of synthetic anomalies: a fraction of the training rows (float) or a count (int).
+        The paper uses 0.1; llmdas's programs and fusion were tuned with 0.5 (docs/method.md).
+    max_synthetic : int or None, default=5000
+        Upper bound on the number of synthetic anomalies (keeps synthesis and the classifier cheap
+        on large data).
     classifier : sklearn classifier, optional
-        Normal-vs-synthetic classifier with ``predict_proba``. Default: a 50-tree
-        ``RandomForestClassifier`` whose trees each see at most 1000 bootstrap rows, with
-        out-of-bag scoring (cheap, and every row gets an out-of-bag estimate).
+        Normal-vs-synthetic classifier with ``predict_proba``. Default: 50 extremely randomised
+        trees (``ExtraTreesClassifier``), each on a bootstrap sample of at most 1000 rows, with
+        out-of-bag scoring (cheap, and every row gets an out-of-bag estimate). Without out-of-bag
+        estimates the training rows are scored by 5-fold cross-fitting.
     weight : float or "auto", default="auto"
         Weight ``w`` of the classifier's normalised score. ``"auto"``: ``weight_scale *
         max(0, 2 * AUC - 1)`` with AUC the out-of-sample separability of synthetic vs normal rows;
@@ -125,7 +130,8 @@ class EnhancedDetector(BaseDetector):
         self,
         detector: str | BaseDetector = "IForest",
         program: str | Path | SynthesisProgram | None = None,
-        n_synthetic: float | int = 0.1,
+        n_synthetic: float | int = 0.5,
+        max_synthetic: int | None = 5000,
         classifier: Any = None,
         weight: float | str = "auto",
         weight_scale: float = 3.0,
@@ -144,6 +150,7 @@ class EnhancedDetector(BaseDetector):
         self.detector = detector
         self.program = program
         self.n_synthetic = n_synthetic
+        self.max_synthetic = max_synthetic
         self.classifier = classifier
         self.weight = weight
         self.weight_scale = weight_scale
@@ -230,7 +237,7 @@ class EnhancedDetector(BaseDetector):
             raise ValueError(
                 f"normalization must be 'tail' or 'minmax', got {self.normalization!r}"
             )
-        for name in ("max_program_rows", "max_classifier_rows"):
+        for name in ("max_program_rows", "max_classifier_rows", "max_synthetic"):
             limit = getattr(self, name)
             if limit is not None and (not isinstance(limit, int) or limit < 2):
                 raise ValueError(f"{name} must be None or an integer >= 2, got {limit!r}")
@@ -260,8 +267,10 @@ class EnhancedDetector(BaseDetector):
 
     def _n_samples(self, n_train: int) -> int:
         if isinstance(self.n_synthetic, float):
-            return max(1, math.ceil(self.n_synthetic * n_train))
-        return int(self.n_synthetic)
+            n = max(1, math.ceil(self.n_synthetic * n_train))
+        else:
+            n = int(self.n_synthetic)
+        return n if self.max_synthetic is None else min(n, self.max_synthetic)
 
     def _synthesize(self, X: np.ndarray) -> np.ndarray:
         def score_fn(Z: np.ndarray) -> np.ndarray:
@@ -314,8 +323,9 @@ class EnhancedDetector(BaseDetector):
         # Small bootstrap samples keep each tree cheap on large data and leave every row out of
         # many trees, so out-of-bag estimates exist for all rows.
         max_samples = _DEFAULT_TREE_ROWS / n_rows if n_rows > _DEFAULT_TREE_ROWS else None
-        return RandomForestClassifier(
+        return ExtraTreesClassifier(
             n_estimators=50,
+            bootstrap=True,
             max_samples=max_samples,
             oob_score=True,
             random_state=self.random_state,
