@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint benchmark-tests benchmark perf clean
+.PHONY: demo test lint benchmark-tests benchmark benchmark-drl perf clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,23 @@ lint: $(STAMP)
 
 benchmark-tests: $(STAMP)  ## the slow tests only
 	$(BIN)/python -m pytest -q -m slow
+
+DATA ?= ../shared/datasets
+STORE ?= results.db
+benchmark: $(STAMP)  ## the paper's protocol on every dataset in $(DATA); resumable store $(STORE)
+	$(BIN)/llmdas benchmark --data $(DATA) --detectors PCA,IForest,OCSVM,ECOD \
+	  --methods builtin,gaussian,uniform,smote --seeds 42,0,100,17,21 --split paper \
+	  --store $(STORE) --jobs 2
+	$(BIN)/llmdas summary $(STORE)
+
+benchmark-drl: $(STAMP)  ## DRL base and enhanced on every dataset (slow on CPU)
+	$(BIN)/llmdas benchmark --data $(DATA) --detectors DRL --methods builtin \
+	  --seeds 42,0,100,17,21 --split paper --store $(STORE) --jobs 2
+	$(BIN)/llmdas summary $(STORE)
+
+perf: $(STAMP)  ## scaling table (10k-1M rows) and, if $(STORE) exists, the overhead table
+	$(BIN)/llmdas perf scale
+	if [ -f $(STORE) ]; then $(BIN)/llmdas perf overhead $(STORE); fi
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache
