@@ -229,9 +229,10 @@ class DRL(BaseDetector):
         none.
     score_batch_size : int, default 8192
         Rows per forward pass when scoring.
-    n_jobs : int or None, default None
+    n_jobs : int or None, default 1
         Torch CPU threads during fit and scoring (``-1`` = all cores); ``None`` keeps torch's
-        current setting.
+        current setting. One thread is the default because DRL's batches are small: on a 2-core
+        machine under load torch's default thread pool made the demo fit 10x slower.
     device : str, default "auto"
         ``"auto"`` (CUDA if available, else CPU) or any torch device string.
     random_state : int, numpy RandomState or None, default None
@@ -273,7 +274,7 @@ class DRL(BaseDetector):
         separation_fraction=0.8,
         preprocess="standard",
         score_batch_size=8192,
-        n_jobs=None,
+        n_jobs=1,
         device="auto",
         random_state=None,
         verbose=False,
