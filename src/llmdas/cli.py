@@ -222,6 +222,12 @@ def programs_show(
     console.print(Syntax(program.source, "python", line_numbers=True))
 
 
+def _write_markdown_table(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 @perf_app.command("scale")
 @user_errors
 def perf_scale(
@@ -257,7 +263,7 @@ def perf_scale(
     table = Table(title=f"Scaling: fit on N rows x 50 features, score {test_rows} rows")
     for column in header:
         table.add_column(column, justify="left" if column in ("detector", "mode") else "right")
-    lines = []
+    rows: list[list[str]] = []
     for detector, mode, n, fit_rows in cases:
         console.print(
             f"running {detector} {mode} on {n} rows" + (f" (fit on {fit_rows})" if fit_rows else "")
@@ -268,7 +274,7 @@ def perf_scale(
             err_console.print(f"[bold red]failed:[/] {exc}", highlight=False)
             cells = [detector, mode, f"{n:,}", f"{fit_rows or n:,}", "failed", "", "", "", ""]
             table.add_row(*cells)
-            lines.append("| " + " | ".join(cells) + " |")
+            rows.append(cells)
             continue
         cells = [
             r.detector,
@@ -282,18 +288,10 @@ def perf_scale(
             f"{r.auc_roc:.4f}",
         ]
         table.add_row(*cells)
-        lines.append("| " + " | ".join(cells) + " |")
+        rows.append(cells)
     console.print(table)
     if markdown is not None:
-        markdown.write_text(
-            "| "
-            + " | ".join(header)
-            + " |\n|"
-            + "---|" * len(header)
-            + "\n"
-            + "\n".join(lines)
-            + "\n"
-        )
+        _write_markdown_table(markdown, header, rows)
 
 
 @perf_app.command("overhead")
@@ -314,24 +312,16 @@ def perf_overhead(
     table = Table(title="(synthesis + classifier fit + extra scoring) / base fit, per dataset")
     for column in header:
         table.add_column(column, justify="left" if column == "detector" else "right")
-    lines = []
+    rows: list[list[str]] = []
     for row in summary:
         cells = [row["detector"], str(row["datasets"])] + [
             f"{row[k]:.2f}" for k in ("median", "p90", "max")
         ]
         table.add_row(*cells)
-        lines.append("| " + " | ".join(cells) + " |")
+        rows.append(cells)
     console.print(table)
     if markdown is not None:
-        markdown.write_text(
-            "| "
-            + " | ".join(header)
-            + " |\n|"
-            + "---|" * len(header)
-            + "\n"
-            + "\n".join(lines)
-            + "\n"
-        )
+        _write_markdown_table(markdown, header, rows)
 
 
 def _register_stage1() -> None:
