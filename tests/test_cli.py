@@ -69,9 +69,7 @@ def test_user_errors_exit_1_with_one_line():
 
 def test_programs_list_and_show():
     result = runner.invoke(app, ["programs", "list"])
-    assert (
-        result.exit_code == 0 and "pca-minor" in result.output and "human" in result.output
-    )
+    assert result.exit_code == 0 and "pca-minor" in result.output and "human" in result.output
     result = runner.invoke(app, ["programs", "show", "PCA"])
     assert (
         result.exit_code == 0

@@ -510,7 +510,9 @@ def test_cli_errors_are_one_line_exit_1(server, tmp_path, monkeypatch):
     assert any("401" in line and "API key" in line for line in lines)
     assert SECRET not in result.output
 
-    result = runner.invoke(app, ["generate", "--detector", "KNN", "--provider", "nope", "--model", "m"])
+    result = runner.invoke(
+        app, ["generate", "--detector", "KNN", "--provider", "nope", "--model", "m"]
+    )
     assert result.exit_code == 1 and "unknown provider" in result.output
 
     empty = tmp_path / "empty"
