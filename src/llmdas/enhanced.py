@@ -103,8 +103,9 @@ class EnhancedDetector(BaseDetector):
     contamination : float, default=0.1
         Expected share of anomalies; sets ``threshold_`` as in PyOD.
     prefit : bool, default=False
-        If True, ``detector`` is an already fitted PyOD instance: it is used as is (not cloned, not
-        refitted), which lets a benchmark share one base fit across several programs.
+        If True, ``detector`` is a PyOD instance already fitted on the same ``X`` that is passed to
+        ``fit``: it is used as is (not cloned, not refitted, its ``decision_scores_`` taken as the
+        training scores), which lets a benchmark share one base fit across several programs.
     random_state : int, optional
         Seeds the base detector, the program's random generator and the classifier.
     n_jobs : int, default=1
