@@ -218,26 +218,7 @@ MAX_SOURCE_BYTES = 1_000_000
 
 #: Builtins that give access to code execution, files, namespaces or
 #: arbitrary attributes.
-FORBIDDEN_NAMES = frozenset(
-    {
-        "exec",
-        "eval",
-        "compile",
-        "open",
-        "globals",
-        "locals",
-        "vars",
-        "getattr",
-        "setattr",
-        "delattr",
-        "input",
-        "breakpoint",
-        "memoryview",
-        "help",
-        "exit",
-        "quit",
-    }
-)
+FORBIDDEN_NAMES = _child._DENIED_BUILTINS  # one list for both layers
 
 #: Attribute (and ``from numpy import ...``) names that are escape hatches:
 #: numpy file IO and pickling, foreign code, raw memory views, frame and
