@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
 from .base import (
     Completion,
     LLMAuthError,
-    LLMConnectionError,
-    LLMError,
     LLMProvider,
     LLMResponseError,
     Message,
     RetryPolicy,
-    error_for_status,
+    sdk_errors,
 )
 
 __all__ = ["AnthropicProvider"]
-
-
-def _status_message(exc: Any) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        err = body.get("error", body)
-        if isinstance(err, dict) and err.get("message"):
-            return str(err["message"])
-    return str(getattr(exc, "message", "") or exc)
 
 
 class AnthropicProvider(LLMProvider):
@@ -78,30 +66,14 @@ class AnthropicProvider(LLMProvider):
             kwargs["system"] = system
         if temperature is not None and self.send_temperature:
             kwargs["extra_body"] = {"temperature": float(temperature)}
-        try:
+        with sdk_errors(
+            anthropic,
+            anthropic.AnthropicError,
+            provider=self.name,
+            timeout=self.timeout,
+            host=self.host or "api.anthropic.com",
+        ):
             response = self._client.messages.create(**kwargs)
-        except anthropic.APIStatusError as exc:
-            raise error_for_status(
-                exc.status_code,
-                _status_message(exc),
-                provider=self.name,
-                headers=getattr(exc.response, "headers", None),
-            ) from None
-        except anthropic.APITimeoutError:
-            raise LLMConnectionError(
-                f"anthropic: request timed out after {self.timeout:g}s", provider=self.name
-            ) from None
-        except anthropic.APIConnectionError as exc:
-            raise LLMConnectionError(
-                f"anthropic: cannot reach {self.host or 'api.anthropic.com'}: {exc}",
-                provider=self.name,
-            ) from None
-        except (anthropic.APIResponseValidationError, json.JSONDecodeError, ValueError) as exc:
-            raise LLMResponseError(
-                f"anthropic: malformed response: {exc}", provider=self.name
-            ) from None
-        except anthropic.AnthropicError as exc:
-            raise LLMError(f"anthropic: {exc}", provider=self.name) from None
         blocks = getattr(response, "content", None) or []
         texts = [
             b.text for b in blocks if getattr(b, "type", "") == "text" and isinstance(b.text, str)

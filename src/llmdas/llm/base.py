@@ -13,10 +13,12 @@ messages that might echo a key are passed through :func:`redact`.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -208,6 +210,49 @@ def error_for_status(status: int, message: str, *, provider: str, headers: Any =
 
 
 # --------------------------------------------------------------------------- provider
+def _sdk_status_message(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict) and err.get("message"):
+            return str(err["message"])
+    return str(getattr(exc, "message", "") or exc)
+
+
+@contextmanager
+def sdk_errors(
+    sdk: Any, base_error: type[Exception], *, provider: str, timeout: float, host: str
+) -> Iterator[None]:
+    """Map the exceptions of the OpenAI and Anthropic SDKs (generated alike) to :class:`LLMError`.
+
+    ``sdk`` is the imported SDK module, ``base_error`` its root exception class and ``host`` the
+    server named in connection errors.
+    """
+    try:
+        yield
+    except sdk.APIStatusError as exc:
+        raise error_for_status(
+            exc.status_code,
+            _sdk_status_message(exc),
+            provider=provider,
+            headers=getattr(exc.response, "headers", None),
+        ) from None
+    except sdk.APITimeoutError:  # a subclass of APIConnectionError: check it first
+        raise LLMConnectionError(
+            f"{provider}: request timed out after {timeout:g}s", provider=provider
+        ) from None
+    except sdk.APIConnectionError as exc:
+        raise LLMConnectionError(
+            f"{provider}: cannot reach {host}: {exc}", provider=provider
+        ) from None
+    except (sdk.APIResponseValidationError, json.JSONDecodeError, ValueError) as exc:
+        raise LLMResponseError(
+            f"{provider}: malformed response: {exc}", provider=provider
+        ) from None
+    except base_error as exc:
+        raise LLMError(f"{provider}: {exc}", provider=provider) from None
+
+
 class LLMProvider:
     """Base class: subclasses implement :meth:`_complete_once` and set ``name``/``model``."""
 

@@ -7,35 +7,23 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
 from .base import (
     Completion,
     LLMAuthError,
-    LLMConnectionError,
-    LLMError,
     LLMProvider,
     LLMResponseError,
     Message,
     RetryPolicy,
-    error_for_status,
+    sdk_errors,
 )
 
 __all__ = ["OpenAIProvider"]
 
 #: Placeholder key for local OpenAI-compatible servers that do not check keys.
 LOCAL_PLACEHOLDER_KEY = "not-needed"
-
-
-def _status_message(exc: Any) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        err = body.get("error", body)
-        if isinstance(err, dict) and err.get("message"):
-            return str(err["message"])
-    return str(getattr(exc, "message", "") or exc)
 
 
 class OpenAIProvider(LLMProvider):
@@ -91,29 +79,14 @@ class OpenAIProvider(LLMProvider):
         kwargs[self.token_param] = int(max_tokens)
         if temperature is not None:
             kwargs["temperature"] = float(temperature)
-        try:
+        with sdk_errors(
+            openai,
+            openai.OpenAIError,
+            provider=self.name,
+            timeout=self.timeout,
+            host=self.host or "api.openai.com",
+        ):
             response = self._client.chat.completions.create(**kwargs)
-        except openai.APIStatusError as exc:
-            raise error_for_status(
-                exc.status_code,
-                _status_message(exc),
-                provider=self.name,
-                headers=getattr(exc.response, "headers", None),
-            ) from None
-        except openai.APITimeoutError:
-            raise LLMConnectionError(
-                f"openai: request timed out after {self.timeout:g}s", provider=self.name
-            ) from None
-        except openai.APIConnectionError as exc:
-            raise LLMConnectionError(
-                f"openai: cannot reach {self.host or 'api.openai.com'}: {exc}", provider=self.name
-            ) from None
-        except (openai.APIResponseValidationError, json.JSONDecodeError, ValueError) as exc:
-            raise LLMResponseError(
-                f"openai: malformed response: {exc}", provider=self.name
-            ) from None
-        except openai.OpenAIError as exc:
-            raise LLMError(f"openai: {exc}", provider=self.name) from None
         return _to_completion(response, self.name)
 
 
