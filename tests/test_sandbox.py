@@ -5,12 +5,15 @@ Hostile programs (escapes, resource exhaustion) are in test_sandbox_hostile.py.
 
 from __future__ import annotations
 
+import os
+import signal
 import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from llmdas import sandbox
 from llmdas.sandbox import (
     ALLOWED_IMPORTS,
     BadOutputError,
@@ -431,6 +434,50 @@ def test_shipped_program_runs_reproducibly(path):
     b = run(source, n=20, seed=11, score_fn=lambda X: np.linalg.norm(X, axis=1))
     assert a.X.shape == (20, 4)
     np.testing.assert_array_equal(a.X, b.X)
+
+
+# ---------------------------------------------------------------------------
+# Fork server (the hostile suite runs every attack with and without it)
+# ---------------------------------------------------------------------------
+
+
+FORK_CHECKED = [p for p in SHIPPED if p.stem in ("pca", "iforest", "ecod")] + [None]
+
+
+@pytest.mark.parametrize("path", FORK_CHECKED, ids=lambda p: p.stem if p else "builtin-style")
+def test_fork_server_and_fresh_interpreter_give_identical_output(path, monkeypatch):
+    source = path.read_text() if path else BUILTIN_STYLE
+    outputs = {}
+    for mode in ("1", "0"):
+        monkeypatch.setenv(sandbox.FORK_SERVER_ENV, mode)
+        res = run(source, n=20, seed=5, score_fn=lambda X: np.linalg.norm(X, axis=1))
+        outputs[mode] = (res.X, res.log, res.n_score_calls)
+    np.testing.assert_array_equal(outputs["1"][0], outputs["0"][0])
+    assert outputs["1"][1:] == outputs["0"][1:]
+
+
+def test_dead_fork_server_is_replaced():
+    run(returning("X_train[:n_samples]"))
+    first = sandbox._ForkServer.shared()
+    first.proc.kill()
+    first.proc.wait()
+    res = run(returning("X_train[:n_samples] + 1"))
+    np.testing.assert_array_equal(res.X, X_TRAIN[:8] + 1)
+    assert sandbox._ForkServer.shared() is not first
+
+
+def test_closing_the_fork_server_kills_running_children():
+    server = sandbox._ForkServer()
+    cmd_r, cmd_w = os.pipe()
+    res_r, res_w = os.pipe()
+    child = server.spawn(cmd_r, res_w, res_w)  # waits for its init frame forever
+    for fd in (cmd_r, res_w):
+        os.close(fd)
+    server.close()
+    assert server.proc.returncode == 0
+    assert child.wait(timeout=10) == -signal.SIGKILL
+    for fd in (cmd_w, res_r):
+        os.close(fd)
 
 
 def test_fixed_overhead_is_small():

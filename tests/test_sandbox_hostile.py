@@ -2,7 +2,9 @@
 
 Each test checks the exception class, and that our process is intact: files
 we own are unchanged, and no child process is left behind (an autouse
-fixture scans /proc for children of this process after every test).
+fixture scans /proc for children of this process, and of the sandbox's fork
+server, after every test). Every test runs twice: with children forked by the
+fork server (the default) and with freshly spawned interpreters.
 
 Most attacks are run twice: once through :func:`run_program` (the static
 check must reject them) and once through ``_run_unchecked``, which skips the
@@ -20,6 +22,7 @@ import time
 import numpy as np
 import pytest
 
+from llmdas import sandbox
 from llmdas.sandbox import (
     BadOutputError,
     ForbiddenCodeError,
@@ -42,8 +45,8 @@ OS = (
 )
 
 
-def _children_of_us() -> list[int]:
-    me, found = os.getpid(), []
+def _children_of(parent: int) -> list[int]:
+    found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -54,16 +57,32 @@ def _children_of_us() -> list[int]:
             continue
         # Fields after the parenthesised command name: state, ppid, ...
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == me:
+        if ppid == parent:
             found.append(int(entry))
     return found
 
 
+def _sandbox_processes() -> set[int]:
+    """Our child processes, with the fork server (which stays) replaced by its children."""
+    server = sandbox._ForkServer._current
+    server_pid = server.proc.pid if server is not None and server.proc.poll() is None else None
+    found = set(_children_of(os.getpid())) - {server_pid}
+    return found | set(_children_of(server_pid)) if server_pid else found
+
+
+@pytest.fixture(autouse=True, params=["fork-server", "fresh-interpreter"])
+def child_start(request, monkeypatch):
+    monkeypatch.setenv(
+        sandbox.FORK_SERVER_ENV, "0" if request.param == "fresh-interpreter" else "1"
+    )
+    return request.param
+
+
 @pytest.fixture(autouse=True)
-def no_leftover_processes():
-    before = set(_children_of_us())
+def no_leftover_processes(child_start):
+    before = _sandbox_processes()
     yield
-    leftover = set(_children_of_us()) - before
+    leftover = _sandbox_processes() - before
     for pid in leftover:  # clean up so that one failure does not cascade
         os.kill(pid, signal.SIGKILL)
     assert not leftover, f"sandbox left child processes behind: {leftover}"

@@ -1,8 +1,11 @@
 """Child side of the synthesis-program sandbox (see :mod:`llmdas.sandbox`).
 
-This file is executed as a *script* by a fresh interpreter::
+This file is executed as a *script* by a fresh interpreter, either to run one
+program or as the fork server that forks one child per program
+(:func:`serve_forks`)::
 
     python -s .../llmdas/_sandbox_child.py CMD_FD RES_FD
+    python -s .../llmdas/_sandbox_child.py --fork-server SOCKET_FD
 
 It is deliberately self-contained: it imports only the standard library and
 numpy, never ``llmdas`` (whose ``__init__`` may pull in sklearn/pyod), so the
@@ -26,6 +29,8 @@ stdout/stderr are separate pipes that the parent drains with a byte cap.
 
 Child lifecycle
 ---------------
+:func:`run_one`; a child forked by the fork server has step 2 done already.
+
 1. Set resource limits that do not disturb imports (core, file size, nproc).
 2. Import numpy (+ the few stdlib modules programs may import) eagerly, so no
    imports are needed later while the audit hook is active.
@@ -39,6 +44,7 @@ Child lifecycle
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import struct
@@ -488,27 +494,132 @@ def _format_crash(exc: BaseException, program_file: str) -> dict:
     }
 
 
-def main(argv: list[str]) -> None:
-    cmd_fd, res_fd = int(argv[1]), int(argv[2])
-    _set_early_limits()
-
-    # Everything a program may need is imported now, before the hook exists.
+def _preload() -> None:
+    """Import everything a program may need now, before any audit hook exists."""
     import bisect  # noqa: F401
     import collections  # noqa: F401
     import dataclasses  # noqa: F401
     import functools  # noqa: F401
     import heapq  # noqa: F401
     import itertools  # noqa: F401
-    import linecache
+    import linecache  # noqa: F401
     import math  # noqa: F401
     import statistics  # noqa: F401
     import traceback  # noqa: F401
     import typing  # noqa: F401
 
-    import numpy as np
+    import numpy  # noqa: F401
     import numpy.fft  # noqa: F401
     import numpy.linalg  # noqa: F401
     import numpy.random  # noqa: F401
+
+
+def main(argv: list[str]) -> None:
+    if argv[1] == "--fork-server":
+        serve_forks(int(argv[2]))
+    else:
+        run_one(int(argv[1]), int(argv[2]))
+
+
+def serve_forks(sock_fd: int) -> None:
+    """Fork server: preload once, then fork one fresh child per program.
+
+    Starting an interpreter and importing numpy costs 0.1-0.3 s, which dwarfs a
+    PCA fit; forking this clean, already-initialised process costs milliseconds.
+    The server itself never runs program code and never sees data: each request
+    on the Unix socket ``sock_fd`` carries the child's three pipe ends
+    (command, result, log) plus a status pipe, and is answered with the child's
+    pid. The child gets its own process group (so the parent can kill it and
+    anything it started) and then runs exactly like a freshly spawned child
+    (:func:`run_one`). When the child ends, the server reaps it and writes its
+    exit code (negative: killed by that signal, as in ``subprocess``) to the
+    status pipe. The server exits when the parent closes the socket, killing
+    children that are still running.
+    """
+    _preload()
+    # Modules a freshly spawned child would not have; the forked child forgets them, so that
+    # the audit hook sees (and denies) a program importing them, exactly as in a fresh child.
+    preloaded = frozenset(sys.modules)
+    import selectors
+    import signal
+    import socket
+
+    sock = socket.socket(fileno=sock_fd)
+    wake_r, wake_w = os.pipe()
+    for fd in (wake_r, wake_w):
+        os.set_blocking(fd, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so SIGCHLD wakes the loop
+    status_fds: dict[int, int] = {}
+    sel = selectors.DefaultSelector()
+    sel.register(sock, selectors.EVENT_READ)
+    sel.register(wake_r, selectors.EVENT_READ)
+    while True:
+        for key, _ in sel.select():
+            if key.fileobj is not sock:  # SIGCHLD arrived: just empty the wake-up pipe
+                with contextlib.suppress(BlockingIOError):
+                    os.read(wake_r, 4096)
+                continue
+            message, fds, _, _ = socket.recv_fds(sock, 16, 4)
+            if not message or len(fds) != 4:  # the parent has gone: so must its children
+                for pid in status_fds:
+                    with contextlib.suppress(OSError):
+                        os.killpg(pid, signal.SIGKILL)
+                os._exit(0)
+            cmd_r, res_w, log_w, status_w = fds
+            pid = os.fork()
+            if pid == 0:
+                signal.set_wakeup_fd(-1)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                os.setpgid(0, 0)
+                os.dup2(log_w, 1)
+                os.dup2(log_w, 2)
+                # Keep only stdio and the two protocol pipes: no socket, no other child's pipes.
+                low, high = sorted((cmd_r, res_w))
+                os.closerange(3, low)
+                os.closerange(low + 1, high)
+                os.closerange(high + 1, 1 << 20)
+                for name in set(sys.modules) - preloaded:
+                    del sys.modules[name]
+                sys.argv = [sys.argv[0], str(cmd_r), str(res_w)]  # as a spawned child's
+                try:
+                    run_one(cmd_r, res_w)
+                finally:
+                    os._exit(70)
+            # Also here, so the group exists before the parent learns the pid (the child may
+            # have done it first, or already exited).
+            with contextlib.suppress(OSError):
+                os.setpgid(pid, pid)
+            for fd in (cmd_r, res_w, log_w):
+                os.close(fd)
+            status_fds[pid] = status_w
+            sock.sendall(struct.pack(">q", pid))
+        _reap(status_fds)
+
+
+def _reap(status_fds: dict[int, int]) -> None:
+    """Collect every finished child and write its exit code to its status pipe."""
+    while status_fds:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        fd = status_fds.pop(pid, None)
+        if fd is not None:
+            with contextlib.suppress(OSError):  # the parent may have stopped waiting
+                os.write(fd, struct.pack(">q", os.waitstatus_to_exitcode(status)))
+            os.close(fd)
+
+
+def run_one(cmd_fd: int, res_fd: int) -> None:
+    """Receive one program and its data on ``cmd_fd``, run it, answer on ``res_fd``, exit."""
+    _set_early_limits()
+    _preload()  # a no-op in a forked child: the fork server has done it
+    import linecache
+
+    import numpy as np
 
     header, payload = _recv_frame(cmd_fd)
     source: str = header["source"]
