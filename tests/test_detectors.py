@@ -54,15 +54,24 @@ def test_sanitize_uses_reference_range():
     assert out[0] > 10.0
 
 
-def test_pca_on_near_constant_features_gives_finite_scores():
+def test_pca_ranks_rows_despite_near_constant_and_collinear_columns():
+    from pyod.models.pca import PCA as PyODPCA
+    from sklearn.metrics import roc_auc_score
+
     rng = np.random.default_rng(0)
-    X = np.hstack(
-        [rng.normal(size=(200, 3)), np.full((200, 2), 1.0) + 1e-13 * rng.normal(size=(200, 2))]
-    )
-    det = make_detector("PCA").fit(X)
+    clean = rng.normal(size=(300, 3)) @ np.array([[1.0, 0.5, 0.0], [0.0, 1.0, 0.3], [0, 0, 1.0]])
+    noise_const = 1.0 + 1e-13 * rng.normal(size=(300, 1))  # constant up to rounding noise
+    collinear = clean[:, :1] + clean[:, 1:2]  # like one-hot columns summing to a constant
+    X = np.hstack([clean, noise_const, collinear])
     with np.errstate(all="ignore"):
-        scores = score_detector(det, np.vstack([X, X[:5] * 3]))
+        stock = PyODPCA().fit(X).decision_scores_
+    assert not (np.abs(stock) < 1e10).any()  # the bug fixed here: inf or rounding-noise scale
+    det = make_detector("PCA").fit(X)
+    assert np.isfinite(det.decision_scores_).all()  # finite without any sanitation
+    test = np.vstack([X[:50], X[50:60] + np.r_[4.0, -4.0, 4.0, 0.0, 0.0]])
+    scores = det.decision_function(test)
     assert np.isfinite(scores).all()
+    assert roc_auc_score(np.r_[np.zeros(50), np.ones(10)], scores) > 0.9
 
 
 def test_ecod_keeps_pyod_training_scores_and_scores_rows_independently():
