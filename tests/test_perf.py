@@ -45,6 +45,10 @@ def test_overhead_from_a_store(tmp_path):
     assert [(r["dataset"], r["overhead"]) for r in rows] == [("a", 2.0), ("b", 0.5)]
     (summary,) = overhead_summary(rows)
     assert summary["median"] == pytest.approx(1.25) and summary["max"] == 2.0
+    # Median seconds per part: per dataset over cells, then over datasets.
+    assert summary["base_fit"] == pytest.approx(1.5) and summary["synthesis"] == pytest.approx(
+        0.625
+    )
 
     from typer.testing import CliRunner
 
@@ -53,6 +57,8 @@ def test_overhead_from_a_store(tmp_path):
     out = tmp_path / "overhead.md"
     result = CliRunner().invoke(app, ["perf", "overhead", str(path), "--markdown", str(out)])
     assert result.exit_code == 0, result.output
-    assert out.read_text().splitlines()[2] == "| PCA | 2 | 1.25 | 1.85 | 2.00 |"
+    assert out.read_text().splitlines()[2] == (
+        "| PCA | 2 | 1.25 | 1.85 | 2.00 | 1.500 | 0.625 | 0.562 | 0.312 |"
+    )
     result = CliRunner().invoke(app, ["perf", "overhead", str(tmp_path / "none.db")])
     assert result.exit_code == 1 and "not found" in result.output

@@ -301,22 +301,29 @@ def perf_overhead(
     markdown: Annotated[Path | None, typer.Option(help="Also write the table as Markdown.")] = None,
 ) -> None:
     """Enhancement cost relative to the base fit, per detector, from a benchmark store."""
-    from llmdas.perf import overhead_rows, overhead_summary
+    from llmdas.perf import OVERHEAD_PARTS, overhead_rows, overhead_summary
 
     if not store.is_file():
         raise FileNotFoundError(f"result store {store} not found")
     summary = overhead_summary(overhead_rows(store))
     if not summary:
         raise ValueError(f"{store} has no successful 'builtin' cells with timings")
-    header = ["detector", "datasets", "median", "p90", "max"]
-    table = Table(title="(synthesis + classifier fit + extra scoring) / base fit, per dataset")
+    header = ["detector", "datasets", "median", "p90", "max"] + [
+        f"{part} s" for part in OVERHEAD_PARTS
+    ]
+    table = Table(
+        title="(synthesis + classifier fit + extra scoring) / base fit, per dataset; "
+        "then the median seconds of each part"
+    )
     for column in header:
         table.add_column(column, justify="left" if column == "detector" else "right")
     rows: list[list[str]] = []
     for row in summary:
-        cells = [row["detector"], str(row["datasets"])] + [
-            f"{row[k]:.2f}" for k in ("median", "p90", "max")
-        ]
+        cells = (
+            [row["detector"], str(row["datasets"])]
+            + [f"{row[k]:.2f}" for k in ("median", "p90", "max")]
+            + [f"{row[part]:.3f}" for part in OVERHEAD_PARTS]
+        )
         table.add_row(*cells)
         rows.append(cells)
     console.print(table)

@@ -158,12 +158,17 @@ def run_scale_case(
     )
 
 
+#: The timed parts of a ``builtin`` benchmark cell, as stored (seconds).
+OVERHEAD_PARTS = ("base_fit", "synthesis", "classifier_fit", "scoring")
+
+
 def overhead_rows(store_path) -> list[dict]:
     """Per (dataset, detector) median overhead ratio of the ``builtin`` cells of a benchmark store.
 
     overhead = (synthesis + classifier fit + enhanced scoring of the test rows) / base fit, where
     the benchmark memoises base scores so that the enhanced scoring time is the classifier's extra
-    work. Cells with an error or without timings are skipped.
+    work. Each row also holds the median seconds of every part (``OVERHEAD_PARTS``). Cells with an
+    error or without timings are skipped.
     """
     import sqlite3
     from statistics import median
@@ -173,31 +178,38 @@ def overhead_rows(store_path) -> list[dict]:
             "SELECT dataset, detector, t_base_fit, t_synthesis, t_classifier_fit, t_scoring "
             "FROM cells WHERE method = 'builtin' AND error IS NULL AND t_base_fit > 0"
         ).fetchall()
-    grouped: dict[tuple[str, str], list[float]] = {}
-    for dataset, detector, base_fit, synthesis, clf_fit, scoring in rows:
-        if None in (synthesis, clf_fit, scoring):
-            continue
-        grouped.setdefault((dataset, detector), []).append(
-            (synthesis + clf_fit + scoring) / base_fit
-        )
-    return [
-        {"dataset": d, "detector": det, "overhead": median(values)}
-        for (d, det), values in sorted(grouped.items())
-    ]
+    grouped: dict[tuple[str, str], list[tuple[float, ...]]] = {}
+    for dataset, detector, *times in rows:
+        if None not in times:
+            grouped.setdefault((dataset, detector), []).append(tuple(times))
+    result = []
+    for (dataset, detector), cells in sorted(grouped.items()):
+        row = {
+            "dataset": dataset,
+            "detector": detector,
+            "overhead": median(sum(extra) / base for base, *extra in cells),
+        }
+        row.update({part: median(c[i] for c in cells) for i, part in enumerate(OVERHEAD_PARTS)})
+        result.append(row)
+    return result
 
 
 def overhead_summary(rows: list[dict]) -> list[dict]:
-    """Median, 90th percentile and maximum overhead ratio per detector over datasets."""
-    by_detector: dict[str, list[float]] = {}
+    """Per detector over datasets: median, 90th percentile and maximum overhead ratio, and the
+    median seconds of each part (``OVERHEAD_PARTS``)."""
+    by_detector: dict[str, list[dict]] = {}
     for row in rows:
-        by_detector.setdefault(row["detector"], []).append(row["overhead"])
-    return [
-        {
+        by_detector.setdefault(row["detector"], []).append(row)
+    summary = []
+    for det, group in sorted(by_detector.items()):
+        ratios = [r["overhead"] for r in group]
+        entry = {
             "detector": det,
-            "datasets": len(v),
-            "median": float(np.median(v)),
-            "p90": float(np.percentile(v, 90)),
-            "max": float(np.max(v)),
+            "datasets": len(group),
+            "median": float(np.median(ratios)),
+            "p90": float(np.percentile(ratios, 90)),
+            "max": float(np.max(ratios)),
         }
-        for det, v in sorted(by_detector.items())
-    ]
+        entry.update({part: float(np.median([r[part] for r in group])) for part in OVERHEAD_PARTS})
+        summary.append(entry)
+    return summary
