@@ -466,6 +466,32 @@ def test_dead_fork_server_is_replaced():
     assert sandbox._ForkServer.shared() is not first
 
 
+def test_unusable_fork_server_falls_back_to_a_fresh_interpreter(monkeypatch):
+    def cannot_start(self):
+        raise OSError("no fork server today")
+
+    sandbox._ForkServer.discard()
+    monkeypatch.setattr(sandbox._ForkServer, "__init__", cannot_start)
+    res = run(returning("X_train[:n_samples] * 2"))
+    np.testing.assert_array_equal(res.X, X_TRAIN[:8] * 2)
+    assert sandbox._ForkServer._current is None
+
+
+def test_fork_server_that_stops_answering_gives_a_clear_error(monkeypatch):
+    sandbox._ForkServer.discard()
+    monkeypatch.setattr(sandbox, "_FORK_SERVER_TIMEOUT_S", 0.5)
+    server = sandbox._ForkServer.shared()
+    run(returning("X_train[:n_samples]"))  # it works ...
+    os.kill(server.proc.pid, signal.SIGSTOP)  # ... until it hangs
+    with pytest.raises(
+        RuntimeError, match="fork server did not answer.*LLMDAS_SANDBOX_FORK_SERVER=0"
+    ):
+        run(returning("X_train[:n_samples]"))
+    assert server.proc.poll() is not None  # the hung server was killed
+    monkeypatch.undo()
+    np.testing.assert_array_equal(run(returning("X_train[:n_samples]")).X, X_TRAIN[:8])
+
+
 def test_closing_the_fork_server_kills_running_children():
     server = sandbox._ForkServer()
     cmd_r, cmd_w = os.pipe()

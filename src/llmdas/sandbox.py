@@ -974,7 +974,12 @@ def _spawn_child(cmd_r: int, res_w: int, log_w: int):
     if os.environ.get(FORK_SERVER_ENV, "1") != "0":
         try:
             return _ForkServer.shared().spawn(cmd_r, res_w, log_w)
-        except OSError:  # it died or does not answer: use a fresh interpreter, start anew next time
+        except _ForkServerLost:
+            _ForkServer.discard()
+            raise
+        except (
+            OSError
+        ):  # could not start it or reach it: a fresh interpreter; a new server next time
             _ForkServer.discard()
     return subprocess.Popen(
         [sys.executable, "-s", "-B", _child.__file__, str(cmd_r), str(res_w)],
@@ -986,6 +991,10 @@ def _spawn_child(cmd_r: int, res_w: int, log_w: int):
         env=_CHILD_ENV,
         cwd="/",
     )
+
+
+class _ForkServerLost(RuntimeError):
+    """The fork server took a request but did not say which child it started."""
 
 
 class _ForkedChild:
@@ -1001,7 +1010,9 @@ class _ForkedChild:
 
     def wait(self, timeout: float | None = None) -> int:
         if self.returncode is None:
-            if not select.select([self._status_fd], [], [], timeout)[0]:
+            poller = select.poll()  # not select.select: the fd may be above FD_SETSIZE
+            poller.register(self._status_fd, select.POLLIN)
+            if not poller.poll(None if timeout is None else max(0, int(timeout * 1000))):
                 raise subprocess.TimeoutExpired(f"sandbox child {self.pid}", timeout)
             data = os.read(self._status_fd, 8)  # written at once by the server: never partial
             os.close(self._status_fd)
@@ -1064,16 +1075,29 @@ class _ForkServer:
         atexit.register(self.close)
 
     def spawn(self, cmd_r: int, res_w: int, log_w: int) -> _ForkedChild:
+        """Ask for a child on these pipe ends.
+
+        Raises ``OSError`` if the request could not be sent (nothing was forked, so the caller
+        may start a fresh interpreter on the same pipes) and :class:`_ForkServerLost` if the
+        server took the request but gave no pid (a child may exist and hold the pipes: the
+        caller must give up on them; closing our ends makes such a child exit).
+        """
         status_r, status_w = os.pipe()
         try:
             with self._request_lock:
                 socket.send_fds(self.sock, [b"fork"], [cmd_r, res_w, log_w, status_w])
                 answer = b""
-                while len(answer) < 8:
-                    chunk = self.sock.recv(8 - len(answer))
-                    if not chunk:
-                        raise ConnectionResetError("the sandbox fork server exited")
-                    answer += chunk
+                try:
+                    while len(answer) < 8:
+                        chunk = self.sock.recv(8 - len(answer))
+                        if not chunk:
+                            raise ConnectionResetError("connection closed")
+                        answer += chunk
+                except OSError as exc:
+                    raise _ForkServerLost(
+                        f"the sandbox fork server did not answer ({exc}); set "
+                        f"{FORK_SERVER_ENV}=0 to start each program in a fresh interpreter"
+                    ) from exc
         except BaseException:
             os.close(status_r)
             raise
@@ -1087,7 +1111,7 @@ class _ForkServer:
             return
         self.sock.close()
         try:
-            self.proc.wait(timeout=5)
+            self.proc.wait(timeout=2)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
