@@ -136,6 +136,15 @@ def main() -> None:
         jobs = [(p, det, s) for p in paths for det in DETECTORS for s in SEEDS]
         cells = Parallel(n_jobs=args.jobs, verbose=5)(delayed(collect)(*j) for j in jobs)
         cache.write_bytes(pickle.dumps(cells))
+    print("Mean AUC-PR over datasets: base detector alone, classifier alone")
+    for detector in DETECTORS:
+        alone = defaultdict(list)
+        for c in (c for c in cells if c["detector"] == detector):
+            alone[c["dataset"]].append(
+                (average_precision_score(c["y"], c["T"]), average_precision_score(c["y"], c["U"]))
+            )
+        base, clf = np.mean([np.mean(v, axis=0) for v in alone.values()], axis=0)
+        print(f"{detector} | base {base:.4f} | classifier {clf:.4f}")
     print("Δ AUC-PR per half: mean, wins, worst (means over seeds per dataset)")
     for name, (transform, weight) in RULES.items():
         print(f"== {name}")
