@@ -977,16 +977,21 @@ def _spawn_child(cmd_r: int, res_w: int, log_w: int):
         except _ForkServerLost:
             _ForkServer.discard()
             raise
-        except (
-            OSError
-        ):  # could not start it or reach it: a fresh interpreter; a new server next time
+        # Could not start it or reach it: a fresh interpreter now, a new server next time.
+        except OSError:
             _ForkServer.discard()
+    return _start_interpreter([str(cmd_r), str(res_w)], (cmd_r, res_w), output=log_w)
+
+
+def _start_interpreter(args: list[str], pass_fds: tuple[int, ...], output) -> subprocess.Popen:
+    """Run ``_sandbox_child.py ARGS`` in a new interpreter: own session, ``_CHILD_ENV``, ``cwd=/``,
+    no stdin, stdout and stderr to ``output``, and no inherited descriptor but ``pass_fds``."""
     return subprocess.Popen(
-        [sys.executable, "-s", "-B", _child.__file__, str(cmd_r), str(res_w)],
+        [sys.executable, "-s", "-B", _child.__file__, *args],
         stdin=subprocess.DEVNULL,
-        stdout=log_w,
-        stderr=log_w,
-        pass_fds=(cmd_r, res_w),
+        stdout=output,
+        stderr=output,
+        pass_fds=pass_fds,
         start_new_session=True,
         env=_CHILD_ENV,
         cwd="/",
@@ -1046,22 +1051,10 @@ class _ForkServer:
     def __init__(self) -> None:
         ours, theirs = socket.socketpair()
         try:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-s",
-                    "-B",
-                    _child.__file__,
-                    "--fork-server",
-                    str(theirs.fileno()),
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                pass_fds=(theirs.fileno(),),
-                start_new_session=True,
-                env=_CHILD_ENV,
-                cwd="/",
+            self.proc = _start_interpreter(
+                ["--fork-server", str(theirs.fileno())],
+                (theirs.fileno(),),
+                output=subprocess.DEVNULL,
             )
         except BaseException:
             ours.close()
