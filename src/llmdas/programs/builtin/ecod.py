@@ -103,9 +103,13 @@ def local_shell_rows(n_rows, X):
         return np.empty((0, X.shape[1]))
     Zs = Z[rng.choice(len(Z), m, replace=False)]
     sq = (Zs**2).sum(axis=1)
-    dist = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2 * Zs @ Zs.T, 0))
-    np.fill_diagonal(dist, np.inf)
-    kth = np.sort(dist, axis=1)[:, min(5, m - 1) - 1]  # 5-NN distance of each parent
+    k = min(5, m - 1)
+    kth = np.empty(m)  # 5-NN distance of each parent, in blocks of rows to bound memory
+    for start in range(0, m, 256):
+        rows = np.arange(start, min(start + 256, m))
+        d2 = sq[rows, None] + sq[None, :] - 2 * Zs[rows] @ Zs.T
+        d2[np.arange(len(rows)), rows] = np.inf  # a row is not its own neighbour
+        kth[rows] = np.sqrt(np.maximum(np.partition(d2, k - 1, axis=1)[:, k - 1], 0))
     good = np.isfinite(kth) & (kth > 0)
     kth = np.where(good, kth, np.median(kth[good]) if good.any() else 1.0)
     parents = rng.integers(m, size=n_rows)
