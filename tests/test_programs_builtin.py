@@ -56,3 +56,16 @@ def test_lookup_by_name_detector_and_file(tmp_path):
         load_program("nope")
     with pytest.raises(FileNotFoundError):
         load_program(tmp_path / "missing.py")
+
+
+@pytest.mark.parametrize("name", PYOD_NAMES)
+def test_enhancement_runs_on_wide_sparse_binary_data(name):
+    # InternetAds-like: more (binary, mostly zero, partly constant) features than rows.
+    from llmdas import EnhancedDetector
+
+    rng = np.random.default_rng(0)
+    X = (rng.random((120, 700)) < 0.03).astype(float)
+    det = EnhancedDetector(name, random_state=0).fit(X[:80])
+    scores = det.decision_function(X[80:])
+    assert det.synthetic_.shape == (40, 700) and np.isfinite(det.synthetic_).all()
+    assert scores.shape == (40,) and np.isfinite(scores).all()

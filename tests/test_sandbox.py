@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from llmdas import _sandbox_child as _child
 from llmdas import sandbox
 from llmdas.sandbox import (
     ALLOWED_IMPORTS,
@@ -259,6 +260,39 @@ def test_score_rpc_returns_scores_and_counts_calls():
     expected = 10.0 * X_TRAIN[:5, 1] - X_TRAIN[:5, 2]
     np.testing.assert_allclose(res.X[:, 0], expected)
     np.testing.assert_allclose(res.X[:, 1:], X_TRAIN[:5, 1:])
+
+
+def test_large_score_request_is_split_into_bounded_batches():
+    # Wide data, so that one call of the program exceeds the per-request cell limit.
+    X_wide = np.random.default_rng(1).normal(size=(20, 2000))
+    rows = _child.MAX_SCORE_CELLS // 2000 + 7
+    src = program(
+        f"""
+        import numpy as np
+        def generate_hard_anomalies(n_samples, model, X_train):
+            big = np.tile(X_train, ({rows} // len(X_train) + 1, 1))[:{rows}]
+            big = big + np.arange({rows})[:, None]
+            s = model.predict_score(big)
+            assert s.shape == ({rows},)
+            return big[np.argsort(s)[-n_samples:]]
+        """
+    )
+    batches = []
+
+    def score_fn(X):
+        batches.append(X.shape)
+        return X.mean(axis=1)
+
+    res = run_program(src, score_fn, X_wide, 3, limits=FAST)
+    assert len(batches) == 2 and all(r * c <= _child.MAX_SCORE_CELLS for r, c in batches)
+    assert sum(r for r, _ in batches) == rows
+    # The last rows have the largest offsets: scores came back in row order.
+    np.testing.assert_allclose(
+        res.X[:, 0] - X_wide[(np.arange(rows - 3, rows)) % 20, 0],
+        np.arange(rows - 3, rows),
+        rtol=0,
+        atol=1e-9,
+    )
 
 
 def test_x_train_is_a_writable_copy():

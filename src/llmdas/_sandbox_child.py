@@ -58,7 +58,8 @@ HEADER_LEN = struct.Struct(">I")
 #: Largest JSON header either side accepts. Headers hold only small metadata
 #: (and, for the init frame, the program source, capped by the parent).
 MAX_HEADER_BYTES = 8 * 1024 * 1024
-#: Largest array (in cells) the program may send to ``model.predict_score``.
+#: Largest array (in cells) of one scoring request; the child splits a larger array that the
+#: program passes to ``model.predict_score`` into batches of rows.
 MAX_SCORE_CELLS = 10_000_000
 #: Program-supplied text (exception messages, tracebacks) is cut to this size.
 MAX_MESSAGE_CHARS = 500
@@ -644,13 +645,20 @@ def run_one(cmd_fd: int, res_fd: int) -> None:
             raise ValueError(
                 f"model.predict_score expects {n_features} columns, got shape {X.shape}"
             )
-        if X.size > MAX_SCORE_CELLS:
-            raise ValueError(
-                f"model.predict_score accepts at most {MAX_SCORE_CELLS} cells per call, "
-                f"got {X.size}; score in batches"
-            )
         if not np.isfinite(X).all():
             raise ValueError("model.predict_score got NaN or infinite values")
+        # Each request stays within MAX_SCORE_CELLS, so the parent's memory per request is
+        # bounded; a larger array is scored in batches of rows, transparently to the program.
+        batch_rows = MAX_SCORE_CELLS // max(1, n_features)
+        if batch_rows == 0:
+            raise ValueError(
+                f"model.predict_score accepts at most {MAX_SCORE_CELLS} cells per request, "
+                f"and one row has {n_features}"
+            )
+        scores = [score_batch(X[i : i + batch_rows]) for i in range(0, len(X), batch_rows)]
+        return np.concatenate(scores) if scores else np.empty(0)
+
+    def score_batch(X):
         X = np.ascontiguousarray(X)
         _send_frame(res_fd, {"type": "score", "shape": list(X.shape)}, X.data)
         reply, data = _recv_frame(cmd_fd)

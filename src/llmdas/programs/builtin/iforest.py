@@ -5,7 +5,7 @@
 # Half of the rows start from borderline normals (training rows scored at or above the median) and
 # change a random subset of at most 30% of their features by 0.5-2 robust spreads (IQR/1.349):
 # half of those candidates move outward (away from the feature median) along the features the
-# score is least sensitive to, measured by finite differences of model.predict_score on 30
+# score is least sensitive to, measured by finite differences of model.predict_score on up to 30
 # borderline rows: the features whose isolation paths are long; the other half break dependencies
 # by taking each selected feature from an independent training row. Three times as many candidates
 # as needed are scored and the lowest-scoring half is kept (hard), the rest drawn at random from
@@ -64,7 +64,8 @@ def detector_aware_rows(n_samples, model, X_train):
     r = rng.uniform(0.5, 2.0, size=(m, 1))
 
     # --- detector-aware direction (in units of the per-feature spread) ------------------------
-    R = B[rng.integers(len(B), size=min(30, len(B)))]
+    # At most 30 probe rows, fewer on very wide data so the 2 x d shifted copies stay small.
+    R = B[rng.integers(len(B), size=min(30, len(B), max(2, 5_000_000 // (d * d))))]
     base_s = model.predict_score(R)
     # All 2 x d shifted copies of R in one scoring call (one round trip instead of 2 x d).
     k = len(R)
