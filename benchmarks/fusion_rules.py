@@ -31,8 +31,34 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 DETECTORS = ("PCA", "IForest", "OCSVM", "ECOD")
 SEEDS = (42, 0, 100, 17, 21)
 
+#: ``--variant``: source edits applied to the built-in programs before fitting (research only).
+#: Each edit applies to the programs that contain its first string. The shipped PCA, IForest and
+#: ECOD programs put half of their local-shell rows at 3-6 nearest-neighbour distances, OCSVM's
+#: all at 1-2; "near-shell" and "far-shell" make all four alike.
+_NEAR = "    radius = kth[parents] * rng.uniform(1.0, 2.0, n_rows)\n"
+_FAR = (
+    "    near = rng.random(n_rows) < 0.5\n"
+    "    radius = kth[parents] * np.where(\n"
+    "        near, rng.uniform(1.0, 2.0, n_rows), rng.uniform(3.0, 6.0, n_rows)\n"
+    "    )\n"
+)
+VARIANTS = {"default": [], "near-shell": [(_FAR, _NEAR)], "far-shell": [(_NEAR, _FAR)]}
 
-def collect(path: Path, detector: str, seed: int) -> dict:
+
+def program_variant(detector: str, variant: str):
+    """The built-in program of ``detector`` with the edits of ``variant`` applied."""
+    from dataclasses import replace
+
+    from llmdas.programs import load_program
+
+    program = load_program(detector)
+    source = program.source
+    for old, new in VARIANTS[variant]:
+        source = source.replace(old, new)
+    return replace(program, source=source)
+
+
+def collect(path: Path, detector: str, seed: int, variant: str = "default") -> dict:
     """One fitted cell: the normalised test scores and the training-only signals."""
     from llmdas import EnhancedDetector
     from llmdas.data import load_dataset, paper_split
@@ -40,13 +66,15 @@ def collect(path: Path, detector: str, seed: int) -> dict:
 
     warnings.filterwarnings("ignore")
     X_train, X_test, y_test = paper_split(*load_dataset(path))
-    det = EnhancedDetector(detector, random_state=seed).fit(X_train)
+    program = program_variant(detector, variant)
+    det = EnhancedDetector(detector, program=program, random_state=seed).fit(X_train)
     base_test = score_detector(det.detector_, X_test, reference=det.base_scores_)
     base_synthetic = score_detector(det.detector_, det.synthetic_, reference=det.base_scores_)
     labels = np.r_[np.zeros(len(X_train)), np.ones(len(det.synthetic_))]
     return {
         "dataset": path.stem,
         "detector": detector,
+        "variant": variant,
         "y": y_test,
         "T": det._base_norm.transform(base_test),
         "U": det._clf_norm.transform(det.classifier_.predict_proba(X_test)[:, 1]),
@@ -177,6 +205,7 @@ def main() -> None:
     parser.add_argument("--data", default="../shared/datasets")
     parser.add_argument("--cache", default="fusion_cells.pkl")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--variant", choices=sorted(VARIANTS), default="default")
     parser.add_argument(
         "--family", action="store_true", help="also tune a rule family on the tune half (≈ 3 min)"
     )
@@ -187,10 +216,14 @@ def main() -> None:
     else:
         paths = sorted(Path(args.data).glob("*.npz"), key=lambda p: -p.stat().st_size)
         jobs = [(p, det, s) for p in paths for det in DETECTORS for s in SEEDS]
-        cells = Parallel(n_jobs=args.jobs, verbose=5)(delayed(collect)(*j) for j in jobs)
+        cells = Parallel(n_jobs=args.jobs, verbose=5)(
+            delayed(collect)(*j, args.variant) for j in jobs
+        )
         cache.write_bytes(pickle.dumps(cells))
     for c in cells:  # every rule is compared with the base detector alone
         c["base_ap"] = average_precision_score(c["y"], c["T"])
+    if {c.get("variant") for c in cells} != {args.variant}:
+        raise SystemExit(f"{cache} holds cells of another --variant; use another --cache")
     print("Mean AUC-PR over datasets: base detector alone, classifier alone")
     for detector in DETECTORS:
         alone = defaultdict(list)

@@ -10,8 +10,8 @@
 # by taking each selected feature from an independent training row. Three times as many candidates
 # as needed are scored and the lowest-scoring half is kept (hard), the rest drawn at random from
 # the remaining candidates so the classifier also sees the outer shell. The other half of the rows
-# form a local shell: a random training row moved in a random direction by 1-2 times its
-# 5-nearest-neighbour distance in standardised units."""
+# form a local shell: a random training row moved in a random direction by 1-2 (half of these
+# rows) or 3-6 (the other half) times its 5-nearest-neighbour distance in standardised units."""
 # explanation = """
 # Isolation Forest splits uniformly over each feature's range; moves along features whose splits
 # rarely isolate borderline rows, or recombinations of normal values, keep path lengths long, so
@@ -127,7 +127,12 @@ def local_shell_rows(n_rows, X):
     parents = rng.integers(m, size=n_rows)
     directions = rng.normal(size=(n_rows, Z.shape[1]))
     directions /= np.linalg.norm(directions, axis=1, keepdims=True) + 1e-12
-    radius = kth[parents] * rng.uniform(1.0, 2.0, n_rows)
+    # Half just outside the neighbourhood, half further out: the far rows teach the classifier
+    # that distance from the data means anomaly, which spares the detector's clear outliers.
+    near = rng.random(n_rows) < 0.5
+    radius = kth[parents] * np.where(
+        near, rng.uniform(1.0, 2.0, n_rows), rng.uniform(3.0, 6.0, n_rows)
+    )
     return (Zs[parents] + directions * radius[:, None]) * spread + mean
 
 
