@@ -67,6 +67,19 @@ def test_summary_matches_hand_computation():
     assert row.paper_base == PAPER_TABLE1["PCA"]["base"] and row.paper_wins == "30/36"
 
 
+def test_equal_means_are_a_tie_whatever_the_cell_order():
+    # The enhanced seed scores of "x" are a permutation of its base scores, so the seed means are
+    # equal, yet summed in seed order they differ in the last bit (enhanced > base by 1e-16).
+    base = (0.4954, 0.2551, 0.7638, 0.8474, 0.1344)
+    enh = (0.4954, 0.2551, 0.7638, 0.1344, 0.8474)
+    cells = [_cell("x", seed, b, e) for seed, (b, e) in enumerate(zip(base, enh, strict=True))]
+    cells.append(_cell("y", 0, 0.3, 0.4))
+    orders = (cells, cells[::-1], cells[2:] + cells[:2])
+    rows = [summarize(order, "pr")[0] for order in orders]
+    assert all(r.wins == 1 for r in rows)  # "y" only
+    assert len({(r.base, r.enhanced, r.delta, r.p_value) for r in rows}) == 1
+
+
 def test_summary_roc_and_method_none_is_left_out():
     rows = summarize(TINY, "both")
     assert {(r.method, r.metric) for r in rows} == {("builtin", "AUC-PR"), ("builtin", "AUC-ROC")}
