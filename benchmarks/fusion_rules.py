@@ -28,6 +28,8 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from llmdas.benchmark.summary import TIE
+
 DETECTORS = ("PCA", "IForest", "OCSVM", "ECOD")
 SEEDS = (42, 0, 100, 17, 21)
 
@@ -126,7 +128,7 @@ def evaluate(cells: list[dict], transform, weight) -> list[str]:
         for half, members in halves.items():
             delta = np.array([per_dataset[d] for d in members])
             parts.append(
-                f"{half} {delta.mean():+.4f} {(delta > 0).sum()}/{len(delta)} {delta.min():+.4f}"
+                f"{half} {delta.mean():+.4f} {(delta > TIE).sum()}/{len(delta)} {delta.min():+.4f}"
             )
         lines.append(" | ".join(parts))
     return lines
