@@ -10,8 +10,10 @@ would reach (the paper's protocol), which bounds every fixed rule on these two s
 Halves as in ``split_halves.py``: datasets sorted by name, even positions tune, odd validate.
 
     python benchmarks/fusion_rules.py --data ../shared/datasets --cache fusion_cells.pkl [--family]
+    python benchmarks/fusion_rules.py --variant near-shell --cache near.pkl   # other programs
 
-The first run fits 34 × 4 × 5 detectors (≈ 8 minutes on 2 cores); later runs read ``--cache``.
+The first run fits 34 × 4 × 5 detectors (≈ 8 minutes on 2 cores); later runs read ``--cache``
+(one cache per ``--variant``; ``--family`` adds ≈ 3 minutes).
 Research tool: the library's fusion is ``llmdas.fusion``; nothing here changes it.
 """
 

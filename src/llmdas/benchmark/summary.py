@@ -15,9 +15,9 @@ per dataset; the statistics are then taken over datasets:
 * ``worst_delta`` and ``worst_dataset``: the most negative per-dataset difference.
 
 Only cells without an error enter the statistics, and a dataset counts for a (detector, method)
-only with the seeds where both base and enhanced scores exist. Seed means are taken in seed order,
-so the figures do not depend on the order in which a store holds its cells. The paper's own Table 1 numbers
-(AUC-PR, 36 datasets) are given beside ours for reference.
+only with the seeds where both base and enhanced scores exist. Seed means are taken in a fixed
+(seed) order, so the figures do not depend on the order in which a store holds its cells. The
+paper's own Table 1 numbers (AUC-PR, 36 datasets) are given beside ours for reference.
 """
 
 from __future__ import annotations
