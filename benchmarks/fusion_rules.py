@@ -120,14 +120,18 @@ def deltas(cells: list[dict], detector: str, transform, weight) -> dict[str, flo
     return {name: float(np.mean(v)) for name, v in per_dataset.items()}
 
 
-def evaluate(cells: list[dict], transform, weight) -> list[str]:
+def halves(cells: list[dict]) -> dict[str, list[str]]:
+    """The tune (even positions), validate (odd) and all dataset names, as in split_halves.py."""
     names = sorted({c["dataset"] for c in cells})
-    halves = {"tune": names[0::2], "validate": names[1::2], "all": names}
+    return {"tune": names[0::2], "validate": names[1::2], "all": names}
+
+
+def evaluate(cells: list[dict], transform, weight) -> list[str]:
     lines = []
     for detector in DETECTORS:
         per_dataset = deltas(cells, detector, transform, weight)
         parts = [detector]
-        for half, members in halves.items():
+        for half, members in halves(cells).items():
             delta = np.array([per_dataset[d] for d in members])
             parts.append(
                 f"{half} {delta.mean():+.4f} {(delta > TIE).sum()}/{len(delta)} {delta.min():+.4f}"
@@ -180,8 +184,8 @@ def family(cells: list[dict]) -> list[str]:
     The rule picked is the one whose *smallest* tune-half mean over the four detectors is
     largest (the goal asks every detector for +0.08). Shows how far a richer fixed rule, chosen
     without test labels of the validate half, can go, and how much of it holds."""
-    names = sorted({c["dataset"] for c in cells})
-    tune, validate = names[0::2], names[1::2]
+    split = halves(cells)
+    tune, validate = split["tune"], split["validate"]
     scored = []
     for (tname, transform), K, a, b in itertools.product(
         TRANSFORMS.items(), FAMILY_K, FAMILY_A, FAMILY_B

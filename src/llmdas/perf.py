@@ -174,8 +174,9 @@ def overhead_rows(store_path) -> list[dict]:
     from statistics import median
 
     with sqlite3.connect(store_path) as db:
+        columns = ", ".join(f"t_{part}" for part in OVERHEAD_PARTS)  # base fit first
         rows = db.execute(
-            "SELECT dataset, detector, t_base_fit, t_synthesis, t_classifier_fit, t_scoring "
+            f"SELECT dataset, detector, {columns} "
             "FROM cells WHERE method = 'builtin' AND error IS NULL AND t_base_fit > 0"
         ).fetchall()
     grouped: dict[tuple[str, str], list[tuple[float, ...]]] = {}
