@@ -13,8 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from llmdas import _sandbox_child as _child
-from llmdas import sandbox
 from llmdas.sandbox import (
     ALLOWED_IMPORTS,
     BadOutputError,
@@ -24,7 +22,9 @@ from llmdas.sandbox import (
     ProgramSyntaxError,
     SandboxLimits,
     SandboxResult,
+    _child,
     check_source,
+    fork_server,
     run_program,
 )
 
@@ -400,7 +400,7 @@ def test_crash_reports_exception_line_and_program_traceback():
     assert '<program>", line 4, in helper' in err.traceback
     assert 'raise ValueError(f"bad value {x}")' in err.traceback
     assert '<program>", line 7, in generate_hard_anomalies' in err.traceback
-    assert "_sandbox_child" not in err.traceback  # our frames are trimmed
+    assert "_child.py" not in err.traceback  # our frames are trimmed
 
 
 def test_crash_with_huge_unicode_message_stays_one_bounded_line():
@@ -483,7 +483,7 @@ def test_fork_server_and_fresh_interpreter_give_identical_output(path, monkeypat
     source = path.read_text() if path else BUILTIN_STYLE
     outputs = {}
     for mode in ("1", "0"):
-        monkeypatch.setenv(sandbox.FORK_SERVER_ENV, mode)
+        monkeypatch.setenv(fork_server.FORK_SERVER_ENV, mode)
         res = run(source, n=20, seed=5, score_fn=lambda X: np.linalg.norm(X, axis=1))
         outputs[mode] = (res.X, res.log, res.n_score_calls)
     np.testing.assert_array_equal(outputs["1"][0], outputs["0"][0])
@@ -492,29 +492,29 @@ def test_fork_server_and_fresh_interpreter_give_identical_output(path, monkeypat
 
 def test_dead_fork_server_is_replaced():
     run(returning("X_train[:n_samples]"))
-    first = sandbox._ForkServer.shared()
+    first = fork_server.ForkServer.shared()
     first.proc.kill()
     first.proc.wait()
     res = run(returning("X_train[:n_samples] + 1"))
     np.testing.assert_array_equal(res.X, X_TRAIN[:8] + 1)
-    assert sandbox._ForkServer.shared() is not first
+    assert fork_server.ForkServer.shared() is not first
 
 
 def test_unusable_fork_server_falls_back_to_a_fresh_interpreter(monkeypatch):
     def cannot_start(self):
         raise OSError("no fork server today")
 
-    sandbox._ForkServer.discard()
-    monkeypatch.setattr(sandbox._ForkServer, "__init__", cannot_start)
+    fork_server.ForkServer.discard()
+    monkeypatch.setattr(fork_server.ForkServer, "__init__", cannot_start)
     res = run(returning("X_train[:n_samples] * 2"))
     np.testing.assert_array_equal(res.X, X_TRAIN[:8] * 2)
-    assert sandbox._ForkServer._current is None
+    assert fork_server.ForkServer._current is None
 
 
 def test_fork_server_that_stops_answering_gives_a_clear_error(monkeypatch):
-    sandbox._ForkServer.discard()
-    monkeypatch.setattr(sandbox, "_FORK_SERVER_TIMEOUT_S", 0.5)
-    server = sandbox._ForkServer.shared()
+    fork_server.ForkServer.discard()
+    monkeypatch.setattr(fork_server, "_FORK_SERVER_TIMEOUT_S", 0.5)
+    server = fork_server.ForkServer.shared()
     run(returning("X_train[:n_samples]"))  # it works ...
     os.kill(server.proc.pid, signal.SIGSTOP)  # ... until it hangs
     with pytest.raises(
@@ -527,7 +527,7 @@ def test_fork_server_that_stops_answering_gives_a_clear_error(monkeypatch):
 
 
 def test_closing_the_fork_server_kills_running_children():
-    server = sandbox._ForkServer()
+    server = fork_server.ForkServer()
     cmd_r, cmd_w = os.pipe()
     res_r, res_w = os.pipe()
     child = server.spawn(cmd_r, res_w, res_w)  # waits for its init frame forever

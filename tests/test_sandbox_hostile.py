@@ -22,7 +22,6 @@ import time
 import numpy as np
 import pytest
 
-from llmdas import sandbox
 from llmdas.sandbox import (
     BadOutputError,
     ForbiddenCodeError,
@@ -30,9 +29,10 @@ from llmdas.sandbox import (
     ProgramMemoryError,
     ProgramTimeoutError,
     SandboxLimits,
-    _run_unchecked,
+    fork_server,
     run_program,
 )
+from llmdas.sandbox.session import _run_unchecked
 
 X_TRAIN = np.random.default_rng(1).normal(size=(40, 3))
 LIMITS = SandboxLimits(timeout_s=20, memory_mb=1024)
@@ -64,7 +64,7 @@ def _children_of(parent: int) -> list[int]:
 
 def _sandbox_processes() -> set[int]:
     """Our child processes, with the fork server (which stays) replaced by its children."""
-    server = sandbox._ForkServer._current
+    server = fork_server.ForkServer._current
     server_pid = server.proc.pid if server is not None and server.proc.poll() is None else None
     found = set(_children_of(os.getpid())) - {server_pid}
     return found | set(_children_of(server_pid)) if server_pid else found
@@ -73,7 +73,7 @@ def _sandbox_processes() -> set[int]:
 @pytest.fixture(autouse=True, params=["fork-server", "fresh-interpreter"])
 def child_start(request, monkeypatch):
     monkeypatch.setenv(
-        sandbox.FORK_SERVER_ENV, "0" if request.param == "fresh-interpreter" else "1"
+        fork_server.FORK_SERVER_ENV, "0" if request.param == "fresh-interpreter" else "1"
     )
     return request.param
 

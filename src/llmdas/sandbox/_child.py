@@ -4,8 +4,8 @@ This file is executed as a *script* by a fresh interpreter, either to run one
 program or as the fork server that forks one child per program
 (:func:`serve_forks`)::
 
-    python -s .../llmdas/_sandbox_child.py CMD_FD RES_FD
-    python -s .../llmdas/_sandbox_child.py --fork-server SOCKET_FD
+    python -s .../llmdas/sandbox/_child.py CMD_FD RES_FD
+    python -s .../llmdas/sandbox/_child.py --fork-server SOCKET_FD
 
 It is deliberately self-contained: it imports only the standard library and
 numpy, never ``llmdas`` (whose ``__init__`` may pull in sklearn/pyod), so the
