@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -260,6 +262,25 @@ def test_score_rpc_returns_scores_and_counts_calls():
     expected = 10.0 * X_TRAIN[:5, 1] - X_TRAIN[:5, 2]
     np.testing.assert_allclose(res.X[:, 0], expected)
     np.testing.assert_allclose(res.X[:, 1:], X_TRAIN[:5, 1:])
+
+
+def test_preload_covers_numpy_functions_that_import_on_first_use():
+    # A module imported for the first time inside the child is read from disk under the audit
+    # hook, in every program run (np.percentile's lazy import of numpy.ma cost 20-30 ms).
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import _child; _child._preload()\n"
+        "import numpy as np; before = set(sys.modules); X = np.arange(40.0).reshape(8, 5)\n"
+        "np.percentile(X, [25, 75], axis=0); np.median(X, 0); np.quantile(X, 0.5)\n"
+        "np.nanmedian(X); np.unique(X); np.linalg.svd(X); np.random.default_rng(0).normal(size=3)\n"
+        "print(sorted(set(sys.modules) - before))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe, str(Path(_child.__file__).parent)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "[]"
 
 
 def test_large_score_request_is_split_into_bounded_batches():

@@ -512,6 +512,7 @@ def _preload() -> None:
     import numpy  # noqa: F401
     import numpy.fft  # noqa: F401
     import numpy.linalg  # noqa: F401
+    import numpy.ma  # noqa: F401 - imported on first use by np.percentile, np.median, np.quantile
     import numpy.random  # noqa: F401
 
 
