@@ -66,14 +66,14 @@ def detector_aware_rows(n_samples, model, X_train):
     # --- detector-aware direction (in units of the per-feature spread) ------------------------
     # At most 30 probe rows, fewer on very wide data so the 2 x d shifted copies stay small.
     R = B[rng.integers(len(B), size=min(30, len(B), max(2, 5_000_000 // (d * d))))]
-    base_s = model.predict_score(R)
-    # All 2 x d shifted copies of R in one scoring call (one round trip instead of 2 x d).
+    # R and all 2 x d shifted copies of it in one scoring call (one round trip, not 2 x d + 1).
     k = len(R)
     shifts = np.zeros((2 * d, d))
     shifts[np.arange(d), np.arange(d)] = sc
     shifts[d + np.arange(d), np.arange(d)] = -sc
     probe = (R[None, :, :] + shifts[:, None, :]).reshape(-1, d)
-    probe_s = np.asarray(model.predict_score(probe), dtype=float).reshape(2, d, k)
+    probe_s = np.asarray(model.predict_score(np.vstack([R, probe])), dtype=float)
+    base_s, probe_s = probe_s[:k], probe_s[k:].reshape(2, d, k)
     sens = np.mean(np.maximum(probe_s[0], probe_s[1]) - base_s[None, :], axis=1)
     wgt = 1.0 / (1e-6 + sens - sens.min() + 1e-3 * (np.abs(sens).mean() + 1e-12))
     wgt = wgt / wgt.max()  # 1 = longest path (least sensitive feature)
