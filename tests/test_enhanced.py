@@ -159,6 +159,22 @@ def test_garbage_output_is_a_bad_output_error(split):
         EnhancedDetector("PCA", program=nan_program).fit(X_train)
 
 
+def test_discrete_columns_of_synthetic_rows_hold_only_values_they_can_take():
+    rng = np.random.default_rng(3)
+    X_train = np.column_stack([rng.integers(0, 2, (300, 4)), rng.integers(0, 50, (300, 2))])
+    X_train = X_train.astype(float)
+    snapped = EnhancedDetector("IForest", program=JITTER, random_state=0).fit(X_train)
+    assert set(np.unique(snapped.synthetic_[:, :4])) <= {0.0, 1.0}
+    assert np.array_equal(snapped.synthetic_, np.round(snapped.synthetic_))
+    raw = EnhancedDetector("IForest", program=JITTER, snap_discrete=False, random_state=0)
+    raw.fit(X_train)
+    assert not np.array_equal(raw.synthetic_, np.round(raw.synthetic_))
+    # Off the support, synthetic rows give themselves away: the classifier separates them
+    # perfectly and would get the largest weight for a signal that no test row carries.
+    assert raw.separability_ > 0.99 and raw.weight_ > snapped.weight_
+    assert snapped.separability_ < 0.99
+
+
 def test_custom_classifier_and_instance_detector(split):
     X_train, X_test, y_test = split
     base = IForest(n_estimators=50, random_state=0)
@@ -186,6 +202,7 @@ def test_prefit_reuses_the_given_detector(split):
         ({"normalization": "zscore"}, "normalization must be 'tail' or 'minmax'"),
         ({"n_synthetic": 0}, "n_synthetic must be"),
         ({"on_program_error": "ignore"}, "on_program_error must be"),
+        ({"snap_discrete": "yes"}, "snap_discrete must be True or False"),
     ],
 )
 def test_bad_parameters(params, message, split):

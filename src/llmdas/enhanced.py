@@ -4,7 +4,8 @@ Fitting runs four steps on the normal training rows ``X``:
 
 1. fit the base detector ``f_t`` on ``X``;
 2. run the synthesis program in the sandbox with ``n_samples = ceil(n_synthetic * n_train)``; the
-   program sees only ``X`` and ``model.predict_score`` (served by the fitted detector);
+   program sees only ``X`` and ``model.predict_score`` (served by the fitted detector); values of
+   discrete columns are then put back on the values those columns take (:mod:`llmdas.support`);
 3. train a classifier ``f~`` to tell normal rows (label 0) from synthetic anomalies (label 1);
 4. fuse ``F(x) = T(f_t(x)) + w * U(f~(x))``, with normalisers ``T`` and ``U`` and the weight ``w``
    fitted on training rows only (see :mod:`llmdas.fusion`). ``normalization="minmax"`` with a
@@ -39,6 +40,7 @@ from llmdas.fusion import fuse, make_normalizers, separability_weight
 from llmdas.program import SynthesisProgram
 from llmdas.programs import load_program
 from llmdas.sandbox import ProgramError, SandboxLimits, run_program
+from llmdas.support import snap_to_support
 
 __all__ = ["EnhancedDetector", "ProgramFallbackWarning", "load"]
 
@@ -70,6 +72,10 @@ class EnhancedDetector(BaseDetector):
     max_synthetic : int or None, default=5000
         Upper bound on the number of synthetic anomalies (keeps synthesis and the classifier cheap
         on large data).
+    snap_discrete : bool, default=True
+        Move each synthetic value of a discrete column (at most 10 distinct training values, or
+        integers only) to the nearest value that column can take, so that the classifier cannot
+        spot synthetic rows by values no real row holds (:func:`llmdas.support.snap_to_support`).
     classifier : sklearn classifier, optional
         Normal-vs-synthetic classifier with ``predict_proba``. Default: 50 extremely randomised
         trees (``ExtraTreesClassifier``), each on a bootstrap sample of at most 1000 rows, with
@@ -116,7 +122,8 @@ class EnhancedDetector(BaseDetector):
     detector_ : fitted base detector
     classifier_ : fitted classifier, or ``None`` after a fallback
     program_ : SynthesisProgram that was run
-    synthetic_ : ndarray of shape (n_synthetic, n_features), or ``None`` after a fallback
+    synthetic_ : ndarray of shape (n_synthetic, n_features), or ``None`` after a fallback; the
+        rows the classifier trained on (after ``snap_discrete``)
     decision_scores_ : ndarray of shape (n_train,), fused training scores
     base_scores_ : ndarray of shape (n_train,), base detector's training scores
     weight_ : float, the fusion weight used (0 after a fallback)
@@ -133,6 +140,7 @@ class EnhancedDetector(BaseDetector):
         program: str | Path | SynthesisProgram | None = None,
         n_synthetic: float | int = 0.5,
         max_synthetic: int | None = 5000,
+        snap_discrete: bool = True,
         classifier: Any = None,
         weight: float | str = "auto",
         weight_scale: float = 3.0,
@@ -152,6 +160,7 @@ class EnhancedDetector(BaseDetector):
         self.program = program
         self.n_synthetic = n_synthetic
         self.max_synthetic = max_synthetic
+        self.snap_discrete = snap_discrete
         self.classifier = classifier
         self.weight = weight
         self.weight_scale = weight_scale
@@ -192,8 +201,9 @@ class EnhancedDetector(BaseDetector):
         )
         self.program_error_ = None
         started = time.perf_counter()
+        X_program = _subsample(X, self.max_program_rows, rng)
         try:
-            self.synthetic_ = self._synthesize(_subsample(X, self.max_program_rows, rng))
+            self.synthetic_ = self._synthesize(X_program)
         except ProgramError as error:
             if self.on_program_error == "raise":
                 raise
@@ -203,6 +213,8 @@ class EnhancedDetector(BaseDetector):
                 stacklevel=2,
             )
             self.program_error_, self.synthetic_ = error, None
+        if self.synthetic_ is not None and self.snap_discrete:
+            self.synthetic_ = snap_to_support(self.synthetic_, X_program)
         self.timings_["synthesis"] = time.perf_counter() - started
 
         started = time.perf_counter()
@@ -242,6 +254,8 @@ class EnhancedDetector(BaseDetector):
             limit = getattr(self, name)
             if limit is not None and (not isinstance(limit, int) or limit < 2):
                 raise ValueError(f"{name} must be None or an integer >= 2, got {limit!r}")
+        if not isinstance(self.snap_discrete, bool | np.bool_):
+            raise ValueError(f"snap_discrete must be True or False, got {self.snap_discrete!r}")
         n = self.n_synthetic
         if isinstance(n, bool) or not isinstance(n, (int, float)) or n <= 0:
             raise ValueError(f"n_synthetic must be a positive fraction or count, got {n!r}")
