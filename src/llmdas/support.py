@@ -3,10 +3,10 @@
 A synthesis program moves rows continuously, so a binary column comes back holding 0.37 and an
 integer count 4.6. No real row, normal or anomalous, can hold such a value, yet it tells the
 classifier at once which rows are synthetic: the classifier then separates its training rows
-perfectly, earns the largest fusion weight, and ranks the test rows (all of which hold proper
-values) by noise. :func:`snap_to_support` puts every synthetic value of a discrete column back on
-that column's support, so the classifier has to learn where the anomalies are, not how they were
-made.
+almost perfectly and earns the largest fusion weight, for a signal that no test row carries (OCSVM
+on optdigits, whose columns are pixel counts, lost 0.155 AUC-PR this way). :func:`snap_to_support`
+puts every synthetic value of a discrete column back on that column's support, so the classifier
+has to learn where the anomalies are, not how they were made. Figures: ``docs/results.md``.
 """
 
 from __future__ import annotations
