@@ -9,7 +9,7 @@ over seeds per dataset, then mean, wins, worst) and the mean fusion weight.
 
     python benchmarks/discrete_data.py --data ../shared/datasets [--seeds 42,0] [--jobs 2]
 
-About 10 minutes on 2 cores with two seeds. Research tool: nothing here changes the library.
+About 8 minutes on 2 cores with two seeds. Research tool: nothing here changes the library.
 """
 
 from __future__ import annotations
