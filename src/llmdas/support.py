@@ -32,10 +32,11 @@ def snap_to_support(
     """
     rows = np.array(rows, dtype=np.float64)  # a copy: the caller's rows stay as they were
     for j in range(X.shape[1]):
-        head = X[:1000, j]
-        if len(np.unique(head)) > max_categories and not np.array_equal(head, np.round(head)):
+        values = np.unique(X[:1000, j])
+        if len(values) > max_categories and not np.array_equal(values, np.round(values)):
             continue  # continuous, as its first rows already show: no need to sort it all
-        values = np.unique(X[:, j])
+        if len(X) > 1000:
+            values = np.unique(X[:, j])
         if len(values) <= max_categories:
             rows[:, j] = _nearest(values, rows[:, j])
         elif np.array_equal(values, np.round(values)):
