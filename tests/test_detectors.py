@@ -74,6 +74,20 @@ def test_pca_ranks_rows_despite_near_constant_and_collinear_columns():
     assert roc_auc_score(np.r_[np.zeros(50), np.ones(10)], scores) > 0.9
 
 
+def test_pca_scores_new_rows_as_pyod_does_in_every_scoring_block(monkeypatch):
+    from pyod.models.pca import PCA as PyODPCA
+
+    import llmdas.detectors.pca as pca_module
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 8)) @ rng.normal(size=(8, 8))
+    new = 3.0 * rng.normal(size=(57, 8))
+    monkeypatch.setattr(pca_module, "_SCORING_CELLS", 40)  # 5 rows per block: 12 blocks
+    ours, stock = make_detector("PCA").fit(X), PyODPCA().fit(X)
+    np.testing.assert_allclose(ours.decision_scores_, stock.decision_scores_, rtol=1e-9)
+    np.testing.assert_allclose(ours.decision_function(new), stock.decision_function(new), rtol=1e-9)
+
+
 def test_ecod_keeps_pyod_training_scores_and_scores_rows_independently():
     from pyod.models.ecod import ECOD as PyODECOD
 
@@ -88,3 +102,13 @@ def test_ecod_keeps_pyod_training_scores_and_scores_rows_independently():
     assert np.allclose(ours.decision_function(new), one_at_a_time)
     # A row's score does not depend on the rows scored with it.
     assert np.allclose(ours.decision_function(new[:2]), ours.decision_function(new)[:2])
+
+
+def test_ecod_fits_a_constant_column_without_scipy_warnings():
+    import warnings
+
+    X = np.column_stack([np.random.default_rng(0).normal(size=100), np.ones(100)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        det = make_detector("ECOD").fit(X)
+    assert det.skewness_sign_[1] == 0  # PyOD's convention for a column without skewness
