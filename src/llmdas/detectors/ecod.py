@@ -14,6 +14,8 @@ time, computed in ``O(n d log n_train)`` with ``O(n)`` extra memory.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from pyod.models.ecod import ECOD as _PyODECOD
 from pyod.models.ecod import skew
@@ -28,8 +30,14 @@ class ECOD(_PyODECOD):
     def fit(self, X, y=None):
         X = check_array(X)
         self._set_n_classes(y)
-        self.sorted_columns_ = np.sort(X, axis=0)
-        self.skewness_sign_ = np.sign(skew(X, axis=0))
+        # One contiguous row per feature: the binary searches below read a column at a time, and
+        # strided columns of a wide matrix made them 2-3 times slower (768 features).
+        self.sorted_by_feature_ = np.array(X.T, order="C")  # np.sort(X.T) would stay strided
+        self.sorted_by_feature_.sort(axis=1)
+        with warnings.catch_warnings():
+            # SciPy warns of precision loss on a constant column; PyOD then takes its skewness as 0.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            self.skewness_sign_ = np.sign(skew(X, axis=0))
         # In-sample tail probabilities, as PyOD computes them (ties count as <=).
         self.decision_scores_ = self._aggregate(X, n_extra=0)
         self._process_decision_scores()
@@ -41,13 +49,14 @@ class ECOD(_PyODECOD):
 
     def _aggregate(self, X: np.ndarray, n_extra: int) -> np.ndarray:
         """Sum over features of max(left tail, right tail, skew-chosen tail) evidence."""
-        n = self.sorted_columns_.shape[0]
+        n = self.sorted_by_feature_.shape[1]
         total = np.zeros(X.shape[0])
-        for j in range(X.shape[1]):
-            column = self.sorted_columns_[:, j]
-            # Sorted queries make the binary searches cache-friendly (10x faster on 1M rows).
-            order = np.argsort(X[:, j], kind="stable")
-            queries = X[order, j]
+        for j, column in enumerate(self.sorted_by_feature_):
+            values = np.ascontiguousarray(X[:, j])
+            # Sorted queries make the binary searches cache-friendly (10x faster on 1M rows); tied
+            # queries get the same counts, so the unstable (faster) sort is enough.
+            order = np.argsort(values)
+            queries = values[order]
             at_most = np.empty(len(order), dtype=np.int64)
             at_least = np.empty(len(order), dtype=np.int64)
             at_most[order] = np.searchsorted(column, queries, side="right") + n_extra
