@@ -239,9 +239,10 @@ def perf_scale(
     subsample: Annotated[
         int, typer.Option(help="Also fit on this many rows of the largest size (0: skip).")
     ] = 100_000,
+    features: Annotated[int, typer.Option(min=2, help="Columns of the generated data.")] = 50,
     markdown: Annotated[Path | None, typer.Option(help="Also write the table as Markdown.")] = None,
 ) -> None:
-    """Time and peak memory of base vs enhanced fit + scoring on a synthetic 50-feature mixture."""
+    """Time and peak memory of base vs enhanced fit + scoring on a synthetic Gaussian mixture."""
     from llmdas.perf import run_scale_case
 
     row_counts = [int(v) for v in sizes.split(",") if v.strip()]
@@ -260,7 +261,7 @@ def perf_scale(
         "AUC-PR",
         "AUC-ROC",
     ]
-    table = Table(title=f"Scaling: fit on N rows x 50 features, score {test_rows} rows")
+    table = Table(title=f"Scaling: fit on N rows x {features} features, score {test_rows} rows")
     for column in header:
         table.add_column(column, justify="left" if column in ("detector", "mode") else "right")
     rows: list[list[str]] = []
@@ -269,7 +270,7 @@ def perf_scale(
             f"running {detector} {mode} on {n} rows" + (f" (fit on {fit_rows})" if fit_rows else "")
         )
         try:
-            r = run_scale_case(detector, mode, n, test_rows, fit_rows=fit_rows)
+            r = run_scale_case(detector, mode, n, test_rows, fit_rows=fit_rows, n_features=features)
         except RuntimeError as exc:  # one failed case must not lose the others
             err_console.print(f"[bold red]failed:[/] {exc}", highlight=False)
             cells = [detector, mode, f"{n:,}", f"{fit_rows or n:,}", "failed", "", "", "", ""]

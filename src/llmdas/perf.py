@@ -4,7 +4,8 @@ Two questions, answered with ratios measured in one run (absolute times on share
 noisy, ratios much less so):
 
 * **Scaling** — how time and peak memory of ``EnhancedDetector.fit`` + ``decision_function`` grow
-  with the number of rows (10k, 100k, 1M × 50 by default), next to the base detector alone. Each
+  with the number of rows (10k, 100k, 1M × 50 by default; other widths on request), next to the
+  base detector alone. Each
   configuration runs in a fresh Python process so that its peak resident memory (``ru_maxrss``) is
   its own.
 * **Overhead** — how much the enhancement (synthesis + classifier fit + extra scoring) costs
@@ -66,6 +67,7 @@ class ScaleResult:
     mode: str  # "base" or "enhanced"
     n_train: int  # rows generated for training (normal ones are used)
     n_test: int
+    n_features: int
     fit_rows: int | None  # fitted on a random subset of this many rows (None: all)
     fit_s: float
     score_s: float
@@ -75,7 +77,13 @@ class ScaleResult:
 
 
 def _measure_in_process(
-    detector: str, mode: str, n_train: int, n_test: int, seed: int, fit_rows: int | None = None
+    detector: str,
+    mode: str,
+    n_train: int,
+    n_test: int,
+    seed: int,
+    fit_rows: int | None = None,
+    n_features: int = 50,
 ) -> dict:
     """Fit and score one configuration in this process (called in a fresh child).
 
@@ -86,7 +94,7 @@ def _measure_in_process(
     from llmdas.detectors import make_detector, score_detector
     from llmdas.enhanced import EnhancedDetector
 
-    X, y = make_mixture(n_train + n_test, seed=seed)
+    X, y = make_mixture(n_train + n_test, n_features, seed=seed)
     train_rows = np.flatnonzero(y[:n_train] == 0)
     if fit_rows is not None and fit_rows < len(train_rows):
         train_rows = np.sort(
@@ -119,11 +127,13 @@ def run_scale_case(
     seed: int = 0,
     fit_rows: int | None = None,
     timeout_s: float = 1800,
+    n_features: int = 50,
 ) -> ScaleResult:
     """Measure one configuration in a fresh process; peak RSS is that process's (and children's) max."""
     code = (
         "import json, sys; from llmdas.perf import _measure_in_process as m; "
-        f"print(json.dumps(m({detector!r}, {mode!r}, {n_train}, {n_test}, {seed}, {fit_rows!r})))"
+        f"print(json.dumps(m({detector!r}, {mode!r}, {n_train}, {n_test}, {seed}, {fit_rows!r}, "
+        f"{n_features})))"
     )
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
@@ -154,7 +164,14 @@ def run_scale_case(
     peak_kib = usage.ru_maxrss
     measured = json.loads(stdout.strip().splitlines()[-1])
     return ScaleResult(
-        detector, mode, n_train, n_test, fit_rows, peak_rss_mb=peak_kib / 1024, **measured
+        detector,
+        mode,
+        n_train,
+        n_test,
+        n_features,
+        fit_rows,
+        peak_rss_mb=peak_kib / 1024,
+        **measured,
     )
 
 
