@@ -5,9 +5,8 @@ noisy, ratios much less so):
 
 * **Scaling** — how time and peak memory of ``EnhancedDetector.fit`` + ``decision_function`` grow
   with the number of rows (10k, 100k, 1M × 50 by default; other widths on request), next to the
-  base detector alone. Each
-  configuration runs in a fresh Python process so that its peak resident memory (``ru_maxrss``) is
-  its own.
+  base detector alone. Each configuration runs in a fresh Python process so that its peak resident
+  memory (``ru_maxrss``) is its own.
 * **Overhead** — how much the enhancement (synthesis + classifier fit + extra scoring) costs
   relative to the base detector's fit, per dataset, read from a benchmark store.
 
