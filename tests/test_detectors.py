@@ -74,7 +74,11 @@ def test_pca_ranks_rows_despite_near_constant_and_collinear_columns():
     assert roc_auc_score(np.r_[np.zeros(50), np.ones(10)], scores) > 0.9
 
 
-def test_pca_scores_new_rows_as_pyod_does_in_every_scoring_block(monkeypatch):
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"weighted": False}, {"n_selected_components": 3}, {"standardization": False}],
+)
+def test_pca_fits_and_scores_as_pyod_does_in_every_scoring_block(monkeypatch, params):
     from pyod.models.pca import PCA as PyODPCA
 
     import llmdas.detectors.pca as pca_module
@@ -82,9 +86,10 @@ def test_pca_scores_new_rows_as_pyod_does_in_every_scoring_block(monkeypatch):
     rng = np.random.default_rng(1)
     X = rng.normal(size=(200, 8)) @ rng.normal(size=(8, 8))
     new = 3.0 * rng.normal(size=(57, 8))
-    monkeypatch.setattr(pca_module, "_SCORING_CELLS", 40)  # 5 rows per block: 12 blocks
-    ours, stock = make_detector("PCA").fit(X), PyODPCA().fit(X)
+    monkeypatch.setattr(pca_module, "_SCORING_CELLS", 40)  # at most 40 cells: 5 or 13 rows a block
+    ours, stock = pca_module.PCA(**params).fit(X), PyODPCA(**params).fit(X)
     np.testing.assert_allclose(ours.decision_scores_, stock.decision_scores_, rtol=1e-9)
+    assert ours.threshold_ == pytest.approx(stock.threshold_, rel=1e-9)
     np.testing.assert_allclose(ours.decision_function(new), stock.decision_function(new), rtol=1e-9)
 
 
