@@ -9,16 +9,16 @@ detector ranks nothing:
   cardio, mnist and optdigits under the paper's split);
 * collinear columns, e.g. one-hot encoded categories that sum to one (campaign, cardio).
 
-This subclass fits PyOD's PCA on the columns that vary in the training data (range above ``1e-9``
-of the column's magnitude) and scores with the components whose explained-variance ratio exceeds
-``1e-12``. On data without such columns it is PyOD's PCA.
+This subclass fits PyOD's PCA model (PyOD's fit, step by step) on the columns that vary in the
+training data (range above ``1e-9`` of the column's magnitude) and scores with the components whose
+explained-variance ratio exceeds ``1e-12``. On data without such columns it gives PyOD's scores.
 
 Rows are scored with the same formula as PyOD (the sum over components of a row's Euclidean
 distance to each component, divided by that component's weight), but the distances come from
 ``|x|^2 + |v|^2 - 2 x.v`` as one matrix product, in blocks of rows, instead of SciPy's ``cdist``: the
 scores agree to about 1e-15 relative, and on wide data (768 columns) scoring is 15 times faster,
-which matters because a synthesis program scores many candidate rows, and fitting (which scores
-the training rows) 5 times faster.
+which matters because a synthesis program scores many candidate rows; fitting, which scores the
+training rows, is 5 to 10 times faster.
 """
 
 from __future__ import annotations
