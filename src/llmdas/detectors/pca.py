@@ -18,7 +18,7 @@ distance to each component, divided by that component's weight), but the distanc
 ``|x|^2 + |v|^2 - 2 x.v`` as one matrix product, in blocks of rows, instead of SciPy's ``cdist``: the
 scores agree to about 1e-15 relative, and on wide data (768 columns) scoring is 15 times faster,
 which matters because a synthesis program scores many candidate rows; fitting, which scores the
-training rows, is 5 to 10 times faster.
+training rows, 3 to 11 times faster (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class PCA(_PyODPCA):
 
     def fit(self, X, y=None):
         # PyOD's PCA.fit step by step, on the varying columns, keeping only the real components,
-        # and scoring the training rows with _distance_scores instead of cdist (5x faster fits
+        # and scoring the training rows with _distance_scores instead of cdist (faster fits
         # on 768 columns). tests/test_detectors.py checks it against PyOD.
         X = check_array(X)
         self._set_n_classes(y)
