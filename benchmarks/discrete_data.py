@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.metrics import average_precision_score
+from split_halves import halves  # this folder is on sys.path when the script runs
 
 from llmdas.benchmark.summary import TIE
 
@@ -73,8 +74,7 @@ def main() -> None:
     cells = Parallel(n_jobs=args.jobs)(delayed(fit_cell)(*job) for job in jobs)
     rows = [row for cell in cells for row in cell]
 
-    names = [p.stem for p in paths]
-    halves = {"tune": names[0::2], "validate": names[1::2], "all": names}
+    split = halves(p.stem for p in paths)
     print("| detector | snap_discrete | half | mean ΔPR | wins | worst ΔPR | mean weight |")
     print("|---|---|---|---|---|---|---|")
     for detector in DETECTORS:
@@ -83,7 +83,7 @@ def main() -> None:
             for r in rows:
                 if r["detector"] == detector and r["snap"] == snap:
                     per_dataset[r["dataset"]].append((r["delta"], r["weight"]))
-            for half, members in halves.items():
+            for half, members in split.items():
                 m = np.array([np.mean(per_dataset[name], axis=0) for name in members])
                 print(
                     f"| {detector} | {snap} | {half} | {m[:, 0].mean():+.4f} | "

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.metrics import average_precision_score, roc_auc_score
+from split_halves import halves  # this folder is on sys.path when the script runs
 
 from llmdas.benchmark.summary import TIE
 
@@ -120,18 +121,13 @@ def deltas(cells: list[dict], detector: str, transform, weight) -> dict[str, flo
     return {name: float(np.mean(v)) for name, v in per_dataset.items()}
 
 
-def halves(cells: list[dict]) -> dict[str, list[str]]:
-    """The tune (even positions), validate (odd) and all dataset names, as in split_halves.py."""
-    names = sorted({c["dataset"] for c in cells})
-    return {"tune": names[0::2], "validate": names[1::2], "all": names}
-
-
 def evaluate(cells: list[dict], transform, weight) -> list[str]:
     lines = []
+    split = halves({c["dataset"] for c in cells})
     for detector in DETECTORS:
         per_dataset = deltas(cells, detector, transform, weight)
         parts = [detector]
-        for half, members in halves(cells).items():
+        for half, members in split.items():
             delta = np.array([per_dataset[d] for d in members])
             parts.append(
                 f"{half} {delta.mean():+.4f} {(delta > TIE).sum()}/{len(delta)} {delta.min():+.4f}"
@@ -184,7 +180,7 @@ def family(cells: list[dict]) -> list[str]:
     The rule picked is the one whose *smallest* tune-half mean over the four detectors is
     largest (the goal asks every detector for +0.08). Shows how far a richer fixed rule, chosen
     without test labels of the validate half, can go, and how much of it holds."""
-    split = halves(cells)
+    split = halves({c["dataset"] for c in cells})
     tune, validate = split["tune"], split["validate"]
     scored = []
     for (tname, transform), K, a, b in itertools.product(

@@ -14,6 +14,18 @@ import argparse
 from llmdas.benchmark.store import ResultStore
 from llmdas.benchmark.summary import summarize
 
+#: How each half is labelled in this script's table.
+LABELS = {"tune": "tune (even)", "validate": "validate (odd)", "all": "all"}
+
+
+def halves(names) -> dict[str, list[str]]:
+    """The issue-8 split: dataset names sorted, even positions tune, odd validate, and all.
+
+    The other research scripts in this folder import it, so every figure uses the same halves.
+    """
+    names = sorted(names)
+    return {"tune": names[0::2], "validate": names[1::2], "all": names}
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -26,19 +38,17 @@ def main() -> None:
             for c in results.cells(latest=True)
             if c["method"] == args.method and not c.get("error")
         ]
-    names = sorted({c["dataset"] for c in cells})
-    halves = {"tune (even)": names[0::2], "validate (odd)": names[1::2], "all": names}
     print("| detector | half | datasets | base PR | enh PR | ΔPR | wins | worst ΔPR | p | ΔROC |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for detector in sorted({c["detector"] for c in cells}):
-        for half, members in halves.items():
+        for half, members in halves({c["dataset"] for c in cells}).items():
             chosen = [c for c in cells if c["detector"] == detector and c["dataset"] in members]
             rows = {row.metric: row for row in summarize(chosen, "both")}
             if not rows:
                 continue
             pr, roc = rows["AUC-PR"], rows["AUC-ROC"]
             print(
-                f"| {detector} | {half} | {pr.n} | {pr.base:.4f} | {pr.enhanced:.4f} | "
+                f"| {detector} | {LABELS[half]} | {pr.n} | {pr.base:.4f} | {pr.enhanced:.4f} | "
                 f"{pr.delta:+.4f} | {pr.wins}/{pr.n} | {pr.worst_delta:+.4f} | "
                 f"{pr.p_value:.2g} | {roc.delta:+.4f} |"
             )
