@@ -188,6 +188,15 @@ def test_static_check_rejects_bad_entry_point(source):
     assert "\n" not in str(info.value)
 
 
+def test_static_check_remembers_only_sources_that_passed():
+    good = "def generate_hard_anomalies(n_samples, model, X_train):\n    return X_train\n"
+    bad = "import os\n" + good
+    for _ in range(2):  # the second call meets the cache
+        check_source(good)
+        with pytest.raises(ForbiddenCodeError, match="import 'os'"):
+            check_source(bad)
+
+
 def test_syntax_error_message_has_line():
     with pytest.raises(ProgramSyntaxError, match="syntax error at line 2"):
         check_source("x = 1\ny = (\n")
