@@ -6,6 +6,7 @@ from llmdas.detectors import (
     DETECTOR_NAMES,
     NonFiniteScoresWarning,
     detector_name,
+    fit_scores_are_plain,
     make_detector,
     sanitize_scores,
     score_detector,
@@ -22,6 +23,25 @@ def test_every_registry_detector_fits_with_a_constant_column(name, split):
     from sklearn.metrics import roc_auc_score
 
     assert roc_auc_score(y_test, scores) > 0.6
+
+
+@pytest.mark.parametrize("name", DETECTOR_NAMES)
+def test_fit_scores_are_called_plain_exactly_when_they_equal_the_scores_of_the_rows(name):
+    if name == "DRL":
+        pytest.importorskip("torch")
+    X = np.random.default_rng(1).normal(size=(150, 5))
+    det = make_detector(name, random_state=0).fit(X)
+    plain = np.array_equal(score_detector(det, X), sanitize_scores(det.decision_scores_))
+    assert fit_scores_are_plain(det) == plain
+    assert name not in ("ECOD", "COPOD", "KNN", "LOF") or not plain  # the ones that differ
+
+
+def test_fit_scores_are_not_called_plain_for_other_classes():
+    class MyIForest(IForest):
+        pass
+
+    assert fit_scores_are_plain(IForest().fit(np.eye(4)))
+    assert not fit_scores_are_plain(MyIForest().fit(np.eye(4)))
 
 
 def test_names_are_case_insensitive_and_unknown_names_fail():

@@ -242,6 +242,29 @@ def test_row_limits_change_nothing_when_the_data_fits(split):
     assert np.array_equal(unlimited.decision_function(X_test), limited.decision_function(X_test))
 
 
+def test_program_gets_the_fit_scores_for_x_train_and_the_same_output(split, monkeypatch):
+    import llmdas.enhanced
+
+    X_train, X_test, _ = split
+    calls = []
+    original = llmdas.enhanced.score_detector
+
+    def counting(detector, Z, **kwargs):
+        calls.append(len(Z))
+        return original(detector, Z, **kwargs)
+
+    monkeypatch.setattr(llmdas.enhanced, "score_detector", counting)
+    reused = EnhancedDetector("IForest", random_state=0).fit(X_train)
+    reused_calls = list(calls)
+    monkeypatch.setattr(llmdas.enhanced, "fit_scores_are_plain", lambda detector: False)
+    calls.clear()
+    scored = EnhancedDetector("IForest", random_state=0).fit(X_train)
+    assert len(X_train) in calls and len(X_train) not in reused_calls
+    assert len(reused_calls) == len(calls) - 1
+    assert np.array_equal(reused.synthetic_, scored.synthetic_)
+    assert np.array_equal(reused.decision_function(X_test), scored.decision_function(X_test))
+
+
 def test_row_limits_subsample_program_and_classifier_rows(split):
     X_train, X_test, y_test = split
     det = EnhancedDetector(

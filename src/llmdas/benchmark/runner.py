@@ -104,9 +104,12 @@ class ScoreMemo(BaseDetector):
         digest = hashlib.blake2b(X.view(np.uint8), digest_size=16).digest()
         return (X.shape, X.dtype.str, digest)
 
-    def pin(self, X) -> None:
-        """Keep the scores of ``X`` for as long as the memo lives, once they are computed."""
+    def pin(self, X, scores: np.ndarray | None = None) -> None:
+        """Keep the scores of ``X`` for as long as the memo lives, once they are computed (or
+        ``scores``, known to be the wrapped detector's scores of ``X``)."""
         key = self._key(np.ascontiguousarray(X))
+        if scores is not None:
+            self._pinned[key] = np.array(scores, dtype=np.float64)
         self._pinned.setdefault(key, None)
 
     def decision_function(self, X):
@@ -153,7 +156,12 @@ def run_group(group: Group) -> list[dict[str, Any]]:
 def _run_group(group: Group) -> list[dict[str, Any]]:
     import warnings
 
-    from llmdas.detectors import make_detector, sanitize_scores, score_detector
+    from llmdas.detectors import (
+        fit_scores_are_plain,
+        make_detector,
+        sanitize_scores,
+        score_detector,
+    )
     from llmdas.enhanced import EnhancedDetector
 
     worker = f"{socket.gethostname()}:{os.getpid()}"
@@ -189,7 +197,6 @@ def _run_group(group: Group) -> list[dict[str, Any]]:
                 t_fit = time.perf_counter() - started
                 memo = ScoreMemo(detector)
                 started = time.perf_counter()
-                memo.pin(X_train)
                 memo.pin(X_test)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -198,7 +205,10 @@ def _run_group(group: Group) -> list[dict[str, Any]]:
                     fitted = getattr(detector, "decision_scores_", None)
                     if fitted is not None and np.shape(fitted) == (len(X_train),):
                         train_scores = sanitize_scores(fitted, warn=False)
+                        plain = fit_scores_are_plain(detector) and np.isfinite(fitted).all()
+                        memo.pin(X_train, fitted if plain else None)
                     else:
+                        memo.pin(X_train)
                         train_scores = score_detector(memo, X_train)
                     test_scores = score_detector(memo, X_test, reference=train_scores)
                 t_score = time.perf_counter() - started

@@ -24,6 +24,7 @@ __all__ = [
     "NonFiniteScoresWarning",
     "canonical_name",
     "detector_name",
+    "fit_scores_are_plain",
     "make_detector",
     "sanitize_scores",
     "score_detector",
@@ -41,6 +42,11 @@ _REGISTRY: dict[str, str] = {
     "COPOD": "pyod.models.copod:COPOD",
     "DRL": "llmdas.detectors.drl:DRL",
 }
+
+# Detectors whose fit scores (``decision_scores_``) are their ``decision_function`` of the training
+# rows, bit for bit (tests/test_detectors.py checks it). ECOD and COPOD score the training rows
+# transductively and KNN and LOF leave each row out, so theirs are not plain scores.
+_PLAIN_FIT_SCORES = frozenset({"PCA", "IForest", "OCSVM", "HBOS", "DRL"})
 
 #: Names accepted by :func:`make_detector`, in display order.
 DETECTOR_NAMES: tuple[str, ...] = tuple(_REGISTRY)
@@ -102,6 +108,14 @@ def detector_name(detector: str | BaseDetector) -> str:
         return canonical_name(detector)
     name = type(detector).__name__
     return _BY_LOWER.get(name.lower(), name)
+
+
+def fit_scores_are_plain(detector) -> bool:
+    """Whether a fitted registry detector's ``decision_scores_`` equal its scores of the training
+    rows, so that scoring those rows again can be skipped (``False`` for any other detector)."""
+    cls = type(detector)
+    name = _BY_LOWER.get(cls.__name__.lower())
+    return name in _PLAIN_FIT_SCORES and f"{cls.__module__}:{cls.__qualname__}" == _REGISTRY[name]
 
 
 def sanitize_scores(
