@@ -36,12 +36,15 @@ def test_fit_scores_are_called_plain_exactly_when_they_equal_the_scores_of_the_r
     assert name not in ("ECOD", "COPOD", "KNN", "LOF") or not plain  # the ones that differ
 
 
-def test_fit_scores_are_not_called_plain_for_other_classes():
+def test_fit_scores_are_not_called_plain_for_other_classes_or_non_finite_scores():
     class MyIForest(IForest):
         pass
 
-    assert fit_scores_are_plain(IForest().fit(np.eye(4)))
+    det = IForest().fit(np.eye(4))
+    assert fit_scores_are_plain(det)
     assert not fit_scores_are_plain(MyIForest().fit(np.eye(4)))
+    det.decision_scores_[0] = np.inf  # replaced relative to a reference: not reusable as is
+    assert not fit_scores_are_plain(det)
 
 
 def test_names_are_case_insensitive_and_unknown_names_fail():

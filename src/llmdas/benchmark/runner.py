@@ -205,8 +205,7 @@ def _run_group(group: Group) -> list[dict[str, Any]]:
                     fitted = getattr(detector, "decision_scores_", None)
                     if fitted is not None and np.shape(fitted) == (len(X_train),):
                         train_scores = sanitize_scores(fitted, warn=False)
-                        plain = fit_scores_are_plain(detector) and np.isfinite(fitted).all()
-                        memo.pin(X_train, fitted if plain else None)
+                        memo.pin(X_train, fitted if fit_scores_are_plain(detector) else None)
                     else:
                         memo.pin(X_train)
                         train_scores = score_detector(memo, X_train)

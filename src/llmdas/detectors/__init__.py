@@ -111,11 +111,15 @@ def detector_name(detector: str | BaseDetector) -> str:
 
 
 def fit_scores_are_plain(detector) -> bool:
-    """Whether a fitted registry detector's ``decision_scores_`` equal its scores of the training
-    rows, so that scoring those rows again can be skipped (``False`` for any other detector)."""
+    """Whether a fitted registry detector's ``decision_scores_`` are finite and equal to
+    :func:`score_detector` of its training rows, so that scoring those rows again can be skipped
+    (``False`` for any other detector)."""
     cls = type(detector)
     name = _BY_LOWER.get(cls.__name__.lower())
-    return name in _PLAIN_FIT_SCORES and f"{cls.__module__}:{cls.__qualname__}" == _REGISTRY[name]
+    if name not in _PLAIN_FIT_SCORES or f"{cls.__module__}:{cls.__qualname__}" != _REGISTRY[name]:
+        return False
+    # Non-finite scores are replaced relative to a reference range, which may differ between calls.
+    return bool(np.isfinite(detector.decision_scores_).all())
 
 
 def sanitize_scores(
