@@ -103,6 +103,18 @@ def test_unseparable_synthetic_rows_get_weight_zero(split):
         )
 
 
+def test_weight_zero_keeps_the_detectors_ranking_exactly():
+    # 30 training rows: most test scores fall between the same two training scores.
+    rng = np.random.default_rng(3)
+    X_train, X_test = rng.normal(size=(30, 4)), rng.normal(size=(200, 4)) * 1.5
+    det = EnhancedDetector("ECOD", weight=0.0, random_state=0).fit(X_train)
+    base, fused = det.base_decision_function(X_test), det.decision_function(X_test)
+    order = np.argsort(base)
+    steps, base_steps = np.diff(fused[order]), np.diff(base[order])
+    # Same order; a tie only where the base scores differ by float rounding.
+    assert (steps >= 0).all() and ((steps > 0) | (base_steps < 1e-9)).all()
+
+
 def test_training_scores_are_out_of_sample(fitted):
     det, _ = fitted
     # In-sample forest probabilities on memorised rows are ~0; out-of-bag ones vary.
@@ -226,6 +238,11 @@ def test_pickle_and_save_load_round_trip(fitted, tmp_path):
     assert np.array_equal(pickle.loads(pickle.dumps(det)).decision_function(X_train[:20]), expected)
     path = det.save(tmp_path / "model.joblib")
     assert np.array_equal(load(path).decision_function(X_train[:20]), expected)
+    import joblib
+
+    joblib.dump({"llmdas_model": det, "format": 1}, tmp_path / "old.joblib")
+    with pytest.raises(ValueError, match="model format 1, this one reads 2"):
+        load(tmp_path / "old.joblib")
     (tmp_path / "other.joblib").write_bytes(b"not a model")
     with pytest.raises(Exception):  # noqa: B017 - joblib's own error for a corrupt file
         load(tmp_path / "other.joblib")

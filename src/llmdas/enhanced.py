@@ -52,6 +52,9 @@ __all__ = ["EnhancedDetector", "ProgramFallbackWarning", "load"]
 
 # Rows each tree of the default classifier trains on (a bootstrap sample of at most this size).
 _DEFAULT_TREE_ROWS = 1000
+#: Version of the files written by :meth:`EnhancedDetector.save`; 2 since the base normaliser
+#: became strictly increasing (its fitted attributes changed).
+MODEL_FORMAT = 2
 
 
 class ProgramFallbackWarning(UserWarning):
@@ -385,7 +388,7 @@ class EnhancedDetector(BaseDetector):
         """Pickle the fitted detector to ``path`` with joblib; read it back with :func:`load`."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        joblib.dump({"llmdas_model": self, "format": 1}, path)
+        joblib.dump({"llmdas_model": self, "format": MODEL_FORMAT}, path)
         return path
 
 
@@ -421,4 +424,9 @@ def load(path: str | Path) -> EnhancedDetector:
     payload = joblib.load(Path(path))
     if not isinstance(payload, dict) or "llmdas_model" not in payload:
         raise ValueError(f"{path} is not an llmdas model file")
+    if payload.get("format") != MODEL_FORMAT:
+        raise ValueError(
+            f"{path} was saved by another llmdas version (model format {payload.get('format')}, "
+            f"this one reads {MODEL_FORMAT}); fit and save the detector again"
+        )
     return payload["llmdas_model"]

@@ -8,7 +8,8 @@ looking at test labels. llmdas's default is one rule for every dataset, fitted o
 * ``T`` (:class:`TailNormalizer`) turns a base score into evidence: ``-log`` of its tail p-value
   among the training scores, with an exponential tail fitted to the top decile. It keeps growing
   linearly past the training maximum, so rows the detector already rates far outside the training
-  range keep their lead — min-max would let a classifier bump them.
+  range keep their lead — min-max would let a classifier bump them — and it is strictly
+  increasing, so it keeps the detector's ranking exactly.
 * ``U`` (:class:`EcdfNormalizer`) is the classifier probability's rank among the training rows'
   out-of-sample probabilities, in ``[0, 1]`` (plus a small slope past the maximum). The classifier
   can therefore move a row by at most ``w`` units of base evidence.
@@ -61,34 +62,42 @@ class MinMaxNormalizer:
 class TailNormalizer:
     """``-log`` tail p-value of a score among the training scores, exponential beyond the 90th percentile.
 
-    Below the 90th percentile ``q`` the p-value is empirical, ``(#{train >= s} + 1) / (n + 1)``;
-    above it, ``log(10) + (s - q) / beta`` with ``beta`` the mean excess of the training scores
-    over ``q`` (the maximum-likelihood exponential tail), so the map is continuous in spirit,
-    increasing, and extrapolates past the training maximum without under-flow.
+    At a training score ``t`` the evidence is ``-log((#{train >= t} + 1) / (n + 1))``, linearly
+    interpolated between consecutive distinct training scores. Past the 90th percentile ``q`` it
+    grows as ``E(q) + (s - q) / beta``, with ``beta`` the mean excess of the training scores over
+    ``q`` (the maximum-likelihood exponential tail), and below the training minimum it falls with
+    the same slope. The map is continuous and strictly increasing, so it never ties two different
+    base scores: with the classifier's weight at 0 the fused ranking is the detector's own. It
+    extrapolates past the training maximum without under-flow.
     """
 
-    sorted_train: np.ndarray
+    knots: np.ndarray  # the distinct training scores, increasing
+    evidence: np.ndarray  # -log tail p-value at each knot
     q90: float
+    at_q90: float  # the interpolated evidence at q90, where the exponential tail starts
     beta: float
 
     @classmethod
     def fit(cls, train_scores: np.ndarray) -> TailNormalizer:
         ref = np.sort(np.asarray(train_scores, dtype=np.float64))
+        n = len(ref)
+        knots, first = np.unique(ref, return_index=True)
+        evidence = -np.log((n - first + 1) / (n + 1))
         q90 = float(np.quantile(ref, 0.9))
         excess = ref[ref > q90] - q90
         if excess.size and excess.mean() > 0:
             beta = float(excess.mean())
         else:  # no spread above the 90th percentile: fall back to a tenth of the full range
             beta = float((ref[-1] - ref[0]) * 0.1) or 1e-12
-        return cls(ref, q90, beta)
+        return cls(knots, evidence, q90, float(np.interp(q90, knots, evidence)), beta)
 
     def transform(self, scores: np.ndarray) -> np.ndarray:
         scores = np.asarray(scores, dtype=np.float64)
-        n = len(self.sorted_train)
-        at_least = n - np.searchsorted(self.sorted_train, scores, side="left")
-        empirical = -np.log((at_least + 1) / (n + 1))
-        tail = np.log(10.0) + (scores - self.q90) / self.beta
-        return np.where(scores > self.q90, tail, empirical)
+        lowest = self.knots[0]
+        body = np.interp(scores, self.knots, self.evidence)
+        below = self.evidence[0] + (scores - lowest) / self.beta
+        tail = self.at_q90 + (scores - self.q90) / self.beta
+        return np.where(scores > self.q90, tail, np.where(scores < lowest, below, body))
 
 
 @dataclass(frozen=True)

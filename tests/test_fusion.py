@@ -1,0 +1,33 @@
+"""The score normalisers of llmdas.fusion."""
+
+import numpy as np
+
+from llmdas.fusion import TailNormalizer
+
+
+def test_tail_evidence_is_strictly_increasing_and_never_ties_distinct_scores():
+    rng = np.random.default_rng(0)
+    train = np.round(rng.gamma(2.0, size=40), 1)  # few rows, many tied values
+    T = TailNormalizer.fit(train)
+    grid = np.linspace(train.min() - 3, train.max() + 3, 5001)
+    values = T.transform(grid)
+    assert np.all(np.diff(values) > 0)
+    assert np.isfinite(T.transform(np.array([1e6, -1e6]))).all()
+
+
+def test_tail_evidence_at_training_scores_is_the_empirical_tail_p_value():
+    train = np.array([0.0, 1.0, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0, 34.0, 55.0])
+    T = TailNormalizer.fit(train)
+    n = len(train)
+    for t in np.unique(train[train <= T.q90]):
+        expected = -np.log(((train >= t).sum() + 1) / (n + 1))
+        assert np.isclose(T.transform(np.array([t]))[0], expected)
+    # Past the 90th percentile the evidence grows linearly, continuing from the 90th percentile.
+    q, beta = T.q90, (train[train > T.q90] - T.q90).mean()
+    above = T.transform(np.array([q + beta, q + 2 * beta]))
+    assert np.allclose(np.diff(np.r_[T.transform(np.array([q]))[0], above]), 1.0)
+
+
+def test_tail_evidence_of_constant_training_scores_still_ranks():
+    T = TailNormalizer.fit(np.zeros(10))
+    assert np.all(np.diff(T.transform(np.array([-1.0, 0.0, 1.0]))) > 0)
