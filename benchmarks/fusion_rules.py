@@ -1,7 +1,7 @@
 """Compare fusion-weight rules offline, on the issue-8 tuning/validation halves.
 
 Fits the default ``EnhancedDetector`` once per (dataset, detector, seed) under the paper split,
-keeps the normalised test scores ``T(f_t)`` and ``U(f~)`` and two training-only signals — the
+keeps the normalised test scores ``T(f_t)`` and the classifier's plain rank ``U`` and two training-only signals — the
 classifier's out-of-bag separability of synthetic vs normal rows (``separability_``) and the base
 detector's own separability of the same rows (ROC-AUC of its scores of the synthetic rows against
 its training scores) — and then scores ``F = T + w * V(U)`` for each rule below without
@@ -24,6 +24,7 @@ import itertools
 import pickle
 import warnings
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -82,7 +83,10 @@ def collect(path: Path, detector: str, seed: int, variant: str = "default") -> d
         "variant": variant,
         "y": y_test,
         "T": det._base_norm.transform(base_test),
-        "U": det._clf_norm.transform(det.classifier_.predict_proba(X_test)[:, 1]),
+        # The plain rank, whatever power the library's normaliser applies on top of it.
+        "U": replace(det._clf_norm, power=1.0).transform(
+            det.classifier_.predict_proba(X_test)[:, 1]
+        ),
         "clf_sep": det.separability_,
         "base_sep": roc_auc_score(labels, np.r_[det.base_scores_, base_synthetic]),
     }
@@ -98,12 +102,15 @@ def _tail(u: np.ndarray) -> np.ndarray:
 
 #: name -> (transform V of the classifier's rank score, weight from the cell's training signals)
 RULES = {
-    "default: U, w = 3·gain(clf)": (lambda u: u, lambda c: 3.0 * _gain(c["clf_sep"])),
+    "default: U², w = 3·gain(clf)": (lambda u: u**2, lambda c: 3.0 * _gain(c["clf_sep"])),
+    "U, w = 3·gain(clf) (the default before U²)": (
+        lambda u: u,
+        lambda c: 3.0 * _gain(c["clf_sep"]),
+    ),
     "U, w = 3·gain(clf)·(1 − gain(base))": (
         lambda u: u,
         lambda c: 3.0 * _gain(c["clf_sep"]) * (1.0 - _gain(c["base_sep"])),
     ),
-    "U², w = 3·gain(clf)": (lambda u: u**2, lambda c: 3.0 * _gain(c["clf_sep"])),
     "−log(1−U), w = 1·gain(clf)": (_tail, lambda c: _gain(c["clf_sep"])),
     "−log(1−U), w = 1·gain(clf)·(1 − gain(base))": (
         _tail,
@@ -136,7 +143,8 @@ def evaluate(cells: list[dict], transform, weight) -> list[str]:
     return lines
 
 
-#: Weights the per-dataset oracle may pick from (with either transform of ``U``).
+#: Weights the per-dataset oracle may pick from (with each transform of ``U``).
+TRANSFORMS = {"U": lambda u: u, "U²": lambda u: u**2, "−log(1−U)": _tail}
 ORACLE_WEIGHTS = (0, 0.1, 0.25, 0.5, 1, 2, 3, 4, 6, 10, 30, 1000)
 
 
@@ -147,7 +155,7 @@ def oracle(cells: list[dict]) -> list[str]:
     for detector in DETECTORS:
         per_dataset = defaultdict(lambda: defaultdict(list))
         for c in (c for c in cells if c["detector"] == detector):
-            for name, transform in (("U", lambda u: u), ("tail", _tail)):
+            for name, transform in TRANSFORMS.items():
                 for w in ORACLE_WEIGHTS:
                     fused = c["T"] + w * transform(c["U"])
                     per_dataset[c["dataset"]][(name, w)].append(
@@ -161,7 +169,6 @@ def oracle(cells: list[dict]) -> list[str]:
 #: The rule family searched by ``--family``: w = K · gain(clf)^a · (1 − gain(base))^b on each of
 #: the three transforms of ``U``.
 FAMILY_K, FAMILY_A, FAMILY_B = (1, 2, 3, 5, 8), (0.5, 1, 2), (0, 0.5, 1, 2)
-TRANSFORMS = {"U": lambda u: u, "U²": lambda u: u**2, "−log(1−U)": _tail}
 
 
 def half_means(cells: list[dict], transform, weight, members: list[str]) -> dict[str, tuple]:

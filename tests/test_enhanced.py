@@ -66,7 +66,7 @@ def test_paper_fusion_is_minmax_base_plus_weighted_classifier(fitted):
     assert np.allclose(det.decision_function(X_new), expected_base + 0.5 * expected_clf)
 
 
-def test_default_fusion_is_tail_evidence_plus_auto_weighted_rank(fitted):
+def test_default_fusion_is_tail_evidence_plus_auto_weighted_squared_rank(fitted):
     det, X_train = fitted
     oob = det.classifier_.oob_decision_function_[:, 1]
     labels = np.r_[np.zeros(len(X_train)), np.ones(len(det.synthetic_))]
@@ -76,9 +76,8 @@ def test_default_fusion_is_tail_evidence_plus_auto_weighted_rank(fitted):
     X_new = np.vstack([X_train[:30], X_train[:5] + 10.0])
     T = TailNormalizer.fit(det.base_scores_)
     U = EcdfNormalizer.fit(oob[: len(X_train)])
-    expected = T.transform(det.base_decision_function(X_new)) + det.weight_ * U.transform(
-        det.classifier_.predict_proba(X_new)[:, 1]
-    )
+    rank = U.transform(det.classifier_.predict_proba(X_new)[:, 1])
+    expected = T.transform(det.base_decision_function(X_new)) + det.weight_ * rank**2
     assert np.allclose(det.decision_function(X_new), expected)
     # Far-out rows keep growing past the training range instead of saturating.
     assert det.decision_function(X_new)[30:].min() > det.decision_scores_.max()

@@ -10,9 +10,12 @@ looking at test labels. llmdas's default is one rule for every dataset, fitted o
   linearly past the training maximum, so rows the detector already rates far outside the training
   range keep their lead — min-max would let a classifier bump them — and it is strictly
   increasing, so it keeps the detector's ranking exactly.
-* ``U`` (:class:`EcdfNormalizer`) is the classifier probability's rank among the training rows'
-  out-of-sample probabilities, in ``[0, 1]`` (plus a small slope past the maximum). The classifier
-  can therefore move a row by at most ``w`` units of base evidence.
+* ``U`` (:class:`EcdfNormalizer`) is the *square* of the classifier probability's rank among the
+  training rows' out-of-sample probabilities, in ``[0, 1]`` (plus a small slope past the maximum).
+  The classifier can therefore move a row by at most ``w`` units of base evidence, and squaring
+  keeps that room for the rows it ranks highest: a normal row at the classifier's median rank
+  moves by ``w / 4`` instead of ``w / 2``, so the classifier's noise in the bulk of normal rows
+  reshuffles the detector's ranking less (docs/method.md).
 * ``w`` (:func:`separability_weight`) is ``scale * max(0, 2 * AUC - 1)``, where AUC is the
   classifier's out-of-sample separability of synthetic versus normal training rows. A classifier
   that cannot tell its own synthetic rows from normal ones gets weight 0 and ``F`` is the base
@@ -102,31 +105,33 @@ class TailNormalizer:
 
 @dataclass(frozen=True)
 class EcdfNormalizer:
-    """Rank of a score among the training scores, in ``[0, 1]``, with a gentle slope past the max.
+    """Rank of a score among the training scores, in ``[0, 1]``, raised to ``power``.
 
-    Past the training maximum ``m`` the value grows by ``0.1 * (s - m) / (m - q90)``, so the
+    Past the training maximum ``m`` the rank grows by ``0.1 * (s - m) / (m - q90)``, so the
     ordering of unusually high scores survives while their weight stays bounded in practice.
+    ``power > 1`` compresses the low and middle ranks and leaves the top ones near 1.
     """
 
     sorted_train: np.ndarray
     slope: float
+    power: float = 1.0
 
     @classmethod
-    def fit(cls, train_scores: np.ndarray) -> EcdfNormalizer:
+    def fit(cls, train_scores: np.ndarray, power: float = 1.0) -> EcdfNormalizer:
         ref = np.sort(np.asarray(train_scores, dtype=np.float64))
         tail = max(float(ref[-1] - np.quantile(ref, 0.9)), 1e-12)
-        return cls(ref, 0.1 / tail)
+        return cls(ref, 0.1 / tail, power)
 
     def transform(self, scores: np.ndarray) -> np.ndarray:
         scores = np.asarray(scores, dtype=np.float64)
         ranks = np.searchsorted(self.sorted_train, scores, side="right") / len(self.sorted_train)
-        return ranks + self.slope * np.maximum(scores - self.sorted_train[-1], 0.0)
+        return (ranks + self.slope * np.maximum(scores - self.sorted_train[-1], 0.0)) ** self.power
 
 
 def make_normalizers(kind: str, base_train: np.ndarray, classifier_train: np.ndarray):
     """Fit the (base, classifier) normaliser pair of a fusion ``kind``: ``"tail"`` or ``"minmax"``."""
     if kind == "tail":
-        return TailNormalizer.fit(base_train), EcdfNormalizer.fit(classifier_train)
+        return TailNormalizer.fit(base_train), EcdfNormalizer.fit(classifier_train, power=2.0)
     if kind == "minmax":
         return MinMaxNormalizer.fit(base_train), MinMaxNormalizer.fit(classifier_train)
     raise ValueError(f"normalization must be 'tail' or 'minmax', got {kind!r}")
