@@ -14,6 +14,7 @@ from llmdas.detectors import (
 
 
 @pytest.mark.parametrize("name", [n for n in DETECTOR_NAMES if n != "DRL"])
+@pytest.mark.filterwarnings("error:Precision loss occurred in moment calculation:RuntimeWarning")
 def test_every_registry_detector_fits_with_a_constant_column(name, split):
     X_train, X_test, y_test = split
     det = make_detector(name, random_state=0).fit(X_train)

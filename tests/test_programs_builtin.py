@@ -59,7 +59,6 @@ def test_lookup_by_name_detector_and_file(tmp_path):
 
 
 @pytest.mark.parametrize("name", PYOD_NAMES)
-@pytest.mark.filterwarnings("ignore:Precision loss occurred in moment calculation")
 def test_enhancement_runs_on_wide_sparse_binary_data(name):
     # InternetAds-like: more (binary, mostly zero, partly constant) features than rows.
     from llmdas import EnhancedDetector

@@ -39,7 +39,7 @@ _REGISTRY: dict[str, str] = {
     "KNN": "pyod.models.knn:KNN",
     "LOF": "pyod.models.lof:LOF",
     "HBOS": "pyod.models.hbos:HBOS",
-    "COPOD": "pyod.models.copod:COPOD",
+    "COPOD": "llmdas.detectors.copod:COPOD",  # PyOD COPOD, quiet about constant columns
     "DRL": "llmdas.detectors.drl:DRL",
 }
 
