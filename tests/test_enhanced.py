@@ -1,6 +1,8 @@
 """EnhancedDetector: the PyOD API, the fusion, reproducibility, fallbacks and persistence."""
 
+import copy
 import pickle
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -245,6 +247,23 @@ def test_pickle_and_save_load_round_trip(fitted, tmp_path):
     (tmp_path / "other.joblib").write_bytes(b"not a model")
     with pytest.raises(Exception):  # noqa: B017 - joblib's own error for a corrupt file
         load(tmp_path / "other.joblib")
+
+
+def test_a_model_saved_before_the_squared_rank_keeps_its_scores(fitted, tmp_path):
+    # Format-2 files written before EcdfNormalizer had ``power`` hold no such field; they must
+    # still load and score with the plain rank they were fitted with.
+    det, X_train = fitted
+    old = copy.deepcopy(det)
+    del old._clf_norm.__dict__["power"]
+    path = old.save(tmp_path / "old.joblib")
+    rank = replace(det._clf_norm, power=1.0).transform(
+        det.classifier_.predict_proba(X_train[:20])[:, 1]
+    )
+    expected = (
+        det._base_norm.transform(det.base_decision_function(X_train[:20])) + det.weight_ * rank
+    )
+    assert np.allclose(load(path).decision_function(X_train[:20]), expected)
+    assert not np.allclose(det.decision_function(X_train[:20]), expected)
 
 
 def test_row_limits_change_nothing_when_the_data_fits(split):
