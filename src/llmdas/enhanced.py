@@ -53,7 +53,8 @@ __all__ = ["EnhancedDetector", "ProgramFallbackWarning", "load"]
 # Rows each tree of the default classifier trains on (a bootstrap sample of at most this size).
 _DEFAULT_TREE_ROWS = 1000
 #: Version of the files written by :meth:`EnhancedDetector.save`; 2 since the base normaliser
-#: became strictly increasing (its fitted attributes changed).
+#: became strictly increasing (its fitted attributes changed). Format-2 files from before the
+#: squared classifier rank still score as fitted: their normaliser lacks ``power`` and gets 1.
 MODEL_FORMAT = 2
 
 
