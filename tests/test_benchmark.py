@@ -139,6 +139,17 @@ def test_config_hash_changes_with_program_and_split(tiny_dir, tmp_path):
     assert ha != hb and len(ha) == 16
 
 
+def test_config_hash_changes_with_the_method_version(tiny_dir, tmp_path, monkeypatch):
+    # A change of the fusion arithmetic changes no constructor default; the version must show it.
+    import llmdas.enhanced
+
+    with ResultStore(tmp_path / "r.db") as store:
+        a = _plan(tiny_dir, store, datasets=("alpha",), detectors=("PCA",), methods="gaussian")
+        monkeypatch.setattr(llmdas.enhanced, "METHOD_VERSION", llmdas.enhanced.METHOD_VERSION + 1)
+        b = _plan(tiny_dir, store, datasets=("alpha",), detectors=("PCA",), methods="gaussian")
+    assert a.groups[0].cells[0].config_hash != b.groups[0].cells[0].config_hash
+
+
 @pytest.mark.parametrize("name", sorted(DETERMINISTIC_DETECTORS))
 def test_deterministic_detectors_do_not_depend_on_the_seed(name, tiny_dir):
     from llmdas.data import load_dataset, paper_split

@@ -48,10 +48,16 @@ from llmdas.programs import load_program
 from llmdas.sandbox import ProgramError, SandboxLimits, run_program
 from llmdas.support import snap_to_support
 
-__all__ = ["EnhancedDetector", "ProgramFallbackWarning", "load"]
+__all__ = ["METHOD_VERSION", "EnhancedDetector", "ProgramFallbackWarning", "load"]
 
 # Rows each tree of the default classifier trains on (a bootstrap sample of at most this size).
 _DEFAULT_TREE_ROWS = 1000
+#: Version of what :class:`EnhancedDetector` computes for given parameters. Bump it with every
+#: change that moves its scores without changing a constructor default (the fusion arithmetic, the
+#: default classifier's settings, ...): benchmark stores hash it, so that a resumed run recomputes
+#: its cells instead of mixing old and new results. 2: strictly increasing base evidence;
+#: 3: squared classifier rank.
+METHOD_VERSION = 3
 #: Version of the files written by :meth:`EnhancedDetector.save`; 2 since the base normaliser
 #: became strictly increasing (its fitted attributes changed). Format-2 files from before the
 #: squared classifier rank still score as fitted: their normaliser lacks ``power`` and gets 1.

@@ -225,16 +225,18 @@ def _shape_of(path: Path) -> tuple[int, int]:
 
 
 def enhanced_defaults() -> dict[str, str]:
-    """The public constructor defaults of ``EnhancedDetector`` that shape every cell's result.
+    """The public constructor defaults of ``EnhancedDetector`` that shape every cell's result,
+    and its ``METHOD_VERSION`` (what it computes with them).
 
-    They are part of the configuration hash, so that a change of defaults (say, of the fusion)
-    makes a rerun recompute cells instead of mixing old and new results.
+    They are part of the configuration hash, so that a change of defaults or of the method (say,
+    of the fusion) makes a rerun recompute cells instead of mixing old and new results.
     """
-    from llmdas.enhanced import EnhancedDetector
+    from llmdas.enhanced import METHOD_VERSION, EnhancedDetector
 
     params = EnhancedDetector().get_params(deep=False)
     for key in ("detector", "program", "random_state", "prefit", "n_jobs"):
         params.pop(key, None)
+    params["method_version"] = METHOD_VERSION
     return {key: repr(value) for key, value in sorted(params.items())}
 
 
