@@ -1,10 +1,10 @@
 """Compare fusion-weight rules offline, on the issue-8 tuning/validation halves.
 
 Fits the default ``EnhancedDetector`` once per (dataset, detector, seed) under the paper split,
-keeps the normalised test scores ``T(f_t)`` and the classifier's plain rank ``U`` and two training-only signals — the
-classifier's out-of-bag separability of synthetic vs normal rows (``separability_``) and the base
-detector's own separability of the same rows (ROC-AUC of its scores of the synthetic rows against
-its training scores) — and then scores ``F = T + w * V(U)`` for each rule below without
+keeps the normalised test scores ``T(f_t)``, the classifier's plain rank ``U`` and two
+training-only signals — the classifier's out-of-bag separability of synthetic vs normal rows
+(``separability_``) and the base detector's own separability of the same rows (ROC-AUC of its
+scores of the synthetic rows against its training scores) — and then scores ``F = T + w * V(U)`` for each rule below without
 refitting. For reference it also prints what a per-dataset choice of rule made *with test labels*
 would reach (the paper's protocol), which bounds every fixed rule on these two scores.
 Halves as in ``split_halves.py``: datasets sorted by name, even positions tune, odd validate.
@@ -143,8 +143,9 @@ def evaluate(cells: list[dict], transform, weight) -> list[str]:
     return lines
 
 
-#: Weights the per-dataset oracle may pick from (with each transform of ``U``).
+#: Transforms ``V`` of the classifier's rank, for the oracle and the ``--family`` search.
 TRANSFORMS = {"U": lambda u: u, "U²": lambda u: u**2, "−log(1−U)": _tail}
+#: Weights the per-dataset oracle may pick from (with each transform of ``U``).
 ORACLE_WEIGHTS = (0, 0.1, 0.25, 0.5, 1, 2, 3, 4, 6, 10, 30, 1000)
 
 

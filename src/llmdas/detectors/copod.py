@@ -8,22 +8,28 @@ in every case we met), so this subclass silences that one warning and changes no
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 from pyod.models.copod import COPOD as _PyODCOPOD
 
-_CONSTANT_COLUMN_WARNING = "Precision loss occurred in moment calculation"
+
+@contextlib.contextmanager
+def _without_constant_column_warning():
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", "Precision loss occurred in moment calculation", RuntimeWarning
+        )
+        yield
 
 
 class COPOD(_PyODCOPOD):
     """PyOD's COPOD, without SciPy's skewness warning on constant columns."""
 
     def fit(self, X, y=None):
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", _CONSTANT_COLUMN_WARNING, RuntimeWarning)
+        with _without_constant_column_warning():
             return super().fit(X, y)
 
     def decision_function(self, X):
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", _CONSTANT_COLUMN_WARNING, RuntimeWarning)
+        with _without_constant_column_warning():
             return super().decision_function(X)
