@@ -12,7 +12,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from llmdas import EnhancedDetector, SynthesisProgram, load
-from llmdas.enhanced import ProgramFallbackWarning
+from llmdas.enhanced import ProgramFallbackWarning, SmallSampleWarning
 from llmdas.fusion import EcdfNormalizer, TailNormalizer
 from llmdas.sandbox import BadOutputError, ProgramCrashError
 
@@ -114,6 +114,16 @@ def test_weight_zero_keeps_the_detectors_ranking_exactly():
     steps, base_steps = np.diff(fused[order]), np.diff(base[order])
     # Same order; a tie only where the base scores differ by float rounding.
     assert (steps >= 0).all() and ((steps > 0) | (base_steps < 1e-9)).all()
+
+
+def test_few_training_rows_warn_that_the_automatic_weight_is_noise(recwarn):
+    rng = np.random.default_rng(4)
+    with pytest.warns(SmallSampleWarning, match="only 16 training and 8 synthetic rows"):
+        EnhancedDetector("ECOD", random_state=0).fit(rng.normal(size=(16, 4)))
+    # No warning with a weight the user chose, nor with enough rows for the AUC to mean something.
+    EnhancedDetector("ECOD", weight=1.0, random_state=0).fit(rng.normal(size=(16, 4)))
+    EnhancedDetector("ECOD", random_state=0).fit(rng.normal(size=(40, 4)))
+    assert not [w for w in recwarn if issubclass(w.category, SmallSampleWarning)]
 
 
 def test_training_scores_are_out_of_sample(fitted):

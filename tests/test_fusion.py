@@ -1,8 +1,9 @@
 """The score normalisers of llmdas.fusion."""
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
-from llmdas.fusion import TailNormalizer
+from llmdas.fusion import TailNormalizer, chance_auc_spread
 
 
 def test_tail_evidence_is_strictly_increasing_and_never_ties_distinct_scores():
@@ -31,3 +32,13 @@ def test_tail_evidence_at_training_scores_is_the_empirical_tail_p_value():
 def test_tail_evidence_of_constant_training_scores_still_ranks():
     T = TailNormalizer.fit(np.zeros(10))
     assert np.all(np.diff(T.transform(np.array([-1.0, 0.0, 1.0]))) > 0)
+
+
+def test_chance_auc_spread_matches_the_auc_of_random_scores():
+    # The spread of the AUC of scores that carry no information, simulated, against the formula.
+    rng = np.random.default_rng(0)
+    labels = np.r_[np.zeros(20), np.ones(10)]
+    aucs = [roc_auc_score(labels, rng.random(30)) for _ in range(4000)]
+    assert abs(np.std(aucs) - chance_auc_spread(20, 10)) < 0.005
+    assert chance_auc_spread(2000, 1000) < 0.02
+    assert chance_auc_spread(5, 0) == float("inf")

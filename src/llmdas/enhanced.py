@@ -42,14 +42,24 @@ from llmdas.detectors import (
     sanitize_scores,
     score_detector,
 )
-from llmdas.fusion import fuse, make_normalizers, separability_weight
+from llmdas.fusion import chance_auc_spread, fuse, make_normalizers, separability_weight
 from llmdas.program import SynthesisProgram
 from llmdas.programs import load_program
 from llmdas.sandbox import ProgramError, SandboxLimits, run_program
 from llmdas.support import snap_to_support
 
-__all__ = ["METHOD_VERSION", "EnhancedDetector", "ProgramFallbackWarning", "load"]
+__all__ = [
+    "METHOD_VERSION",
+    "EnhancedDetector",
+    "ProgramFallbackWarning",
+    "SmallSampleWarning",
+    "load",
+]
 
+# Above this chance spread of the separability (a standard deviation of 0.6 in the weight at the
+# default weight_scale = 3; with the default n_synthetic, below about 25 training rows) fit warns
+# that the automatic weight is unreliable.
+_MAX_CHANCE_AUC_SPREAD = 0.1
 # Rows each tree of the default classifier trains on (a bootstrap sample of at most this size).
 _DEFAULT_TREE_ROWS = 1000
 #: Version of what :class:`EnhancedDetector` computes for given parameters. Bump it with every
@@ -66,6 +76,10 @@ MODEL_FORMAT = 2
 
 class ProgramFallbackWarning(UserWarning):
     """Synthesis failed and ``on_program_error="base"`` made the detector fall back to its base."""
+
+
+class SmallSampleWarning(UserWarning):
+    """Too few rows for the classifier's separability, and so its weight, to mean much."""
 
 
 class EnhancedDetector(BaseDetector):
@@ -101,6 +115,8 @@ class EnhancedDetector(BaseDetector):
         Weight ``w`` of the classifier's normalised score. ``"auto"``: ``weight_scale *
         max(0, 2 * AUC - 1)`` with AUC the out-of-sample separability of synthetic vs normal rows;
         a classifier no better than chance gets weight 0 and the base detector is used alone.
+        On fewer than about 25 training rows chance alone moves the AUC enough to matter, and
+        ``fit`` warns (:class:`SmallSampleWarning`).
     weight_scale : float, default=3.0
         Largest automatic weight (reached by a perfectly separating classifier).
     normalization : {"tail", "minmax"}, default="tail"
@@ -346,6 +362,16 @@ class EnhancedDetector(BaseDetector):
         self.separability_ = _roc_auc(labels, proba)
         if self.weight == "auto":
             self.weight_ = separability_weight(self.separability_, self.weight_scale)
+            spread = chance_auc_spread(len(rows), len(synthetic))
+            if spread > _MAX_CHANCE_AUC_SPREAD:
+                warnings.warn(
+                    f"only {len(rows)} training and {len(synthetic)} synthetic rows: a classifier "
+                    f"with no skill would still reach a separability of 0.5 ± {spread:.2f}, so "
+                    f"the weight {self.weight_:.2f} is mostly noise; pass weight=0 to use the "
+                    f"base detector {self.detector_name_} alone",
+                    SmallSampleWarning,
+                    stacklevel=3,
+                )
         else:
             self.weight_ = float(self.weight)
 

@@ -34,6 +34,7 @@ __all__ = [
     "EcdfNormalizer",
     "MinMaxNormalizer",
     "TailNormalizer",
+    "chance_auc_spread",
     "fuse",
     "make_normalizers",
     "separability_weight",
@@ -142,6 +143,18 @@ def separability_weight(auc: float, scale: float) -> float:
     if not np.isfinite(auc):
         return 0.0
     return float(scale * max(0.0, 2.0 * auc - 1.0))
+
+
+def chance_auc_spread(n_normal: int, n_synthetic: int) -> float:
+    """Standard deviation of the ROC-AUC of a classifier with no skill on these class sizes.
+
+    Under the null hypothesis of the Mann-Whitney test the AUC has mean 0.5 and variance
+    ``(n0 + n1 + 1) / (12 * n0 * n1)``. On a few dozen rows this spread is large enough for a
+    chance-level classifier to earn a sizeable :func:`separability_weight`.
+    """
+    if n_normal < 1 or n_synthetic < 1:
+        return float("inf")
+    return float(np.sqrt((n_normal + n_synthetic + 1) / (12.0 * n_normal * n_synthetic)))
 
 
 def fuse(base: np.ndarray, synthetic: np.ndarray, weight: float) -> np.ndarray:
