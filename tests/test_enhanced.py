@@ -239,6 +239,8 @@ def test_bad_input_at_fit_and_score(fitted):
         EnhancedDetector("ECOD").fit(np.array([[1.0, np.nan], [2.0, 3.0], [1.0, 1.0]]))
     with pytest.raises(ValueError, match="at least 2"):
         EnhancedDetector("ECOD").fit(np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="every column of X is constant"):
+        EnhancedDetector("ECOD").fit(np.ones((20, 3)))
     with pytest.raises(ValueError, match="5 features, but the detector was fitted with 6"):
         det.decision_function(np.zeros((3, 5)))
 

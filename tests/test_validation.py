@@ -28,6 +28,16 @@ def test_too_few_rows_and_feature_mismatch():
         check_X(np.zeros((5, 3)), n_features=4)
 
 
+def test_identical_rows_are_rejected_only_when_variation_is_required():
+    same = np.tile([[1.0, 2.0, 3.0]], (50, 1))
+    with pytest.raises(ValueError, match="every column of X is constant.*all 50 rows"):
+        check_X(same, require_variation=True)
+    assert check_X(same).shape == (50, 3)  # scoring identical rows is fine
+    one_varies = same.copy()
+    one_varies[7, 2] = 4.0
+    assert check_X(one_varies, require_variation=True).shape == (50, 3)
+
+
 def test_accepts_lists_ints_and_bools():
     out = check_X([[1, 2], [3, 4]])
     assert out.dtype == np.float64 and out.flags.c_contiguous

@@ -12,7 +12,14 @@ import numpy as np
 __all__ = ["check_X"]
 
 
-def check_X(X, *, name: str = "X", min_rows: int = 1, n_features: int | None = None) -> np.ndarray:
+def check_X(
+    X,
+    *,
+    name: str = "X",
+    min_rows: int = 1,
+    n_features: int | None = None,
+    require_variation: bool = False,
+) -> np.ndarray:
     """Return ``X`` as a finite, 2-D float64 array or raise ``ValueError`` naming the problem.
 
     Parameters
@@ -24,6 +31,8 @@ def check_X(X, *, name: str = "X", min_rows: int = 1, n_features: int | None = N
         Fewest rows accepted (fitting needs at least 2).
     n_features : int, optional
         Expected number of columns (the count seen at fit time).
+    require_variation : bool
+        Reject ``X`` whose rows are all identical (training data with nothing to learn from).
     """
     if hasattr(X, "to_numpy"):  # pandas / polars frames
         X = X.to_numpy()
@@ -62,5 +71,10 @@ def check_X(X, *, name: str = "X", min_rows: int = 1, n_features: int | None = N
     if n_features is not None and arr.shape[1] != n_features:
         raise ValueError(
             f"{name} has {arr.shape[1]} features, but the detector was fitted with {n_features}"
+        )
+    if require_variation and not (arr != arr[0]).any():
+        raise ValueError(
+            f"every column of {name} is constant (all {arr.shape[0]} rows are identical), so "
+            "there is nothing to tell anomalies apart by; check that the right data was passed"
         )
     return np.ascontiguousarray(arr)

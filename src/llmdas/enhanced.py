@@ -210,7 +210,7 @@ class EnhancedDetector(BaseDetector):
     def fit(self, X, y=None) -> EnhancedDetector:
         """Fit on normal rows ``X`` (``y`` is ignored, as in PyOD's unsupervised detectors)."""
         self._check_params()
-        X = check_X(X, min_rows=2)
+        X = check_X(X, min_rows=2, require_variation=True)
         self._set_n_classes(y)  # PyOD bookkeeping that predict_proba relies on
         self.n_features_in_ = X.shape[1]
         self.timings_ = {}
