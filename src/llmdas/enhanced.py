@@ -60,6 +60,7 @@ __all__ = [
 # default weight_scale = 3; with the default n_synthetic, below about 25 training rows) fit warns
 # that the automatic weight is unreliable.
 _MAX_CHANCE_AUC_SPREAD = 0.1
+
 # Rows each tree of the default classifier trains on (a bootstrap sample of at most this size).
 _DEFAULT_TREE_ROWS = 1000
 #: Version of what :class:`EnhancedDetector` computes for given parameters. Bump it with every
