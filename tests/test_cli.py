@@ -56,6 +56,36 @@ def test_enhance_writes_scores_and_model(tmp_path):
     assert np.allclose(load(model).decision_function(X), scores, rtol=1e-8)
 
 
+def test_enhance_fits_and_scores_csv_files_without_labels(tmp_path):
+    X, y = load_demo()
+    train, new = tmp_path / "train.csv", tmp_path / "new.csv"
+    np.savetxt(train, X[y == 0], delimiter=",")
+    np.savetxt(new, X[:40], delimiter=",")
+    out = tmp_path / "scores.csv"
+    args = ["enhance", "--detector", "ECOD", "--data", str(train), "--scores-out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1 and "--label-column none" in result.output
+    result = runner.invoke(app, [*args, "--label-column", "none", "--score-data", str(new)])
+    assert result.exit_code == 0, result.output
+    assert f"on {(y == 0).sum()} normal rows" in result.output
+    assert np.loadtxt(out, skiprows=1).shape == (40,)
+    # Labelled training rows, unlabelled rows to score.
+    labelled = tmp_path / "labelled.csv"
+    np.savetxt(labelled, np.column_stack([X, y]), delimiter=",")
+    result = runner.invoke(
+        app,
+        [*args[:4], str(labelled), *args[5:], "--score-data", str(new)]
+        + ["--score-label-column", "none"],
+    )
+    assert result.exit_code == 0, result.output
+    assert f"on {(y == 0).sum()} normal rows" in result.output
+    # Every row labelled 1: a clear error instead of "0 rows".
+    ones = tmp_path / "ones.csv"
+    np.savetxt(ones, np.column_stack([X[:20], np.ones(20)]), delimiter=",")
+    result = runner.invoke(app, [*args[:4], str(ones), *args[5:]])
+    assert result.exit_code == 1 and "no normal rows to fit on" in result.output
+
+
 def test_user_errors_exit_1_with_one_line():
     result = runner.invoke(
         app, ["enhance", "--detector", "PCA", "--data", "/no/such.npz", "--scores-out", "x.csv"]

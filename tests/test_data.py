@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from llmdas.data import load_dataset, load_demo, paper_split, random_split
+from llmdas.data import load_dataset, load_demo, load_features, paper_split, random_split
 
 
 def test_demo_set_is_odds_style():
@@ -67,3 +67,43 @@ def test_bad_files_fail_clearly(tmp_path):
         load_dataset(tmp_path / "lab.npz")
     with pytest.raises(ValueError, match="at least 4 normal rows"):
         paper_split(np.zeros((3, 2)), np.array([0, 0, 1]))
+
+
+def test_load_features_reads_files_without_labels(tmp_path):
+    X = np.random.default_rng(0).normal(size=(30, 4))
+    np.savetxt(tmp_path / "plain.csv", X, delimiter=",")
+    np.savetxt(tmp_path / "one.csv", X[:, :1], delimiter=",")
+    np.savez(tmp_path / "x.npz", X=X)
+    assert np.allclose(load_features(tmp_path / "plain.csv"), X)
+    assert load_features(tmp_path / "one.csv").shape == (30, 1)  # one column stays a column
+    assert np.allclose(load_features(tmp_path / "x.npz"), X)
+    # With a label column named, it is dropped and checked like load_dataset's.
+    y = (np.arange(30) % 7 == 0).astype(float)
+    np.savetxt(tmp_path / "lab.csv", np.column_stack([X, y]), delimiter=",")
+    assert np.allclose(load_features(tmp_path / "lab.csv", label_column=-1), X)
+    with pytest.raises(ValueError, match="labels must be 0"):
+        load_features(tmp_path / "plain.csv", label_column=-1)
+
+
+def test_csv_without_labels_is_named_in_the_error(tmp_path):
+    X = np.random.default_rng(0).normal(size=(300, 5))
+    np.savetxt(tmp_path / "plain.csv", X, delimiter=",")
+    with pytest.raises(ValueError, match="got 300 distinct values") as info:
+        load_dataset(tmp_path / "plain.csv")
+    message = str(info.value)
+    assert "last column" in message and "load_features" in message and len(message) < 400
+
+
+def test_malformed_csv_files_fail_clearly(tmp_path):
+    (tmp_path / "ragged.csv").write_text("1,2,3\n4,5\n")
+    with pytest.raises(ValueError, match="ragged.csv is not a table of numbers: Line #2"):
+        load_features(tmp_path / "ragged.csv")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(ValueError, match="empty.csv holds no rows"):
+        load_dataset(tmp_path / "empty.csv")
+    (tmp_path / "head.csv").write_text("a,b,label\n")
+    with pytest.raises(ValueError, match="head.csv holds no rows"):
+        load_features(tmp_path / "head.csv")
+    (tmp_path / "ok.csv").write_text("1,2,0\n3,4,1\n")
+    with pytest.raises(ValueError, match="label column 5 is out of range for its 3 columns"):
+        load_dataset(tmp_path / "ok.csv", label_column=5)

@@ -28,6 +28,7 @@ _EXPORTS = {
     "list_datasets": "llmdas.data",
     "load_dataset": "llmdas.data",
     "load_demo": "llmdas.data",
+    "load_features": "llmdas.data",
     "paper_split": "llmdas.data",
     "random_split": "llmdas.data",
 }

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.syntax import Syntax
 from rich.table import Table
 
-from llmdas.data import DEMO_NAME, load_dataset, paper_split
+from llmdas.data import DEMO_NAME, load_dataset, load_features, paper_split
 
 app = typer.Typer(
     help="Enhance tabular anomaly detectors with programmatically synthesized hard anomalies.",
@@ -131,6 +131,18 @@ def _signed(value: float) -> str:
     return f"[{colour}]{value:+.4f}[/]"
 
 
+def _label_column(text: str) -> str | int | None:
+    """``--label-column``: 'none', 'last', an integer index or a header name."""
+    if text.lower() == "none":
+        return None
+    if text.lower() == "last":
+        return -1
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
 @app.command()
 @user_errors
 def enhance(
@@ -138,12 +150,23 @@ def enhance(
     data: Annotated[
         Path,
         typer.Option(
-            help="Training data: .npz/.mat/.csv. Labelled rows (y=1) are dropped before fitting."
+            help="Training data: .npz/.mat/.csv. Rows labelled 1 (anomalies) are dropped before "
+            "fitting; with --label-column none every row trains."
         ),
     ],
     scores_out: Annotated[Path, typer.Option(help="Where to write the scores (.csv or .npy).")],
     score_data: Annotated[
         Path | None, typer.Option(help="Rows to score (default: every row of --data).")
+    ] = None,
+    label_column: Annotated[
+        str,
+        typer.Option(
+            help="Label column of a CSV: 'last', 'none' (no labels), a header name or an index."
+        ),
+    ] = "last",
+    score_label_column: Annotated[
+        str | None,
+        typer.Option(help="Label column of a --score-data CSV (default: as --label-column)."),
     ] = None,
     program: Annotated[
         str | None,
@@ -158,13 +181,26 @@ def enhance(
     """Fit an enhanced detector on the normal rows of DATA and write anomaly scores."""
     from llmdas.enhanced import EnhancedDetector
 
-    X, y = load_dataset(data)
-    X_train = X[y == 0]
+    labels = _label_column(label_column)
+    if labels is None:
+        X = X_train = load_features(data)
+    else:
+        X, y = load_dataset(data, label_column=labels)
+        X_train = X[y == 0]
+        if len(X_train) == 0:
+            raise ValueError(
+                f"{data.name} has no normal rows to fit on: every row is labelled 1 (anomaly); "
+                "if the file has no label column, pass --label-column none"
+            )
     model = EnhancedDetector(
         detector, program=program, random_state=seed, program_timeout=program_timeout
     )
     model.fit(X_train)
-    X_score = X if score_data is None else load_dataset(score_data)[0]
+    if score_data is None:
+        X_score = X
+    else:
+        score_labels = labels if score_label_column is None else _label_column(score_label_column)
+        X_score = load_features(score_data, label_column=score_labels)
     scores = model.decision_function(X_score)
     scores_out.parent.mkdir(parents=True, exist_ok=True)
     if scores_out.suffix == ".npy":

@@ -8,6 +8,7 @@ datasets live on the project's machines). Paths are accepted everywhere a name i
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ __all__ = [
     "list_datasets",
     "load_dataset",
     "load_demo",
+    "load_features",
     "paper_split",
     "random_split",
 ]
@@ -78,61 +80,117 @@ def load_dataset(
         ADBench ``.npz`` (arrays ``X`` and ``y``), an ODDS ``.mat`` (``X`` and ``y``) or a ``.csv``.
     label_column : str or int
         For CSV files: the label column's header name or index (default: last column).
+
+    See Also
+    --------
+    load_features : the rows of a file without labels (new rows to score, unlabelled training data).
     """
     if str(name_or_path) == DEMO_NAME:
         return load_demo()
     path = _resolve(name_or_path)
-    if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as data:
-            missing = {"X", "y"} - set(data.files)
-            if missing:
-                raise ValueError(
-                    f"{path} lacks array(s) {sorted(missing)}; expected ADBench format"
-                )
-            X, y = data["X"], data["y"]
-    elif path.suffix == ".mat":
-        X, y = _load_mat(path)
-    elif path.suffix == ".csv":
-        X, y = _load_csv(path, label_column)
-    else:
-        raise ValueError(f"unsupported dataset format {path.suffix!r}; use .npz, .mat or .csv")
+    X, y = _read(path, label_column)
     X = check_X(X, name=f"X of {path.name}", min_rows=2)
     y = np.asarray(y).ravel()
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"{path.name}: X has {X.shape[0]} rows but y has {y.shape[0]} labels")
-    labels = set(np.unique(y).tolist())
-    if not labels <= {0, 1}:
+    values = np.unique(y)
+    if not set(values.tolist()) <= {0, 1}:
+        preview = ", ".join(f"{v:g}" for v in values[:4]) + (", ..." if len(values) > 4 else "")
+        hint = ""
+        if path.suffix == ".csv":
+            where = "the last column" if label_column == -1 else f"column {label_column!r}"
+            hint = (
+                f"; they were read from {where} of the file. A CSV without labels loads with "
+                "load_features (on the command line: --label-column none)"
+            )
         raise ValueError(
-            f"{path.name}: labels must be 0 (normal) and 1 (anomaly), got {sorted(labels)}"
+            f"{path.name}: labels must be 0 (normal) and 1 (anomaly), got {len(values)} distinct "
+            f"values ({preview}){hint}"
         )
     return X, y.astype(np.int64)
 
 
-def _load_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    from scipy.io import loadmat
+def load_features(name_or_path: str | Path, *, label_column: str | int | None = None) -> np.ndarray:
+    """Load the rows of a dataset file as a finite 2-D array ``X``, with or without labels.
 
-    try:
-        mat = loadmat(path)
-    except NotImplementedError:  # MATLAB v7.3 files are HDF5
-        raise ValueError(f"{path.name} is a MATLAB v7.3 (HDF5) file; re-save it with -v7") from None
-    if "X" not in mat or "y" not in mat:
-        raise ValueError(f"{path.name} lacks variables 'X' and 'y' (ODDS format)")
-    return np.asarray(mat["X"], dtype=np.float64), np.asarray(mat["y"]).ravel()
+    Parameters
+    ----------
+    name_or_path : str or Path
+        As for :func:`load_dataset`. An ``.npz`` or ``.mat`` file needs only ``X``; a ``y`` in it
+        is ignored.
+    label_column : str, int or None
+        For CSV files: the column to drop as labels (and check, as :func:`load_dataset` does),
+        by header name or index. ``None`` (the default): every column is a feature.
+    """
+    if label_column is not None or str(name_or_path) == DEMO_NAME:
+        return load_dataset(
+            name_or_path, label_column=-1 if label_column is None else label_column
+        )[0]
+    path = _resolve(name_or_path)
+    return check_X(_read(path, None)[0], name=f"X of {path.name}")
 
 
-def _load_csv(path: Path, label_column: str | int) -> tuple[np.ndarray, np.ndarray]:
+def _read(path: Path, label_column: str | int | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """``X`` and ``y`` as stored in ``path``; ``label_column=None`` reads no labels at all."""
+    need_labels = label_column is not None
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as data:
+            missing = ({"X", "y"} if need_labels else {"X"}) - set(data.files)
+            if missing:
+                raise ValueError(
+                    f"{path} lacks array(s) {sorted(missing)}; expected ADBench format"
+                )
+            return data["X"], (data["y"] if need_labels else None)
+    if path.suffix == ".mat":
+        from scipy.io import loadmat
+
+        try:
+            mat = loadmat(path)
+        except NotImplementedError:  # MATLAB v7.3 files are HDF5
+            raise ValueError(
+                f"{path.name} is a MATLAB v7.3 (HDF5) file; re-save it with -v7"
+            ) from None
+        if "X" not in mat or (need_labels and "y" not in mat):
+            raise ValueError(f"{path.name} lacks variables 'X' and 'y' (ODDS format)")
+        return np.asarray(mat["X"], dtype=np.float64), (mat["y"] if need_labels else None)
+    if path.suffix == ".csv":
+        table, header = _load_csv(path)
+        if not need_labels:
+            return table, None
+        index = _label_index(path, table.shape[1], header, label_column)
+        return np.delete(table, index, axis=1), table[:, index]
+    raise ValueError(f"unsupported dataset format {path.suffix!r}; use .npz, .mat or .csv")
+
+
+def _load_csv(path: Path) -> tuple[np.ndarray, list[str] | None]:
+    """The numbers of a CSV file as a 2-D table, and its header row if it has one."""
     with path.open(encoding="utf-8") as fh:
         header = fh.readline().strip().split(",")
     has_header = any(not _is_number(cell) for cell in header)
-    table = np.genfromtxt(path, delimiter=",", skip_header=int(has_header), dtype=np.float64)
-    table = np.atleast_2d(table)
+    try:
+        with warnings.catch_warnings():  # an empty file is reported below, not as a warning
+            warnings.simplefilter("ignore", UserWarning)
+            table = np.genfromtxt(
+                path, delimiter=",", skip_header=int(has_header), dtype=np.float64, ndmin=2
+            )
+    except ValueError as exc:  # ragged rows; numpy lists every bad line
+        detail = str(exc).splitlines()[1:2] or [str(exc)]
+        raise ValueError(f"{path.name} is not a table of numbers: {detail[0].strip()}") from None
+    if table.shape[0] == 0:
+        raise ValueError(f"{path.name} holds no rows")
+    return table, (header if has_header else None)
+
+
+def _label_index(path: Path, n_columns: int, header: list[str] | None, label_column) -> int:
     if isinstance(label_column, str):
-        if not has_header or label_column not in header:
+        if header is None or label_column not in header:
             raise ValueError(f"{path.name}: no label column named {label_column!r}")
-        label_column = header.index(label_column)
-    label_index = label_column % table.shape[1]
-    X = np.delete(table, label_index, axis=1)
-    return X, table[:, label_index]
+        return header.index(label_column)
+    if not -n_columns <= label_column < n_columns:
+        raise ValueError(
+            f"{path.name}: label column {label_column} is out of range for its {n_columns} columns"
+        )
+    return label_column % n_columns
 
 
 def _is_number(text: str) -> bool:
