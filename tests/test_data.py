@@ -96,8 +96,15 @@ def test_csv_without_labels_is_named_in_the_error(tmp_path):
 
 def test_malformed_csv_files_fail_clearly(tmp_path):
     (tmp_path / "ragged.csv").write_text("1,2,3\n4,5\n")
-    with pytest.raises(ValueError, match="ragged.csv is not a table of numbers: Line #2"):
+    with pytest.raises(ValueError, match="ragged.csv is not a table of numbers: line 2 has 2 col"):
         load_features(tmp_path / "ragged.csv")
+    # Line numbers count the header too.
+    (tmp_path / "gap.csv").write_text("a,b,c\n1,2,3\n4,,6\n")
+    with pytest.raises(ValueError, match="line 3, column 2 is empty"):
+        load_dataset(tmp_path / "gap.csv")
+    (tmp_path / "word.csv").write_text("1,2,0\n4,x,1\n")
+    with pytest.raises(ValueError, match="line 2, column 2 holds 'x'"):
+        load_dataset(tmp_path / "word.csv")
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(ValueError, match="empty.csv holds no rows"):
         load_dataset(tmp_path / "empty.csv")
