@@ -114,3 +114,22 @@ def test_malformed_csv_files_fail_clearly(tmp_path):
     (tmp_path / "ok.csv").write_text("1,2,0\n3,4,1\n")
     with pytest.raises(ValueError, match="label column 5 is out of range for its 3 columns"):
         load_dataset(tmp_path / "ok.csv", label_column=5)
+
+
+def test_npy_tables_load_with_or_without_a_label_column(tmp_path):
+    X, y = load_demo()
+    np.save(tmp_path / "t.npy", np.column_stack([X, y]))
+    np.save(tmp_path / "f.npy", X)
+    X2, y2 = load_dataset(tmp_path / "t.npy")
+    assert np.array_equal(X2, X) and np.array_equal(y2, y)
+    assert np.array_equal(load_features(tmp_path / "f.npy"), X)
+    assert np.array_equal(load_features(tmp_path / "t.npy", label_column=-1), X)
+    np.save(tmp_path / "text.npy", np.array([["a", "b"], ["c", "d"]]))
+    with pytest.raises(ValueError, match="text.npy is not a numeric .npy array"):
+        load_features(tmp_path / "text.npy")
+    np.save(tmp_path / "cube.npy", np.zeros((2, 2, 2)))
+    with pytest.raises(ValueError, match="cube.npy holds a 3-D array"):
+        load_features(tmp_path / "cube.npy")
+    (tmp_path / "x.parquet").write_text("x")
+    with pytest.raises(ValueError, match="unsupported dataset format '.parquet'; use one of"):
+        load_dataset(tmp_path / "x.parquet")

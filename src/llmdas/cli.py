@@ -150,7 +150,7 @@ def enhance(
     data: Annotated[
         Path,
         typer.Option(
-            help="Training data: .npz/.mat/.csv. Rows labelled 1 (anomalies) are dropped before "
+            help="Training data: .npz/.mat/.csv/.npy. Rows labelled 1 (anomalies) are dropped before "
             "fitting; with --label-column none every row trains."
         ),
     ],
@@ -161,12 +161,13 @@ def enhance(
     label_column: Annotated[
         str,
         typer.Option(
-            help="Label column of a CSV: 'last', 'none' (no labels), a header name or an index."
+            help="Label column of a CSV or .npy table: 'last', 'none' (no labels), a header name or "
+            "an index."
         ),
     ] = "last",
     score_label_column: Annotated[
         str | None,
-        typer.Option(help="Label column of a --score-data CSV (default: as --label-column)."),
+        typer.Option(help="Label column of a --score-data table (default: as --label-column)."),
     ] = None,
     program: Annotated[
         str | None,

@@ -47,7 +47,7 @@ def benchmark(
     data: Annotated[
         Path | None,
         typer.Option(
-            help="Directory of datasets (.npz/.mat/.csv); default: $LLMDAS_DATA or "
+            help="Directory of datasets (.npz/.mat/.csv/.npy); default: $LLMDAS_DATA or "
             "../shared/datasets."
         ),
     ] = None,
@@ -108,7 +108,7 @@ def benchmark(
         raise FileNotFoundError("no data directory: pass --data DIR or set $LLMDAS_DATA")
     names = _csv_list(datasets) or list_dataset_names(directory)
     if not names:
-        raise FileNotFoundError(f"no datasets (.npz/.mat/.csv) in {directory}")
+        raise FileNotFoundError(f"no datasets (.npz/.mat/.csv/.npy) in {directory}")
     dets = [canonical_name(d) for d in _csv_list(detectors)]
     if not dets:
         raise typer.BadParameter("no detectors given")

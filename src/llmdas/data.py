@@ -17,6 +17,7 @@ import numpy as np
 from llmdas._validation import check_X
 
 __all__ = [
+    "DATASET_SUFFIXES",
     "DEMO_NAME",
     "data_dir",
     "list_datasets",
@@ -29,7 +30,9 @@ __all__ = [
 
 #: Name of the embedded demo dataset (built from scikit-learn's bundled data; no download).
 DEMO_NAME = "demo"
-_SUFFIXES = (".npz", ".mat", ".csv")
+#: File formats a dataset may come in. ``.npz`` and ``.mat`` hold ``X`` and ``y``; ``.csv`` and
+#: ``.npy`` hold one table whose label column, if any, is named by ``label_column``.
+DATASET_SUFFIXES = (".npz", ".mat", ".csv", ".npy")
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -52,7 +55,7 @@ def list_datasets(directory: str | Path | None = None) -> list[str]:
     directory = Path(directory) if directory is not None else data_dir()
     if directory is None or not directory.is_dir():
         return []
-    return sorted(p.stem for p in directory.iterdir() if p.suffix in _SUFFIXES)
+    return sorted(p.stem for p in directory.iterdir() if p.suffix in DATASET_SUFFIXES)
 
 
 def _resolve(name_or_path: str | Path) -> Path:
@@ -61,7 +64,7 @@ def _resolve(name_or_path: str | Path) -> Path:
         return path
     directory = data_dir()
     if directory is not None:
-        for suffix in ("", *_SUFFIXES):
+        for suffix in ("", *DATASET_SUFFIXES):
             candidate = directory / f"{name_or_path}{suffix}"
             if candidate.is_file():
                 return candidate
@@ -78,9 +81,10 @@ def load_dataset(
     ----------
     name_or_path : str or Path
         ``"demo"`` for the embedded set, a dataset name found in :func:`data_dir`, or a path to an
-        ADBench ``.npz`` (arrays ``X`` and ``y``), an ODDS ``.mat`` (``X`` and ``y``) or a ``.csv``.
+        ADBench ``.npz`` (arrays ``X`` and ``y``), an ODDS ``.mat`` (``X`` and ``y``), a ``.csv``
+        (an optional header row, then numbers) or a 2-D ``.npy`` array.
     label_column : str or int
-        For CSV files: the label column's header name or index (default: last column).
+        For CSV and ``.npy`` files: the label column's header name or index (default: last).
 
     See Also
     --------
@@ -98,10 +102,10 @@ def load_dataset(
     if not set(values.tolist()) <= {0, 1}:
         preview = ", ".join(f"{v:g}" for v in values[:4]) + (", ..." if len(values) > 4 else "")
         hint = ""
-        if path.suffix == ".csv":
+        if path.suffix in (".csv", ".npy"):
             where = "the last column" if label_column == -1 else f"column {label_column!r}"
             hint = (
-                f"; they were read from {where} of the file. A CSV without labels loads with "
+                f"; they were read from {where} of the file. A table without labels loads with "
                 "load_features (on the command line: --label-column none)"
             )
         raise ValueError(
@@ -120,8 +124,9 @@ def load_features(name_or_path: str | Path, *, label_column: str | int | None = 
         As for :func:`load_dataset`. An ``.npz`` or ``.mat`` file needs only ``X``; a ``y`` in it
         is ignored.
     label_column : str, int or None
-        For CSV files: the column to drop as labels (and check, as :func:`load_dataset` does),
-        by header name or index. ``None`` (the default): every column is a feature.
+        For CSV and ``.npy`` files: the column to drop as labels (and check, as
+        :func:`load_dataset` does), by header name or index. ``None`` (the default): every column
+        is a feature.
     """
     if label_column is not None or str(name_or_path) == DEMO_NAME:
         return load_dataset(
@@ -154,13 +159,15 @@ def _read(path: Path, label_column: str | int | None) -> tuple[np.ndarray, np.nd
         if "X" not in mat or (need_labels and "y" not in mat):
             raise ValueError(f"{path.name} lacks variables 'X' and 'y' (ODDS format)")
         return np.asarray(mat["X"], dtype=np.float64), (mat["y"] if need_labels else None)
-    if path.suffix == ".csv":
-        table, header = _load_csv(path)
+    if path.suffix in (".csv", ".npy"):
+        table, header = _load_csv(path) if path.suffix == ".csv" else (_load_npy(path), None)
         if not need_labels:
             return table, None
         index = _label_index(path, table.shape[1], header, label_column)
         return np.delete(table, index, axis=1), table[:, index]
-    raise ValueError(f"unsupported dataset format {path.suffix!r}; use .npz, .mat or .csv")
+    raise ValueError(
+        f"unsupported dataset format {path.suffix!r}; use one of {', '.join(DATASET_SUFFIXES)}"
+    )
 
 
 def _load_csv(path: Path) -> tuple[np.ndarray, list[str] | None]:
@@ -183,6 +190,22 @@ def _load_csv(path: Path) -> tuple[np.ndarray, list[str] | None]:
     if table.shape[0] == 0:
         raise ValueError(f"{path.name} holds no rows")
     return table, (header if has_header else None)
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    """A 2-D ``.npy`` array as a float table (a 1-D one is a single column)."""
+    try:
+        table = np.load(path, allow_pickle=False)
+        table = table.astype(np.float64)
+    except (ValueError, TypeError) as exc:  # object arrays, strings, a file that is not .npy
+        raise ValueError(f"{path.name} is not a numeric .npy array: {exc}") from None
+    if table.ndim == 1:
+        table = table[:, None]
+    if table.ndim != 2:
+        raise ValueError(f"{path.name} holds a {table.ndim}-D array; a table of rows is 2-D")
+    if table.shape[0] == 0:
+        raise ValueError(f"{path.name} holds no rows")
+    return table
 
 
 def _csv_problem(message: str, header_lines: int) -> str:

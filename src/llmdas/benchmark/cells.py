@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from llmdas.data import DATASET_SUFFIXES
 from llmdas.program import SynthesisProgram
 
 __all__ = [
@@ -47,8 +48,6 @@ PROTOCOL_VERSION = 1
 #: Detectors whose fit does not depend on the random seed (verified by tests/test_benchmark.py):
 #: their base fit is shared across seeds.
 DETERMINISTIC_DETECTORS = frozenset({"PCA", "OCSVM", "ECOD", "HBOS", "COPOD", "KNN", "LOF"})
-
-_SUFFIXES = (".npz", ".mat", ".csv")
 
 
 @dataclass(frozen=True)
@@ -186,11 +185,11 @@ class Plan:
 
 
 def dataset_path(data_dir: str | Path, name: str) -> Path:
-    """The file of dataset ``name`` in ``data_dir`` (``.npz``, ``.mat`` or ``.csv``)."""
+    """The file of dataset ``name`` in ``data_dir`` (one of :data:`DATASET_SUFFIXES`)."""
     directory = Path(data_dir)
-    for suffix in ("", *_SUFFIXES):
+    for suffix in ("", *DATASET_SUFFIXES):
         candidate = directory / f"{name}{suffix}"
-        if candidate.is_file() and candidate.suffix in _SUFFIXES:
+        if candidate.is_file() and candidate.suffix in DATASET_SUFFIXES:
             return candidate
     raise FileNotFoundError(f"dataset {name!r} not found in {directory}")
 
@@ -199,7 +198,7 @@ def list_dataset_names(data_dir: str | Path) -> list[str]:
     directory = Path(data_dir)
     if not directory.is_dir():
         raise FileNotFoundError(f"data directory {directory} does not exist")
-    return sorted(p.stem for p in directory.iterdir() if p.suffix in _SUFFIXES)
+    return sorted(p.stem for p in directory.iterdir() if p.suffix in DATASET_SUFFIXES)
 
 
 def _file_sha256(path: Path) -> str:
