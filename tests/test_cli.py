@@ -14,6 +14,7 @@ def test_help_everywhere():
         [],
         ["demo"],
         ["enhance"],
+        ["score"],
         ["programs"],
         ["programs", "list"],
         ["programs", "show"],
@@ -84,6 +85,50 @@ def test_enhance_fits_and_scores_csv_files_without_labels(tmp_path):
     np.savetxt(ones, np.column_stack([X[:20], np.ones(20)]), delimiter=",")
     result = runner.invoke(app, [*args[:4], str(ones), *args[5:]])
     assert result.exit_code == 1 and "no normal rows to fit on" in result.output
+
+
+def test_score_reuses_a_saved_model_and_writes_labels(tmp_path):
+    X, y = load_demo()
+    train, model = tmp_path / "train.npy", tmp_path / "m.joblib"
+    np.save(train, X[y == 0])
+    fit_scores, fit_labels = tmp_path / "a.csv", tmp_path / "a_labels.csv"
+    result = runner.invoke(
+        app,
+        ["enhance", "--detector", "IForest", "--data", str(train), "--label-column", "none"]
+        + ["--scores-out", str(fit_scores), "--labels-out", str(fit_labels)]
+        + ["--contamination", "0.2", "--save", str(model)],
+    )
+    assert result.exit_code == 0, result.output
+    new = tmp_path / "new.csv"
+    np.savetxt(new, X, delimiter=",")
+    scores, labels = tmp_path / "b.npy", tmp_path / "b_labels.npy"
+    result = runner.invoke(
+        app,
+        ["score", "--model", str(model), "--data", str(new), "--scores-out", str(scores)]
+        + ["--labels-out", str(labels)],
+    )
+    assert result.exit_code == 0, result.output
+    from llmdas import load
+
+    fitted = load(model)
+    assert fitted.contamination == 0.2
+    assert np.allclose(np.load(scores), fitted.decision_function(X), rtol=1e-12)
+    assert np.array_equal(np.load(labels), fitted.predict(X))
+    assert np.array_equal(np.loadtxt(fit_labels, skiprows=1), fitted.predict(X[y == 0]))
+    # Anomalies are flagged far more often than normal rows.
+    flagged = np.load(labels)
+    assert flagged[y == 1].mean() > 2 * flagged[y == 0].mean()
+
+
+def test_score_rejects_files_that_are_no_model(tmp_path):
+    bogus = tmp_path / "m.joblib"
+    bogus.write_text("1,2,3\n")
+    args = ["score", "--model", str(bogus), "--data", "demo", "--scores-out", "x.csv"]
+    result = runner.invoke(app, args)
+    output = " ".join(result.output.split())  # rich wraps long messages
+    assert result.exit_code == 1 and "is not an llmdas model file" in output
+    result = runner.invoke(app, [*args[:2], str(tmp_path / "none.joblib"), *args[3:]])
+    assert result.exit_code == 1 and "does not exist" in " ".join(result.output.split())
 
 
 def test_user_errors_exit_1_with_one_line():

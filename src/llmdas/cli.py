@@ -143,6 +143,11 @@ def _label_column(text: str) -> str | int | None:
         return text
 
 
+_LABEL_COLUMN_HELP = (
+    "Label column of a CSV or .npy table: 'last', 'none' (no labels), a header name or an index."
+)
+
+
 @app.command()
 @user_errors
 def enhance(
@@ -150,25 +155,29 @@ def enhance(
     data: Annotated[
         Path,
         typer.Option(
-            help="Training data: .npz/.mat/.csv/.npy. Rows labelled 1 (anomalies) are dropped before "
-            "fitting; with --label-column none every row trains."
+            help="Training data: .npz/.mat/.csv/.npy. Rows labelled 1 (anomalies) are dropped "
+            "before fitting; with --label-column none every row trains."
         ),
     ],
     scores_out: Annotated[Path, typer.Option(help="Where to write the scores (.csv or .npy).")],
     score_data: Annotated[
         Path | None, typer.Option(help="Rows to score (default: every row of --data).")
     ] = None,
-    label_column: Annotated[
-        str,
-        typer.Option(
-            help="Label column of a CSV or .npy table: 'last', 'none' (no labels), a header name or "
-            "an index."
-        ),
-    ] = "last",
+    label_column: Annotated[str, typer.Option(help=_LABEL_COLUMN_HELP)] = "last",
     score_label_column: Annotated[
         str | None,
         typer.Option(help="Label column of a --score-data table (default: as --label-column)."),
     ] = None,
+    labels_out: Annotated[
+        Path | None,
+        typer.Option(help="Also write 0/1 labels (1 = anomaly, score above threshold_) here."),
+    ] = None,
+    contamination: Annotated[
+        float,
+        typer.Option(
+            help="Share of training rows above the threshold that --labels-out uses, in (0, 0.5]."
+        ),
+    ] = 0.1,
     program: Annotated[
         str | None,
         typer.Option(help="Program file or built-in name (default: built-in for the detector)."),
@@ -194,7 +203,11 @@ def enhance(
                 "if the file has no label column, pass --label-column none"
             )
     model = EnhancedDetector(
-        detector, program=program, random_state=seed, program_timeout=program_timeout
+        detector,
+        program=program,
+        contamination=contamination,
+        random_state=seed,
+        program_timeout=program_timeout,
     )
     model.fit(X_train)
     if score_data is None:
@@ -202,20 +215,56 @@ def enhance(
     else:
         score_labels = labels if score_label_column is None else _label_column(score_label_column)
         X_score = load_features(score_data, label_column=score_labels)
-    scores = model.decision_function(X_score)
-    scores_out.parent.mkdir(parents=True, exist_ok=True)
-    if scores_out.suffix == ".npy":
-        np.save(scores_out, scores)
-    else:
-        np.savetxt(scores_out, scores, fmt="%.10g", header="score", comments="")
+    n_written = _write_scores(model, X_score, scores_out, labels_out)
     console.print(
         f"fitted {model.detector_name_} + {model.program_.name} on {len(X_train)} normal rows "
         f"({len(model.synthetic_) if model.synthetic_ is not None else 0} synthetic anomalies); "
-        f"wrote {len(scores)} scores to {scores_out}"
+        f"wrote {n_written} scores to {scores_out}"
     )
     if save is not None:
         model.save(save)
         console.print(f"saved model to {save}")
+
+
+@app.command()
+@user_errors
+def score(
+    model: Annotated[Path, typer.Option(help="A model saved by `llmdas enhance --save`.")],
+    data: Annotated[Path, typer.Option(help="Rows to score: .npz/.mat/.csv/.npy.")],
+    scores_out: Annotated[Path, typer.Option(help="Where to write the scores (.csv or .npy).")],
+    label_column: Annotated[str, typer.Option(help=_LABEL_COLUMN_HELP)] = "none",
+    labels_out: Annotated[
+        Path | None,
+        typer.Option(help="Also write 0/1 labels (1 = anomaly, score above threshold_) here."),
+    ] = None,
+) -> None:
+    """Score the rows of DATA with a saved enhanced detector (no refitting)."""
+    from llmdas.enhanced import load
+
+    if not model.is_file():
+        raise FileNotFoundError(f"model file {model} does not exist")
+    fitted = load(model)
+    X = load_features(data, label_column=_label_column(label_column))
+    n_written = _write_scores(fitted, X, scores_out, labels_out)
+    console.print(f"scored {n_written} rows of {data.name} with {model.name}; wrote {scores_out}")
+
+
+def _write_scores(model, X: np.ndarray, scores_out: Path, labels_out: Path | None) -> int:
+    """Write ``model``'s scores of ``X`` (and, if asked, its 0/1 labels); return the row count."""
+    scores = model.decision_function(X)
+    _write_column(scores_out, scores, "score", "%.10g")
+    if labels_out is not None:
+        # PyOD's rule: a row is an anomaly when its score exceeds threshold_.
+        _write_column(labels_out, (scores > model.threshold_).astype(np.int64), "label", "%d")
+    return len(scores)
+
+
+def _write_column(path: Path, values: np.ndarray, name: str, fmt: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".npy":
+        np.save(path, values)
+    else:
+        np.savetxt(path, values, fmt=fmt, header=name, comments="")
 
 
 @programs_app.command("list")

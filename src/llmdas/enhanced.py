@@ -455,7 +455,14 @@ def _roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
 
 def load(path: str | Path) -> EnhancedDetector:
     """Load a detector saved with :meth:`EnhancedDetector.save` (only open files you trust)."""
-    payload = joblib.load(Path(path))
+    try:
+        payload = joblib.load(Path(path))
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # unpickling a file of another kind can raise almost anything
+        raise ValueError(
+            f"{path} is not an llmdas model file (joblib could not read it: {exc!r})"
+        ) from None
     if not isinstance(payload, dict) or "llmdas_model" not in payload:
         raise ValueError(f"{path} is not an llmdas model file")
     if payload.get("format") != MODEL_FORMAT:
