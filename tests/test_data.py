@@ -77,6 +77,8 @@ def test_load_features_reads_files_without_labels(tmp_path):
     assert np.allclose(load_features(tmp_path / "plain.csv"), X)
     assert load_features(tmp_path / "one.csv").shape == (30, 1)  # one column stays a column
     assert np.allclose(load_features(tmp_path / "x.npz"), X)
+    # label_column names a column of a table; an .npz keeps its labels apart and needs none.
+    assert np.allclose(load_features(tmp_path / "x.npz", label_column=-1), X)
     # With a label column named, it is dropped and checked like load_dataset's.
     y = (np.arange(30) % 7 == 0).astype(float)
     np.savetxt(tmp_path / "lab.csv", np.column_stack([X, y]), delimiter=",")

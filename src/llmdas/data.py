@@ -33,6 +33,7 @@ DEMO_NAME = "demo"
 #: File formats a dataset may come in. ``.npz`` and ``.mat`` hold ``X`` and ``y``; ``.csv`` and
 #: ``.npy`` hold one table whose label column, if any, is named by ``label_column``.
 DATASET_SUFFIXES = (".npz", ".mat", ".csv", ".npy")
+_TABLE_SUFFIXES = (".csv", ".npy")
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -102,7 +103,7 @@ def load_dataset(
     if not set(values.tolist()) <= {0, 1}:
         preview = ", ".join(f"{v:g}" for v in values[:4]) + (", ..." if len(values) > 4 else "")
         hint = ""
-        if path.suffix in (".csv", ".npy"):
+        if path.suffix in _TABLE_SUFFIXES:
             where = "the last column" if label_column == -1 else f"column {label_column!r}"
             hint = (
                 f"; they were read from {where} of the file. A table without labels loads with "
@@ -128,11 +129,11 @@ def load_features(name_or_path: str | Path, *, label_column: str | int | None = 
         :func:`load_dataset` does), by header name or index. ``None`` (the default): every column
         is a feature.
     """
-    if label_column is not None or str(name_or_path) == DEMO_NAME:
-        return load_dataset(
-            name_or_path, label_column=-1 if label_column is None else label_column
-        )[0]
+    if str(name_or_path) == DEMO_NAME:
+        return load_demo()[0]
     path = _resolve(name_or_path)
+    if label_column is not None and path.suffix in _TABLE_SUFFIXES:
+        return load_dataset(path, label_column=label_column)[0]
     return check_X(_read(path, None)[0], name=f"X of {path.name}")
 
 
@@ -159,7 +160,7 @@ def _read(path: Path, label_column: str | int | None) -> tuple[np.ndarray, np.nd
         if "X" not in mat or (need_labels and "y" not in mat):
             raise ValueError(f"{path.name} lacks variables 'X' and 'y' (ODDS format)")
         return np.asarray(mat["X"], dtype=np.float64), (mat["y"] if need_labels else None)
-    if path.suffix in (".csv", ".npy"):
+    if path.suffix in _TABLE_SUFFIXES:
         table, header = _load_csv(path) if path.suffix == ".csv" else (_load_npy(path), None)
         if not need_labels:
             return table, None
