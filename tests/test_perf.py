@@ -62,3 +62,24 @@ def test_overhead_from_a_store(tmp_path):
     )
     result = CliRunner().invoke(app, ["perf", "overhead", str(tmp_path / "none.db")])
     assert result.exit_code == 1 and "not found" in result.output
+
+
+def test_perf_data_writes_the_mixture_in_every_format(tmp_path):
+    from typer.testing import CliRunner
+
+    from llmdas.cli import app
+    from llmdas.data import load_dataset
+
+    X, y = make_mixture(300, 4, seed=3)
+    for name in ("m.npz", "m.csv", "m.npy"):
+        result = CliRunner().invoke(
+            app,
+            ["perf", "data", str(tmp_path / name), "--rows", "300", "--features", "4"]
+            + ["--seed", "3"],
+        )
+        assert result.exit_code == 0, result.output
+        X2, y2 = load_dataset(tmp_path / name)
+        assert np.array_equal(y2, y), name
+        assert np.allclose(X2, X, rtol=1e-6, atol=1e-6), name
+    result = CliRunner().invoke(app, ["perf", "data", str(tmp_path / "m.parquet")])
+    assert result.exit_code == 1 and "use .npz, .csv or .npy" in result.output

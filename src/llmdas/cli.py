@@ -381,6 +381,36 @@ def perf_scale(
         _write_markdown_table(markdown, header, rows)
 
 
+@perf_app.command("data")
+@user_errors
+def perf_data(
+    out: Annotated[
+        Path,
+        typer.Argument(help="File to write: .npz (X and y), or .csv / .npy (labels last)."),
+    ],
+    rows: Annotated[int, typer.Option(min=2, help="Rows to generate.")] = 1_000_000,
+    features: Annotated[int, typer.Option(min=2, help="Columns of the generated data.")] = 50,
+    seed: Annotated[int, typer.Option(help="Random seed of the generator.")] = 0,
+) -> None:
+    """Write the scaling table's data (a Gaussian mixture, 1 % planted anomalies) to a file.
+
+    For timing `llmdas enhance` end to end, file reading included (docs/performance.md).
+    """
+    from llmdas.perf import make_mixture
+
+    if out.suffix not in (".npz", ".csv", ".npy"):
+        raise ValueError(f"cannot write {out.suffix!r} files; use .npz, .csv or .npy")
+    X, y = make_mixture(rows, features, seed=seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".npz":
+        np.savez(out, X=X, y=y)
+    elif out.suffix == ".npy":
+        np.save(out, np.column_stack([X, y]))
+    else:  # 7 significant digits hold a float32 value to within its own rounding
+        np.savetxt(out, np.column_stack([X, y]), delimiter=",", fmt="%.7g")
+    console.print(f"wrote {rows} rows x {features} features ({int(y.sum())} anomalies) to {out}")
+
+
 @perf_app.command("overhead")
 @user_errors
 def perf_overhead(
