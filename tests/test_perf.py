@@ -20,6 +20,8 @@ def test_scale_case_runs_in_a_fresh_process_and_reports_memory():
     result = run_scale_case("ECOD", "enhanced", 3000, n_test=1000, fit_rows=2000, n_features=12)
     assert result.fit_rows == 2000 and result.n_features == 12 and result.peak_rss_mb > 50
     assert 0.0 < result.auc_pr <= 1.0 and 0.5 < result.auc_roc <= 1.0
+    # The enhancement's own cost, measured inside the same fit: part of it, never all of it.
+    assert 0.0 < result.extra_fit_s < result.fit_s
     with pytest.raises(RuntimeError, match="unknown detector"):
         run_scale_case("Nope", "base", 1000, n_test=100)
 

@@ -342,6 +342,7 @@ def perf_scale(
         "train rows",
         "fit rows",
         "fit s",
+        "extra fit s",
         "score s",
         "peak RSS MB",
         "AUC-PR",
@@ -359,7 +360,7 @@ def perf_scale(
             r = run_scale_case(detector, mode, n, test_rows, fit_rows=fit_rows, n_features=features)
         except RuntimeError as exc:  # one failed case must not lose the others
             err_console.print(f"[bold red]failed:[/] {exc}", highlight=False)
-            cells = [detector, mode, f"{n:,}", f"{fit_rows or n:,}", "failed", "", "", "", ""]
+            cells = [detector, mode, f"{n:,}", f"{fit_rows or n:,}", "failed", "", "", "", "", ""]
             table.add_row(*cells)
             rows.append(cells)
             continue
@@ -369,6 +370,7 @@ def perf_scale(
             f"{r.n_train:,}",
             f"{r.fit_rows or r.n_train:,}",
             f"{r.fit_s:.1f}",
+            "" if r.extra_fit_s is None else f"{r.extra_fit_s:.1f}",
             f"{r.score_s:.1f}",
             f"{r.peak_rss_mb:.0f}",
             f"{r.auc_pr:.4f}",
