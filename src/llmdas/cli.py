@@ -1,4 +1,5 @@
-"""The ``llmdas`` command line: demo, enhance, programs (and the commands other modules register).
+"""The ``llmdas`` command line: demo, enhance, score, programs, perf (and the commands other modules
+register).
 
 Errors that come from the user's input (a missing file, bad data, a failing program) end with exit
 code 1 and a one-line message; usage errors end with typer's exit code 2.
