@@ -68,7 +68,7 @@ def test_enhance_fits_and_scores_csv_files_without_labels(tmp_path):
     assert result.exit_code == 1 and "--label-column none" in result.output
     result = runner.invoke(app, [*args, "--label-column", "none", "--score-data", str(new)])
     assert result.exit_code == 0, result.output
-    assert f"on {(y == 0).sum()} normal rows" in result.output
+    assert f"on {(y == 0).sum()} normal rows" in " ".join(result.output.split())
     assert np.loadtxt(out, skiprows=1).shape == (40,)
     # Labelled training rows, unlabelled rows to score.
     labelled = tmp_path / "labelled.csv"
@@ -79,7 +79,7 @@ def test_enhance_fits_and_scores_csv_files_without_labels(tmp_path):
         + ["--score-label-column", "none"],
     )
     assert result.exit_code == 0, result.output
-    assert f"on {(y == 0).sum()} normal rows" in result.output
+    assert f"on {(y == 0).sum()} normal rows" in " ".join(result.output.split())
     # Every row labelled 1: a clear error instead of "0 rows".
     ones = tmp_path / "ones.csv"
     np.savetxt(ones, np.column_stack([X[:20], np.ones(20)]), delimiter=",")
