@@ -50,11 +50,13 @@ def test_enhance_writes_scores_and_model(tmp_path):
         ],
     )
     assert result.exit_code == 0, result.output
-    scores = np.loadtxt(out, skiprows=1)
-    assert scores.shape == (len(X),) and np.isfinite(scores).all()
     from llmdas import load
 
-    assert np.allclose(load(model).decision_function(X), scores, rtol=1e-8)
+    fitted = load(model)
+    assert f"classifier weight {fitted.weight_:.2f}" in " ".join(result.output.split())
+    scores = np.loadtxt(out, skiprows=1)
+    assert scores.shape == (len(X),) and np.isfinite(scores).all()
+    assert np.allclose(fitted.decision_function(X), scores, rtol=1e-8)
 
 
 def test_enhance_fits_and_scores_csv_files_without_labels(tmp_path):

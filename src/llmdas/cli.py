@@ -222,6 +222,11 @@ def enhance(
         f"({len(model.synthetic_) if model.synthetic_ is not None else 0} synthetic anomalies); "
         f"wrote {n_written} scores to {scores_out}"
     )
+    # Whether the classifier took part at all: weight 0 means the base detector alone.
+    console.print(
+        f"classifier weight {model.weight_:.2f} (separability of its synthetic rows "
+        f"{model.separability_:.3f}; 0 = the base detector alone)"
+    )
     if save is not None:
         model.save(save)
         console.print(f"saved model to {save}")
