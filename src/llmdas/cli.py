@@ -247,8 +247,6 @@ def score(
     """Score the rows of DATA with a saved enhanced detector (no refitting)."""
     from llmdas.enhanced import load
 
-    if not model.is_file():
-        raise FileNotFoundError(f"model file {model} does not exist")
     fitted = load(model)
     X = load_features(data, label_column=_label_column(label_column))
     n_written = _write_scores(fitted, X, scores_out, labels_out)

@@ -455,10 +455,10 @@ def _roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
 
 def load(path: str | Path) -> EnhancedDetector:
     """Load a detector saved with :meth:`EnhancedDetector.save` (only open files you trust)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"model file {path} does not exist")
     try:
         payload = joblib.load(Path(path))
-    except FileNotFoundError:
-        raise
     except Exception as exc:  # unpickling a file of another kind can raise almost anything
         raise ValueError(
             f"{path} is not an llmdas model file (joblib could not read it: {exc!r})"
