@@ -155,3 +155,66 @@ def test_programs_list_and_show():
     )
     result = runner.invoke(app, ["programs", "show", "nope"])
     assert result.exit_code == 1 and "unknown program" in result.output
+
+
+def test_score_checks_csv_headers_against_the_fitted_columns(tmp_path):
+    X, y = load_demo()
+    names = [f"f{i}" for i in range(X.shape[1])]
+    train, model = tmp_path / "train.csv", tmp_path / "m.joblib"
+    np.savetxt(train, np.column_stack([X, y]), delimiter=",", header=",".join([*names, "y"]))
+    result = runner.invoke(
+        app,
+        ["enhance", "--detector", "ECOD", "--data", str(train), "--label-column", "y"]
+        + ["--scores-out", str(tmp_path / "s.csv"), "--save", str(model)],
+    )
+    assert result.exit_code == 0, result.output
+    from llmdas import load
+
+    assert list(load(model).feature_names_in_) == names
+    score = ["score", "--model", str(model), "--scores-out", str(tmp_path / "t.csv")]
+    same = tmp_path / "same.csv"
+    np.savetxt(same, X[:20], delimiter=",", header=",".join(names), comments="")
+    result = runner.invoke(app, [*score, "--data", str(same)])
+    assert result.exit_code == 0, result.output
+    # The same numbers under a header in another order would be scored wrongly: refused.
+    swapped = tmp_path / "swapped.csv"
+    order = [1, 0, *range(2, len(names))]
+    header = ",".join(names[i] for i in order)
+    np.savetxt(swapped, X[:20, order], delimiter=",", header=header, comments="")
+    result = runner.invoke(app, [*score, "--data", str(swapped)])
+    output = " ".join(result.output.split())
+    assert result.exit_code == 1 and "different order" in output, result.output
+    # A label column left in gets a hint.
+    labelled = tmp_path / "labelled.csv"
+    header = ",".join([*names, "y"])
+    np.savetxt(labelled, np.column_stack([X, y]), delimiter=",", header=header, comments="")
+    result = runner.invoke(app, [*score, "--data", str(labelled)])
+    output = " ".join(result.output.split())
+    assert result.exit_code == 1 and "not seen at fit 'y'" in output, result.output
+    assert "pass --label-column" in output
+    result = runner.invoke(app, [*score, "--data", str(labelled), "--label-column", "y"])
+    assert result.exit_code == 0, result.output
+
+
+def test_parts_are_written_beside_the_scores(tmp_path):
+    X, y = load_demo()
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    out, model, npy = tmp_path / "s.csv", tmp_path / "m.joblib", tmp_path / "s.npy"
+    result = runner.invoke(
+        app,
+        ["enhance", "--detector", "IForest", "--data", str(tmp_path / "d.npz"), "--parts"]
+        + ["--scores-out", str(out), "--save", str(model)],
+    )
+    assert result.exit_code == 0, result.output
+    assert out.read_text().splitlines()[0] == "score,base,classifier"
+    table = np.loadtxt(out, delimiter=",", skiprows=1)
+    from llmdas import load
+
+    fitted = load(model)
+    assert np.allclose(table[:, 0], fitted.decision_function(X), rtol=1e-8)
+    assert np.allclose(table[:, 1] + table[:, 2], table[:, 0], rtol=1e-8)
+    assert table[:, 2].max() > 0  # the classifier took part
+    args = ["score", "--model", str(model), "--data", str(tmp_path / "d.npz")]
+    result = runner.invoke(app, [*args, "--scores-out", str(npy), "--parts"])
+    assert result.exit_code == 0, result.output
+    assert np.allclose(np.load(npy), table, rtol=1e-8)

@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
 
-from llmdas.data import load_dataset, load_demo, load_features, paper_split, random_split
+from llmdas.data import (
+    feature_columns,
+    load_dataset,
+    load_demo,
+    load_features,
+    paper_split,
+    random_split,
+)
 
 
 def test_demo_set_is_odds_style():
@@ -135,3 +142,22 @@ def test_npy_tables_load_with_or_without_a_label_column(tmp_path):
     (tmp_path / "x.parquet").write_text("x")
     with pytest.raises(ValueError, match="unsupported dataset format '.parquet'; use one of"):
         load_dataset(tmp_path / "x.parquet")
+
+
+def test_feature_columns_reads_a_csv_header_only(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("a, b, label\n1,2,0\n3,4,1\n")
+    assert feature_columns(path) == ["a", "b", "label"]
+    assert feature_columns(path, label_column="label") == ["a", "b"]
+    assert feature_columns(path, label_column=-1) == ["a", "b"]
+    assert load_dataset(path, label_column="label")[1].tolist() == [0, 1]  # names are stripped
+    commented = tmp_path / "commented.csv"
+    np.savetxt(commented, np.eye(2), delimiter=",", header="a,b")  # "# a,b" by default
+    assert feature_columns(commented) == ["a", "b"]
+    plain = tmp_path / "plain.csv"
+    plain.write_text("1,2,0\n3,4,1\n")
+    assert feature_columns(plain) is None
+    np.savez(tmp_path / "d.npz", X=np.zeros((3, 2)), y=np.zeros(3))
+    assert feature_columns(tmp_path / "d.npz") is None
+    with pytest.raises(ValueError, match="no label column named 'y'"):
+        feature_columns(path, label_column="y")

@@ -85,6 +85,39 @@ def test_default_fusion_is_tail_evidence_plus_auto_weighted_squared_rank(fitted)
     assert det.decision_function(X_new)[30:].min() > det.decision_scores_.max()
 
 
+def test_score_parts_add_up_to_the_fused_score(fitted):
+    det, X_train = fitted
+    X_new = np.vstack([X_train[:30], X_train[:5] + 10.0])
+    base, classifier = det.score_parts(X_new)
+    assert np.array_equal(base + classifier, det.decision_function(X_new))
+    T = TailNormalizer.fit(det.base_scores_)
+    assert np.array_equal(base, T.transform(det.base_decision_function(X_new)))
+    assert det.weight_ > 0 and (classifier >= 0).all()
+    assert classifier[30:].min() > np.median(classifier[:30])  # far-out rows look synthetic
+    alone = EnhancedDetector("IForest", program=JITTER, weight=0.0, random_state=0).fit(X_train)
+    assert not alone.score_parts(X_new).classifier.any()
+
+
+def test_data_frames_must_be_scored_with_their_fitted_columns(fitted):
+    pd = pytest.importorskip("pandas")
+    _, X_train = fitted
+    columns = [f"f{i}" for i in range(X_train.shape[1])]
+    frame = pd.DataFrame(X_train, columns=columns)
+    det = EnhancedDetector("IForest", program=JITTER, random_state=0).fit(frame)
+    assert list(det.feature_names_in_) == columns
+    expected = det.decision_function(X_train[:10])  # an array has no names to check
+    assert np.array_equal(det.decision_function(frame.iloc[:10]), expected)
+    with pytest.raises(ValueError, match="different order"):
+        det.decision_function(frame[columns[::-1]])
+    with pytest.raises(ValueError, match="missing 'f5'; not seen at fit 'label'"):
+        det.predict(frame.rename(columns={"f5": "label"}))
+    with pytest.raises(ValueError, match="different order"):
+        det.base_decision_function(frame[columns[::-1]])
+    det.fit(X_train)  # refitted on an array: no names left to check against
+    assert not hasattr(det, "feature_names_in_")
+    assert det.decision_function(frame[columns[::-1]].to_numpy()).shape == (len(X_train),)
+
+
 def test_unseparable_synthetic_rows_get_weight_zero(split):
     X_train, X_test, _ = split
     copies = SynthesisProgram.from_source(

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from llmdas._validation import check_X
+from llmdas._validation import check_feature_names, check_X, feature_names
 
 
 @pytest.mark.parametrize(
@@ -42,3 +42,24 @@ def test_accepts_lists_ints_and_bools():
     out = check_X([[1, 2], [3, 4]])
     assert out.dtype == np.float64 and out.flags.c_contiguous
     assert check_X(np.array([[True, False]])).tolist() == [[1.0, 0.0]]
+
+
+def test_feature_names_come_from_frames_with_string_columns():
+    pd = pytest.importorskip("pandas")
+    assert feature_names(pd.DataFrame(np.zeros((2, 2)), columns=["a", "b"])) == ["a", "b"]
+    assert feature_names(pd.DataFrame(np.zeros((2, 2)))) is None  # default integer columns
+    assert feature_names(np.zeros((2, 2))) is None
+
+
+def test_check_feature_names_names_what_differs():
+    check_feature_names(["a", "b"], ["a", "b"])
+    check_feature_names(None, ["a", "b"])  # nothing to compare against
+    check_feature_names(np.array(["a", "b"], dtype=object), None)
+    with pytest.raises(ValueError, match="different order; put them in the order of fit: 'a', 'b'"):
+        check_feature_names(["a", "b"], ["b", "a"])
+    with pytest.raises(ValueError, match="missing 'b'; not seen at fit 'label'"):
+        check_feature_names(["a", "b"], ["a", "label"])
+    with pytest.raises(ValueError, match="3 columns for the 2 fitted ones"):
+        check_feature_names(["a", "b"], ["a", "b", "a"])
+    with pytest.raises(ValueError, match=r"missing 'c0', .*'c5', \.\.\. \(10 in all\)"):
+        check_feature_names([f"c{i}" for i in range(10)], ["x"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["check_X"]
+__all__ = ["check_X", "check_feature_names", "feature_names"]
 
 
 def check_X(
@@ -78,3 +78,51 @@ def check_X(
             "there is nothing to tell anomalies apart by; check that the right data was passed"
         )
     return np.ascontiguousarray(arr)
+
+
+def feature_names(X) -> list[str] | None:
+    """The column names of a data frame ``X`` (pandas, polars, ...), or ``None``.
+
+    As in scikit-learn, only string names count: a frame with the default integer columns, or an
+    array, has no feature names.
+    """
+    columns = getattr(X, "columns", None)
+    if columns is None:
+        return None
+    names = list(columns)
+    return [str(c) for c in names] if names and all(isinstance(c, str) for c in names) else None
+
+
+def check_feature_names(
+    fitted: list[str] | np.ndarray | None, given: list[str] | None, *, name: str = "X"
+) -> None:
+    """Raise ``ValueError`` when the columns ``given`` are not the ``fitted`` ones in their order.
+
+    Scoring columns in the wrong order would give wrong scores without any error, since every
+    column holds numbers. Nothing is checked unless both sides have names (an array has none).
+    """
+    if fitted is None or given is None:
+        return
+    fitted = [str(c) for c in fitted]
+    if list(given) == fitted:
+        return
+    missing = [c for c in fitted if c not in set(given)]
+    unexpected = [c for c in given if c not in set(fitted)]
+    if not missing and not unexpected and len(given) == len(fitted):
+        raise ValueError(
+            f"the columns of {name} are the fitted ones in a different order; put them in the "
+            f"order of fit: {_preview(fitted)}"
+        )
+    parts = [f"missing {_preview(missing)}" if missing else ""]
+    parts.append(f"not seen at fit {_preview(unexpected)}" if unexpected else "")
+    if not missing and not unexpected:  # the same names, some of them repeated
+        parts = [f"{len(given)} columns for the {len(fitted)} fitted ones"]
+    raise ValueError(
+        f"the columns of {name} do not match the ones the detector was fitted with: "
+        + "; ".join(p for p in parts if p)
+    )
+
+
+def _preview(names: list[str], limit: int = 6) -> str:
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")

@@ -18,7 +18,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.syntax import Syntax
 from rich.table import Table
 
-from llmdas.data import DEMO_NAME, load_dataset, load_features, paper_split
+from llmdas._validation import check_feature_names
+from llmdas.data import DEMO_NAME, feature_columns, load_dataset, load_features, paper_split
 
 app = typer.Typer(
     help="Enhance tabular anomaly detectors with programmatically synthesized hard anomalies.",
@@ -179,6 +180,14 @@ def enhance(
             help="Share of training rows above the threshold that --labels-out uses, in (0, 0.5]."
         ),
     ] = 0.1,
+    parts: Annotated[
+        bool,
+        typer.Option(
+            "--parts",
+            help="Also write each score's two summands, the detector's evidence and the "
+            "classifier's: columns score, base, classifier (a 3-column array for .npy).",
+        ),
+    ] = False,
     program: Annotated[
         str | None,
         typer.Option(help="Program file or built-in name (default: built-in for the detector)."),
@@ -193,6 +202,7 @@ def enhance(
     from llmdas.enhanced import EnhancedDetector
 
     labels = _label_column(label_column)
+    columns = feature_columns(data, label_column=labels)
     if labels is None:
         X = X_train = load_features(data)
     else:
@@ -203,6 +213,16 @@ def enhance(
                 f"{data.name} has no normal rows to fit on: every row is labelled 1 (anomaly); "
                 "if the file has no label column, pass --label-column none"
             )
+    X_score = X
+    if score_data is not None:  # read and checked before the fit, which may take minutes
+        score_labels = labels if score_label_column is None else _label_column(score_label_column)
+        _check_columns(columns, score_data, score_labels)
+        X_score = load_features(score_data, label_column=score_labels)
+        if X_score.shape[1] != X.shape[1]:
+            raise ValueError(
+                f"{score_data.name} has {X_score.shape[1]} feature columns, {data.name} has "
+                f"{X.shape[1]}"
+            )
     model = EnhancedDetector(
         detector,
         program=program,
@@ -211,25 +231,24 @@ def enhance(
         program_timeout=program_timeout,
     )
     model.fit(X_train)
-    if score_data is None:
-        X_score = X
-    else:
-        score_labels = labels if score_label_column is None else _label_column(score_label_column)
-        X_score = load_features(score_data, label_column=score_labels)
-    n_written = _write_scores(model, X_score, scores_out, labels_out)
+    if columns is not None:
+        # The CLI reads CSV files itself, so it records their header as fit records the columns
+        # of a data frame; `llmdas score` checks new files against it.
+        model.feature_names_in_ = np.asarray(columns, dtype=object)
     console.print(
         f"fitted {model.detector_name_} + {model.program_.name} on {len(X_train)} normal rows "
-        f"({len(model.synthetic_) if model.synthetic_ is not None else 0} synthetic anomalies); "
-        f"wrote {n_written} scores to {scores_out}"
+        f"({len(model.synthetic_) if model.synthetic_ is not None else 0} synthetic anomalies)"
     )
     # Whether the classifier took part at all: weight 0 means the base detector alone.
     console.print(
         f"classifier weight {model.weight_:.2f} (separability of its synthetic rows "
         f"{model.separability_:.3f}; 0 = the base detector alone)"
     )
-    if save is not None:
+    if save is not None:  # first, so that the fit is kept whatever happens to the scores
         model.save(save)
         console.print(f"saved model to {save}")
+    n_written = _write_scores(model, X_score, scores_out, labels_out, parts)
+    console.print(f"wrote {n_written} scores to {scores_out}")
 
 
 @app.command()
@@ -243,32 +262,66 @@ def score(
         Path | None,
         typer.Option(help="Also write 0/1 labels (1 = anomaly, score above threshold_) here."),
     ] = None,
+    parts: Annotated[
+        bool,
+        typer.Option(
+            "--parts",
+            help="Also write each score's two summands, the detector's evidence and the "
+            "classifier's: columns score, base, classifier (a 3-column array for .npy).",
+        ),
+    ] = False,
 ) -> None:
     """Score the rows of DATA with a saved enhanced detector (no refitting)."""
     from llmdas.enhanced import load
 
     fitted = load(model)
-    X = load_features(data, label_column=_label_column(label_column))
-    n_written = _write_scores(fitted, X, scores_out, labels_out)
+    labels = _label_column(label_column)
+    _check_columns(getattr(fitted, "feature_names_in_", None), data, labels)
+    X = load_features(data, label_column=labels)
+    n_written = _write_scores(fitted, X, scores_out, labels_out, parts)
     console.print(f"scored {n_written} rows of {data.name} with {model.name}; wrote {scores_out}")
 
 
-def _write_scores(model, X: np.ndarray, scores_out: Path, labels_out: Path | None) -> int:
+def _check_columns(fitted: np.ndarray | list[str] | None, data: Path, label_column) -> None:
+    """Refuse a CSV whose header names other columns than the model was fitted on."""
+    given = feature_columns(data, label_column=label_column)
+    try:
+        check_feature_names(fitted, given, name=data.name)
+    except ValueError as exc:
+        if label_column is None and len(given) == len(fitted) + 1:
+            raise ValueError(f"{exc} (if that column holds labels, pass --label-column)") from None
+        raise
+
+
+def _write_scores(
+    model, X: np.ndarray, scores_out: Path, labels_out: Path | None, parts: bool = False
+) -> int:
     """Write ``model``'s scores of ``X`` (and, if asked, its 0/1 labels); return the row count."""
-    scores = model.decision_function(X)
-    _write_column(scores_out, scores, "score", "%.10g")
+    if parts:
+        base, classifier = model.score_parts(X)
+        scores = base + classifier
+        _write_table(scores_out, {"score": scores, "base": base, "classifier": classifier})
+    else:
+        scores = model.decision_function(X)
+        _write_table(scores_out, {"score": scores})
     if labels_out is not None:
         # PyOD's rule: a row is an anomaly when its score exceeds threshold_.
-        _write_column(labels_out, (scores > model.threshold_).astype(np.int64), "label", "%d")
+        _write_table(labels_out, {"label": (scores > model.threshold_).astype(np.int64)}, "%d")
     return len(scores)
 
 
-def _write_column(path: Path, values: np.ndarray, name: str, fmt: str) -> None:
+def _write_table(path: Path, columns: dict[str, np.ndarray], fmt: str = "%.10g") -> None:
+    """One column per entry: a CSV with a header row, or a .npy array (1-D for one column)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    values = (
+        np.column_stack(list(columns.values()))
+        if len(columns) > 1
+        else next(iter(columns.values()))
+    )
     if path.suffix == ".npy":
         np.save(path, values)
     else:
-        np.savetxt(path, values, fmt=fmt, header=name, comments="")
+        np.savetxt(path, values, fmt=fmt, delimiter=",", header=",".join(columns), comments="")
 
 
 @programs_app.command("list")

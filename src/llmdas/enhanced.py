@@ -24,7 +24,7 @@ import math
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import joblib
 import numpy as np
@@ -34,7 +34,7 @@ from sklearn.ensemble import ExtraTreesClassifier
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.utils.validation import check_is_fitted
 
-from llmdas._validation import check_X
+from llmdas._validation import check_feature_names, check_X, feature_names
 from llmdas.detectors import (
     detector_name,
     fit_scores_are_plain,
@@ -52,6 +52,7 @@ __all__ = [
     "METHOD_VERSION",
     "EnhancedDetector",
     "ProgramFallbackWarning",
+    "ScoreParts",
     "SmallSampleWarning",
     "load",
 ]
@@ -73,6 +74,13 @@ METHOD_VERSION = 3
 #: became strictly increasing (its fitted attributes changed). Format-2 files from before the
 #: squared classifier rank still score as fitted: their normaliser lacks ``power`` and gets 1.
 MODEL_FORMAT = 2
+
+
+class ScoreParts(NamedTuple):
+    """The summands of fused scores (:meth:`EnhancedDetector.score_parts`)."""
+
+    base: np.ndarray  #: the base detector's normalised evidence
+    classifier: np.ndarray  #: the classifier's weighted evidence, ``weight_ * U(f~(x))``
 
 
 class ProgramFallbackWarning(UserWarning):
@@ -165,6 +173,8 @@ class EnhancedDetector(BaseDetector):
     program_log_ : str, what the program printed (truncated)
     program_error_ : ProgramError or None
     n_features_in_ : int
+    feature_names_in_ : ndarray of str, only when ``X`` was a data frame with string column names;
+        a data frame scored later must have the same columns in the same order
     """
 
     def __init__(
@@ -211,9 +221,14 @@ class EnhancedDetector(BaseDetector):
     def fit(self, X, y=None) -> EnhancedDetector:
         """Fit on normal rows ``X`` (``y`` is ignored, as in PyOD's unsupervised detectors)."""
         self._check_params()
+        names = feature_names(X)
         X = check_X(X, min_rows=2, require_variation=True)
         self._set_n_classes(y)  # PyOD bookkeeping that predict_proba relies on
         self.n_features_in_ = X.shape[1]
+        if names is not None:
+            self.feature_names_in_ = np.asarray(names, dtype=object)
+        elif hasattr(self, "feature_names_in_"):  # refitted on an array
+            del self.feature_names_in_
         self.timings_ = {}
 
         started = time.perf_counter()
@@ -401,21 +416,38 @@ class EnhancedDetector(BaseDetector):
     # -------------------------------------------------------------------------------- scoring
     def decision_function(self, X) -> np.ndarray:
         """Fused anomaly scores of ``X`` (higher = more anomalous)."""
+        parts = self.score_parts(X)
+        return parts.base + parts.classifier
+
+    def score_parts(self, X) -> ScoreParts:
+        """The two summands of each fused score of ``X``: the detector's and the classifier's.
+
+        ``decision_function(X) == parts.base + parts.classifier``. ``base`` is the detector's
+        normalised evidence ``T(f_t(x))``; ``classifier`` is ``weight_ * U(f~(x))``: with the
+        default ``normalization="tail"`` between 0 and about ``weight_`` (a little more for a row
+        the classifier rates above every training row). A row flagged mostly through ``classifier`` is one the detector alone scores
+        as ordinary but that resembles the synthetic anomalies.
+        """
         check_is_fitted(self, ["detector_", "decision_scores_"])
-        X = check_X(X, n_features=self.n_features_in_)
+        X = self._check_scoring_input(X)
         base = self._base_norm.transform(
             score_detector(self.detector_, X, reference=self.base_scores_)
         )
         if self.classifier_ is None or self.weight_ == 0:
-            return fuse(base, np.zeros(len(X)), 0.0)
+            return ScoreParts(base, np.zeros(len(X)))
         proba = self.classifier_.predict_proba(X)[:, 1]
-        return fuse(base, self._clf_norm.transform(proba), self.weight_)
+        return ScoreParts(base, self.weight_ * self._clf_norm.transform(proba))
 
     def base_decision_function(self, X) -> np.ndarray:
         """The base detector's own (finite) scores of ``X``, for comparison."""
         check_is_fitted(self, ["detector_"])
-        X = check_X(X, n_features=self.n_features_in_)
+        X = self._check_scoring_input(X)
         return score_detector(self.detector_, X, reference=self.base_scores_)
+
+    def _check_scoring_input(self, X) -> np.ndarray:
+        """``X`` as a checked array; a data frame's columns must be the fitted ones, in order."""
+        check_feature_names(getattr(self, "feature_names_in_", None), feature_names(X))
+        return check_X(X, n_features=self.n_features_in_)
 
     # ---------------------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> Path:
