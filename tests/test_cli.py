@@ -15,6 +15,7 @@ def test_help_everywhere():
         ["demo"],
         ["enhance"],
         ["score"],
+        ["info"],
         ["programs"],
         ["programs", "list"],
         ["programs", "show"],
@@ -194,6 +195,14 @@ def test_score_checks_csv_headers_against_the_fitted_columns(tmp_path):
     assert "pass --label-column" in output
     result = runner.invoke(app, [*score, "--data", str(labelled), "--label-column", "y"])
     assert result.exit_code == 0, result.output
+    # `llmdas info` describes the saved model.
+    result = runner.invoke(app, ["info", str(model)])
+    output = " ".join(result.output.split())
+    assert result.exit_code == 0, result.output
+    fitted = load(model)
+    assert "ECOD" in output and fitted.program_.name in output and "f0, f1, f2" in output
+    assert f"{len(X[y == 0])} rows x {X.shape[1]} features" in output
+    assert f"{fitted.weight_:.3f}" in output and f"{fitted.threshold_:.6g}" in output
 
 
 def test_parts_are_written_beside_the_scores(tmp_path):

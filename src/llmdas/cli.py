@@ -1,5 +1,5 @@
-"""The ``llmdas`` command line: demo, enhance, score, programs, perf (and the commands other modules
-register).
+"""The ``llmdas`` command line: demo, enhance, score, info, programs, perf (and the commands other
+modules register).
 
 Errors that come from the user's input (a missing file, bad data, a failing program) end with exit
 code 1 and a one-line message; usage errors end with typer's exit code 2.
@@ -280,6 +280,43 @@ def score(
     X = load_features(data, label_column=labels)
     n_written = _write_scores(fitted, X, scores_out, labels_out, parts)
     console.print(f"scored {n_written} rows of {data.name} with {model.name}; wrote {scores_out}")
+
+
+@app.command()
+@user_errors
+def info(
+    model: Annotated[Path, typer.Argument(help="A model saved by `llmdas enhance --save`.")],
+) -> None:
+    """Describe a saved model: detector, program, training data, classifier weight, threshold."""
+    from llmdas.enhanced import load
+
+    fitted = load(model)
+    program = fitted.program_
+    author = program.provenance.get("author", "?")
+    generator = program.provenance.get("generator", "?")
+    names = getattr(fitted, "feature_names_in_", None)
+    n_synthetic = 0 if fitted.synthetic_ is None else len(fitted.synthetic_)
+    rows = [
+        ("detector", fitted.detector_name_),
+        ("program", f"{program.name} (sha256 {program.sha256[:12]}, {author}, {generator})"),
+        ("trained on", f"{len(fitted.base_scores_)} rows x {fitted.n_features_in_} features"),
+        ("feature names", "none recorded" if names is None else ", ".join(map(str, names))),
+        ("synthetic anomalies", str(n_synthetic)),
+        ("classifier", "none" if fitted.classifier_ is None else type(fitted.classifier_).__name__),
+        ("separability", f"{fitted.separability_:.3f}"),
+        ("classifier weight", f"{fitted.weight_:.3f} (0 = the base detector alone)"),
+        ("contamination", f"{fitted.contamination:g}"),
+        ("threshold_", f"{fitted.threshold_:.6g}"),
+        ("fit seconds", ", ".join(f"{k} {v:.3f}" for k, v in fitted.timings_.items())),
+    ]
+    if fitted.program_error_ is not None:
+        rows.append(("program error", f"{fitted.program_error_} (fell back to the detector)"))
+    table = Table(title=str(model), show_header=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
 
 
 def _check_columns(fitted: np.ndarray | list[str] | None, data: Path, label_column) -> None:
