@@ -150,6 +150,16 @@ _LABEL_COLUMN_HELP = (
 )
 
 
+_PartsOption = Annotated[
+    bool,
+    typer.Option(
+        "--parts",
+        help="Also write each score's two summands, the detector's evidence and the "
+        "classifier's: columns score, base, classifier (a 3-column array for .npy).",
+    ),
+]
+
+
 @app.command()
 @user_errors
 def enhance(
@@ -180,14 +190,7 @@ def enhance(
             help="Share of training rows above the threshold that --labels-out uses, in (0, 0.5]."
         ),
     ] = 0.1,
-    parts: Annotated[
-        bool,
-        typer.Option(
-            "--parts",
-            help="Also write each score's two summands, the detector's evidence and the "
-            "classifier's: columns score, base, classifier (a 3-column array for .npy).",
-        ),
-    ] = False,
+    parts: _PartsOption = False,
     program: Annotated[
         str | None,
         typer.Option(help="Program file or built-in name (default: built-in for the detector)."),
@@ -262,14 +265,7 @@ def score(
         Path | None,
         typer.Option(help="Also write 0/1 labels (1 = anomaly, score above threshold_) here."),
     ] = None,
-    parts: Annotated[
-        bool,
-        typer.Option(
-            "--parts",
-            help="Also write each score's two summands, the detector's evidence and the "
-            "classifier's: columns score, base, classifier (a 3-column array for .npy).",
-        ),
-    ] = False,
+    parts: _PartsOption = False,
 ) -> None:
     """Score the rows of DATA with a saved enhanced detector (no refitting)."""
     from llmdas.enhanced import load
