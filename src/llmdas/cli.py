@@ -240,7 +240,8 @@ def enhance(
         model.feature_names_in_ = np.asarray(columns, dtype=object)
     console.print(
         f"fitted {model.detector_name_} + {model.program_.name} on {len(X_train)} normal rows "
-        f"({len(model.synthetic_) if model.synthetic_ is not None else 0} synthetic anomalies)"
+        f"({len(model.synthetic_) if model.synthetic_ is not None else 0} synthetic anomalies) "
+        f"in {sum(model.timings_.values()):.1f} s"
     )
     # Whether the classifier took part at all: weight 0 means the base detector alone.
     console.print(
