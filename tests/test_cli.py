@@ -195,6 +195,14 @@ def test_score_checks_csv_headers_against_the_fitted_columns(tmp_path):
     assert "pass --label-column" in output
     result = runner.invoke(app, [*score, "--data", str(labelled), "--label-column", "y"])
     assert result.exit_code == 0, result.output
+    # Rows to score without the training file's label column: the fix is named.
+    fit = ["enhance", "--detector", "ECOD", "--data", str(train), "--label-column", "y"]
+    fit += ["--scores-out", str(tmp_path / "u.csv"), "--score-data", str(same)]
+    result = runner.invoke(app, fit)
+    output = " ".join(result.output.split())
+    assert result.exit_code == 1 and "pass --score-label-column none" in output, result.output
+    result = runner.invoke(app, [*fit, "--score-label-column", "none"])
+    assert result.exit_code == 0, result.output
     # `llmdas info` describes the saved model.
     result = runner.invoke(app, ["info", str(model)])
     output = " ".join(result.output.split())

@@ -219,6 +219,13 @@ def enhance(
     X_score = X
     if score_data is not None:  # read and checked before the fit, which may take minutes
         score_labels = labels if score_label_column is None else _label_column(score_label_column)
+        header = feature_columns(score_data)  # every column; None without a header row
+        inherited = score_label_column is None and isinstance(labels, str)
+        if inherited and header is not None and labels not in header:
+            raise ValueError(
+                f"{score_data.name} has no label column named {labels!r}; if it holds no "
+                "labels, pass --score-label-column none"
+            )
         _check_columns(columns, score_data, score_labels)
         X_score = load_features(score_data, label_column=score_labels)
         if X_score.shape[1] != X.shape[1]:
