@@ -150,6 +150,13 @@ _LABEL_COLUMN_HELP = (
 )
 
 
+# Options that `enhance` and `score` share.
+_ScoresOutOption = Annotated[Path, typer.Option(help="Where to write the scores (.csv or .npy).")]
+_LabelsOutOption = Annotated[
+    Path | None,
+    typer.Option(help="Also write 0/1 labels (1 = anomaly, score above threshold_) here."),
+]
+_MODEL_HELP = "A model saved by `llmdas enhance --save`."
 _PartsOption = Annotated[
     bool,
     typer.Option(
@@ -171,7 +178,7 @@ def enhance(
             "before fitting; with --label-column none every row trains."
         ),
     ],
-    scores_out: Annotated[Path, typer.Option(help="Where to write the scores (.csv or .npy).")],
+    scores_out: _ScoresOutOption,
     score_data: Annotated[
         Path | None, typer.Option(help="Rows to score (default: every row of --data).")
     ] = None,
@@ -180,10 +187,7 @@ def enhance(
         str | None,
         typer.Option(help="Label column of a --score-data table (default: as --label-column)."),
     ] = None,
-    labels_out: Annotated[
-        Path | None,
-        typer.Option(help="Also write 0/1 labels (1 = anomaly, score above threshold_) here."),
-    ] = None,
+    labels_out: _LabelsOutOption = None,
     contamination: Annotated[
         float,
         typer.Option(
@@ -265,14 +269,11 @@ def enhance(
 @app.command()
 @user_errors
 def score(
-    model: Annotated[Path, typer.Option(help="A model saved by `llmdas enhance --save`.")],
+    model: Annotated[Path, typer.Option(help=_MODEL_HELP)],
     data: Annotated[Path, typer.Option(help="Rows to score: .npz/.mat/.csv/.npy.")],
-    scores_out: Annotated[Path, typer.Option(help="Where to write the scores (.csv or .npy).")],
+    scores_out: _ScoresOutOption,
     label_column: Annotated[str, typer.Option(help=_LABEL_COLUMN_HELP)] = "none",
-    labels_out: Annotated[
-        Path | None,
-        typer.Option(help="Also write 0/1 labels (1 = anomaly, score above threshold_) here."),
-    ] = None,
+    labels_out: _LabelsOutOption = None,
     parts: _PartsOption = False,
 ) -> None:
     """Score the rows of DATA with a saved enhanced detector (no refitting)."""
@@ -289,7 +290,7 @@ def score(
 @app.command()
 @user_errors
 def info(
-    model: Annotated[Path, typer.Argument(help="A model saved by `llmdas enhance --save`.")],
+    model: Annotated[Path, typer.Argument(help=_MODEL_HELP)],
 ) -> None:
     """Describe a saved model: detector, program, training data, classifier weight, threshold."""
     from llmdas.enhanced import load
