@@ -211,6 +211,7 @@ def test_score_checks_csv_headers_against_the_fitted_columns(tmp_path):
     assert "ECOD" in output and fitted.program_.name in output and "f0, f1, f2" in output
     assert f"{len(X[y == 0])} rows x {X.shape[1]} features" in output
     assert f"{fitted.weight_:.3f}" in output and f"{fitted.threshold_:.6g}" in output
+    assert f"numpy {np.__version__}" in output and "pyod" in output
 
 
 def test_parts_are_written_beside_the_scores(tmp_path):

@@ -12,7 +12,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from llmdas import EnhancedDetector, SynthesisProgram, load
-from llmdas.enhanced import ProgramFallbackWarning, SmallSampleWarning
+from llmdas.enhanced import ModelVersionWarning, ProgramFallbackWarning, SmallSampleWarning
 from llmdas.fusion import EcdfNormalizer, TailNormalizer
 from llmdas.sandbox import BadOutputError, ProgramCrashError
 
@@ -292,6 +292,21 @@ def test_pickle_and_save_load_round_trip(fitted, tmp_path):
     (tmp_path / "other.joblib").write_bytes(b"not a model")
     with pytest.raises(Exception):  # noqa: B017 - joblib's own error for a corrupt file
         load(tmp_path / "other.joblib")
+
+
+def test_loading_a_model_fitted_with_other_library_versions_warns(fitted, tmp_path, recwarn):
+    det, _ = fitted
+    assert det.versions_["numpy"] == np.__version__ and "pyod" in det.versions_
+    load(det.save(tmp_path / "same.joblib"))
+    assert not [w for w in recwarn if issubclass(w.category, ModelVersionWarning)]
+    other = copy.deepcopy(det)
+    other.versions_ = {**det.versions_, "numpy": "1.0.0", "pyod": "0.1"}
+    with pytest.warns(ModelVersionWarning, match=r"fitted with numpy 1\.0\.0, pyod 0\.1; this"):
+        load(other.save(tmp_path / "other.joblib"))
+    # A model saved before versions were recorded loads without a warning.
+    del other.versions_
+    load(other.save(tmp_path / "older.joblib"))
+    assert not [w for w in recwarn if issubclass(w.category, ModelVersionWarning)]
 
 
 def test_a_model_saved_before_the_squared_rank_keeps_its_scores(fitted, tmp_path):

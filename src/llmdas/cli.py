@@ -301,6 +301,7 @@ def info(
     generator = program.provenance.get("generator", "?")
     names = getattr(fitted, "feature_names_in_", None)
     n_synthetic = 0 if fitted.synthetic_ is None else len(fitted.synthetic_)
+    versions = getattr(fitted, "versions_", {})  # absent from models saved before it was recorded
     rows = [
         ("detector", fitted.detector_name_),
         ("program", f"{program.name} (sha256 {program.sha256[:12]}, {author}, {generator})"),
@@ -313,6 +314,7 @@ def info(
         ("contamination", f"{fitted.contamination:g}"),
         ("threshold_", f"{fitted.threshold_:.6g}"),
         ("fit seconds", ", ".join(f"{k} {v:.3f}" for k, v in fitted.timings_.items())),
+        ("fitted with", ", ".join(f"{k} {v}" for k, v in versions.items()) or "not recorded"),
     ]
     if fitted.program_error_ is not None:
         rows.append(("program error", f"{fitted.program_error_} (fell back to the detector)"))

@@ -20,9 +20,11 @@ the classifier's separability of synthetic versus normal rows, from which ``weig
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 import warnings
+from importlib import metadata
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -51,6 +53,7 @@ from llmdas.support import snap_to_support
 __all__ = [
     "METHOD_VERSION",
     "EnhancedDetector",
+    "ModelVersionWarning",
     "ProgramFallbackWarning",
     "ScoreParts",
     "SmallSampleWarning",
@@ -89,6 +92,14 @@ class ProgramFallbackWarning(UserWarning):
 
 class SmallSampleWarning(UserWarning):
     """Too few rows for the classifier's separability, and so its weight, to mean much."""
+
+
+class ModelVersionWarning(UserWarning):
+    """A loaded model was fitted with other versions of the libraries its scores depend on."""
+
+
+# The packages whose code computes a fitted model's scores (torch only for DRL).
+_SCORING_PACKAGES = ("llmdas", "numpy", "scipy", "scikit-learn", "pyod")
 
 
 class EnhancedDetector(BaseDetector):
@@ -170,6 +181,8 @@ class EnhancedDetector(BaseDetector):
     weight_ : float, the fusion weight used (0 after a fallback)
     separability_ : float, out-of-sample ROC-AUC of synthetic vs normal rows (NaN after a fallback)
     timings_ : dict of seconds for ``base_fit``, ``synthesis``, ``classifier_fit``
+    versions_ : dict of the versions of the packages that compute the scores (llmdas, numpy,
+        scipy, scikit-learn, pyod; torch for DRL) at fit time; :func:`load` warns when they differ
     program_log_ : str, what the program printed (truncated)
     program_error_ : ProgramError or None
     n_features_in_ : int
@@ -230,6 +243,7 @@ class EnhancedDetector(BaseDetector):
         elif hasattr(self, "feature_names_in_"):  # refitted on an array
             del self.feature_names_in_
         self.timings_ = {}
+        self.versions_ = _package_versions(self.detector_name_)
 
         started = time.perf_counter()
         if self.prefit:
@@ -458,6 +472,20 @@ class EnhancedDetector(BaseDetector):
         return path
 
 
+def _package_versions(detector: str) -> dict[str, str]:
+    """Installed versions of the packages that compute a ``detector`` model's scores."""
+    packages = _SCORING_PACKAGES + (("torch",) if detector == "DRL" else ())
+    return {package: _installed_version(package) for package in packages}
+
+
+@functools.cache  # reading package metadata takes milliseconds, fits may not
+def _installed_version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
 def _subsample_index(n: int, limit: int | None, rng: np.random.Generator) -> np.ndarray:
     """Sorted indices of at most ``limit`` of ``n`` rows (all of them when ``limit`` is None)."""
     if limit is None or n <= limit:
@@ -502,4 +530,18 @@ def load(path: str | Path) -> EnhancedDetector:
             f"{path} was saved by another llmdas version (model format {payload.get('format')}, "
             f"this one reads {MODEL_FORMAT}); fit and save the detector again"
         )
-    return payload["llmdas_model"]
+    model = payload["llmdas_model"]
+    fitted_with = getattr(model, "versions_", None)  # None in files from before llmdas recorded it
+    if fitted_with:
+        now = _package_versions(model.detector_name_)
+        changed = [name for name in fitted_with if now.get(name) != fitted_with[name]]
+        if changed:
+            then = ", ".join(f"{name} {fitted_with[name]}" for name in changed)
+            here = ", ".join(f"{name} {now.get(name, 'not installed')}" for name in changed)
+            warnings.warn(
+                f"{path} was fitted with {then}; this environment has {here}: its scores may "
+                "differ from those it gave when fitted (fit it again here to be sure)",
+                ModelVersionWarning,
+                stacklevel=2,
+            )
+    return model
