@@ -240,6 +240,20 @@ def test_custom_classifier_and_instance_detector(split):
     assert not hasattr(base, "decision_scores_")  # the user's instance was cloned, not fitted
 
 
+def test_a_detector_without_a_built_in_program_needs_one_named(split, monkeypatch):
+    from pyod.models.gmm import GMM
+
+    X_train, X_test, _ = split
+    fits = []
+    monkeypatch.setattr(GMM, "fit", lambda self, X, y=None: fits.append(X))
+    with pytest.raises(LookupError, match="no built-in synthesis program for the detector GMM"):
+        EnhancedDetector(GMM()).fit(X_train)
+    assert not fits  # refused before the (possibly long) base fit
+    monkeypatch.undo()
+    det = EnhancedDetector(GMM(), program="adbench_local", random_state=0).fit(X_train)
+    assert det.program_.name == "adbench_local" and np.isfinite(det.decision_function(X_test)).all()
+
+
 def test_prefit_reuses_the_given_detector(split):
     X_train, X_test, _ = split
     base = IForest(random_state=0).fit(X_train)

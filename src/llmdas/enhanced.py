@@ -46,7 +46,7 @@ from llmdas.detectors import (
 )
 from llmdas.fusion import chance_auc_spread, fuse, make_normalizers, separability_weight
 from llmdas.program import SynthesisProgram
-from llmdas.programs import load_program
+from llmdas.programs import builtin_program, list_builtin, load_program
 from llmdas.sandbox import ProgramError, SandboxLimits, run_program
 from llmdas.support import snap_to_support
 
@@ -244,6 +244,7 @@ class EnhancedDetector(BaseDetector):
             del self.feature_names_in_
         self.timings_ = {}
         self.versions_ = _package_versions(self.detector_name_)
+        self.program_ = self._resolve_program()  # before the base fit: a bad name fails at once
 
         started = time.perf_counter()
         if self.prefit:
@@ -258,9 +259,6 @@ class EnhancedDetector(BaseDetector):
         self.timings_["base_fit"] = time.perf_counter() - started
         rng = np.random.default_rng(self.random_state)
 
-        self.program_ = load_program(
-            self.program if self.program is not None else self.detector_name_
-        )
         self.program_error_ = None
         started = time.perf_counter()
         rows = _subsample_index(len(X), self.max_program_rows, rng)
@@ -326,6 +324,20 @@ class EnhancedDetector(BaseDetector):
     @property
     def detector_name_(self) -> str:
         return detector_name(self.detector)
+
+    def _resolve_program(self) -> SynthesisProgram:
+        """The program to run: ``program`` if given, else the detector's built-in program."""
+        if self.program is not None:
+            return load_program(self.program)
+        try:
+            return builtin_program(self.detector_name_)
+        except (LookupError, ValueError):  # a PyOD detector outside the registry
+            covered = ", ".join(p.detector for p in list_builtin())
+            raise LookupError(
+                f"no built-in synthesis program for the detector {self.detector_name_} (there are "
+                f"programs for {covered}); pass program= a program file (.py), a built-in "
+                "program's name, or a detector-agnostic baseline such as 'adbench_local'"
+            ) from None
 
     def _make_base(self):
         if isinstance(self.detector, str):
