@@ -3,6 +3,7 @@
 import numpy as np
 from typer.testing import CliRunner
 
+from llmdas import load
 from llmdas.cli import app
 from llmdas.data import load_demo
 
@@ -51,8 +52,6 @@ def test_enhance_writes_scores_and_model(tmp_path):
         ],
     )
     assert result.exit_code == 0, result.output
-    from llmdas import load
-
     fitted = load(model)
     assert f"classifier weight {fitted.weight_:.2f}" in " ".join(result.output.split())
     scores = np.loadtxt(out, skiprows=1)
@@ -111,8 +110,6 @@ def test_score_reuses_a_saved_model_and_writes_labels(tmp_path):
         + ["--labels-out", str(labels)],
     )
     assert result.exit_code == 0, result.output
-    from llmdas import load
-
     fitted = load(model)
     assert fitted.contamination == 0.2
     assert np.allclose(np.load(scores), fitted.decision_function(X), rtol=1e-12)
@@ -169,8 +166,6 @@ def test_score_checks_csv_headers_against_the_fitted_columns(tmp_path):
         + ["--scores-out", str(tmp_path / "s.csv"), "--save", str(model)],
     )
     assert result.exit_code == 0, result.output
-    from llmdas import load
-
     assert list(load(model).feature_names_in_) == names
     score = ["score", "--model", str(model), "--scores-out", str(tmp_path / "t.csv")]
     same = tmp_path / "same.csv"
@@ -214,6 +209,34 @@ def test_score_checks_csv_headers_against_the_fitted_columns(tmp_path):
     assert f"numpy {np.__version__}" in output and "pyod" in output
 
 
+def test_parquet_files_fit_and_score_by_column_name(tmp_path):
+    import pandas as pd
+
+    X, y = load_demo()
+    names = [f"f{i}" for i in range(X.shape[1])]
+    frame = pd.DataFrame(X, columns=names).assign(label=y)
+    frame.to_parquet(tmp_path / "train.parquet")
+    model, out = tmp_path / "m.joblib", tmp_path / "s.csv"
+    result = runner.invoke(
+        app,
+        ["enhance", "--detector", "IForest", "--data", str(tmp_path / "train.parquet")]
+        + ["--label-column", "label", "--scores-out", str(out), "--save", str(model)],
+    )
+    assert result.exit_code == 0, result.output
+    fitted = load(model)
+    assert list(fitted.feature_names_in_) == names
+    assert np.allclose(np.loadtxt(out, skiprows=1), fitted.decision_function(X))
+    # New rows in another column order are refused; in the fitted order they score.
+    score = ["score", "--model", str(model), "--scores-out", str(tmp_path / "t.csv")]
+    frame[names[::-1]].to_parquet(tmp_path / "reversed.parquet")
+    result = runner.invoke(app, [*score, "--data", str(tmp_path / "reversed.parquet")])
+    assert result.exit_code == 1 and "different order" in " ".join(result.output.split())
+    frame[names].iloc[:10].to_parquet(tmp_path / "new.parquet")
+    result = runner.invoke(app, [*score, "--data", str(tmp_path / "new.parquet")])
+    assert result.exit_code == 0, result.output
+    assert np.allclose(np.loadtxt(tmp_path / "t.csv", skiprows=1), fitted.decision_function(X[:10]))
+
+
 def test_parts_are_written_beside_the_scores(tmp_path):
     X, y = load_demo()
     np.savez(tmp_path / "d.npz", X=X, y=y)
@@ -226,8 +249,6 @@ def test_parts_are_written_beside_the_scores(tmp_path):
     assert result.exit_code == 0, result.output
     assert out.read_text().splitlines()[0] == "score,base,classifier"
     table = np.loadtxt(out, delimiter=",", skiprows=1)
-    from llmdas import load
-
     fitted = load(model)
     assert np.allclose(table[:, 0], fitted.decision_function(X), rtol=1e-8)
     assert np.allclose(table[:, 1] + table[:, 2], table[:, 0], rtol=1e-8)

@@ -139,9 +139,9 @@ def test_npy_tables_load_with_or_without_a_label_column(tmp_path):
     np.save(tmp_path / "cube.npy", np.zeros((2, 2, 2)))
     with pytest.raises(ValueError, match="cube.npy holds a 3-D array"):
         load_features(tmp_path / "cube.npy")
-    (tmp_path / "x.parquet").write_text("x")
-    with pytest.raises(ValueError, match="unsupported dataset format '.parquet'; use one of"):
-        load_dataset(tmp_path / "x.parquet")
+    (tmp_path / "x.xlsx").write_text("x")
+    with pytest.raises(ValueError, match="unsupported dataset format '.xlsx'; use one of"):
+        load_dataset(tmp_path / "x.xlsx")
 
 
 def test_feature_columns_reads_a_csv_header_only(tmp_path):
@@ -161,3 +161,44 @@ def test_feature_columns_reads_a_csv_header_only(tmp_path):
     assert feature_columns(tmp_path / "d.npz") is None
     with pytest.raises(ValueError, match="no label column named 'y'"):
         feature_columns(path, label_column="y")
+
+
+def test_parquet_tables_load_by_column_name_without_a_pandas_index(tmp_path):
+    import pandas as pd  # pandas and pyarrow are in requirements.lock
+
+    X, y = load_demo()
+    frame = pd.DataFrame(X[:, :3], columns=["a", "b", "c"])
+    frame["count"] = np.arange(len(frame), dtype=np.int32)
+    frame["flag"] = frame["count"] % 2 == 0
+    frame["label"] = y
+    normal = frame[frame["label"] == 0]  # filtered rows: pandas stores the index as a column
+    normal.to_parquet(tmp_path / "normal.parquet")
+    frame.to_parquet(tmp_path / "all.parquet")
+    features = ["a", "b", "c", "count", "flag"]
+    assert feature_columns(tmp_path / "normal.parquet", label_column="label") == features
+    X_all, y_all = load_dataset(tmp_path / "all.parquet", label_column="label")
+    assert np.array_equal(X_all, frame[features].to_numpy(dtype=float))
+    assert np.array_equal(y_all, y)
+    assert np.array_equal(load_dataset(tmp_path / "all.parquet")[1], y)  # last column by default
+    X_normal = load_features(tmp_path / "normal.parquet", label_column="label")
+    assert np.array_equal(X_normal, normal[features].to_numpy(dtype=float))
+
+
+def test_bad_parquet_files_fail_clearly(tmp_path, monkeypatch):
+    import pandas as pd  # pandas and pyarrow are in requirements.lock
+
+    pd.DataFrame({"a": [1.0, 2.0], "city": ["x", "y"]}).to_parquet(tmp_path / "text.parquet")
+    with pytest.raises(ValueError, match=r"column 'city' holds \w*string values, not numbers"):
+        load_features(tmp_path / "text.parquet")
+    pd.DataFrame({"a": [1.0, None, 3.0], "b": [1, 2, 3]}).to_parquet(tmp_path / "gap.parquet")
+    with pytest.raises(ValueError, match="contains 1 NaN"):
+        load_features(tmp_path / "gap.parquet")
+    pd.DataFrame({"a": []}, dtype=float).to_parquet(tmp_path / "empty.parquet")
+    with pytest.raises(ValueError, match="empty.parquet holds no rows"):
+        load_features(tmp_path / "empty.parquet")
+    (tmp_path / "fake.parquet").write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="fake.parquet is not a readable Parquet file"):
+        load_features(tmp_path / "fake.parquet")
+    monkeypatch.setitem(__import__("sys").modules, "pyarrow.parquet", None)  # not installed
+    with pytest.raises(ImportError, match=r"needs pyarrow.*pip install 'llmdas\[parquet\]'"):
+        load_features(tmp_path / "gap.parquet")

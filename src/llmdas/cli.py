@@ -146,7 +146,8 @@ def _label_column(text: str) -> str | int | None:
 
 
 _LABEL_COLUMN_HELP = (
-    "Label column of a CSV or .npy table: 'last', 'none' (no labels), a header name or an index."
+    "Label column of a CSV, .npy or Parquet table: 'last', 'none' (no labels), a column name "
+    "or an index."
 )
 
 
@@ -174,8 +175,8 @@ def enhance(
     data: Annotated[
         Path,
         typer.Option(
-            help="Training data: .npz/.mat/.csv/.npy. Rows labelled 1 (anomalies) are dropped "
-            "before fitting; with --label-column none every row trains."
+            help="Training data: .npz/.mat/.csv/.npy/.parquet. Rows labelled 1 (anomalies) are "
+            "dropped before fitting; with --label-column none every row trains."
         ),
     ],
     scores_out: _ScoresOutOption,
@@ -246,8 +247,8 @@ def enhance(
     )
     model.fit(X_train)
     if columns is not None:
-        # The CLI reads CSV files itself, so it records their header as fit records the columns
-        # of a data frame; `llmdas score` checks new files against it.
+        # The CLI reads CSV and Parquet files itself, so it records their column names as fit
+        # records those of a data frame; `llmdas score` checks new files against them.
         model.feature_names_in_ = np.asarray(columns, dtype=object)
     console.print(
         f"fitted {model.detector_name_} + {model.program_.name} on {len(X_train)} normal rows "
@@ -270,7 +271,7 @@ def enhance(
 @user_errors
 def score(
     model: Annotated[Path, typer.Option(help=_MODEL_HELP)],
-    data: Annotated[Path, typer.Option(help="Rows to score: .npz/.mat/.csv/.npy.")],
+    data: Annotated[Path, typer.Option(help="Rows to score: .npz/.mat/.csv/.npy/.parquet.")],
     scores_out: _ScoresOutOption,
     label_column: Annotated[str, typer.Option(help=_LABEL_COLUMN_HELP)] = "none",
     labels_out: _LabelsOutOption = None,
@@ -327,7 +328,7 @@ def info(
 
 
 def _check_columns(fitted: np.ndarray | list[str] | None, data: Path, label_column) -> None:
-    """Refuse a CSV whose header names other columns than the model was fitted on."""
+    """Refuse a CSV or Parquet file that names other columns than the model was fitted on."""
     given = feature_columns(data, label_column=label_column)
     try:
         check_feature_names(fitted, given, name=data.name)

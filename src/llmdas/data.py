@@ -1,4 +1,4 @@
-"""Datasets: loading (ADBench ``.npz``, ODDS ``.mat``, CSV), the paper's split, and the demo set.
+"""Datasets: loading (ADBench ``.npz``, ODDS ``.mat``, CSV, Parquet), the paper's split, the demo set.
 
 Dataset names resolve in the directory named by ``$LLMDAS_DATA``; when it is unset, llmdas looks in
 ``../shared/datasets`` next to the working directory and the repository (where the paper's 34
@@ -31,10 +31,13 @@ __all__ = [
 
 #: Name of the embedded demo dataset (built from scikit-learn's bundled data; no download).
 DEMO_NAME = "demo"
-#: File formats a dataset may come in. ``.npz`` and ``.mat`` hold ``X`` and ``y``; ``.csv`` and
-#: ``.npy`` hold one table whose label column, if any, is named by ``label_column``.
-DATASET_SUFFIXES = (".npz", ".mat", ".csv", ".npy")
-_TABLE_SUFFIXES = (".csv", ".npy")
+#: File formats a dataset may come in. ``.npz`` and ``.mat`` hold ``X`` and ``y``; ``.csv``,
+#: ``.npy`` and ``.parquet`` hold one table whose label column, if any, is named by
+#: ``label_column``. Parquet needs the optional dependency pyarrow (``llmdas[parquet]``).
+DATASET_SUFFIXES = (".npz", ".mat", ".csv", ".npy", ".parquet")
+_TABLE_SUFFIXES = (".csv", ".npy", ".parquet")
+# Files whose header names the feature columns.
+_NAMED_SUFFIXES = (".csv", ".parquet")
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -84,9 +87,10 @@ def load_dataset(
     name_or_path : str or Path
         ``"demo"`` for the embedded set, a dataset name found in :func:`data_dir`, or a path to an
         ADBench ``.npz`` (arrays ``X`` and ``y``), an ODDS ``.mat`` (``X`` and ``y``), a ``.csv``
-        (an optional header row, then numbers) or a 2-D ``.npy`` array.
+        (an optional header row, then numbers), a 2-D ``.npy`` array or a ``.parquet`` file of
+        numeric columns (needs pyarrow; a pandas index stored in it is not a column).
     label_column : str or int
-        For CSV and ``.npy`` files: the label column's header name or index (default: last).
+        For table files (CSV, ``.npy``, Parquet): the label column's name or index (default: last).
 
     See Also
     --------
@@ -126,7 +130,7 @@ def load_features(name_or_path: str | Path, *, label_column: str | int | None = 
         As for :func:`load_dataset`. An ``.npz`` or ``.mat`` file needs only ``X``; a ``y`` in it
         is ignored.
     label_column : str, int or None
-        For CSV and ``.npy`` files: the column to drop as labels (and check, as
+        For table files (CSV, ``.npy``, Parquet): the column to drop as labels (and check, as
         :func:`load_dataset` does), by header name or index. ``None`` (the default): every column
         is a feature.
     """
@@ -141,15 +145,15 @@ def load_features(name_or_path: str | Path, *, label_column: str | int | None = 
 def feature_columns(
     name_or_path: str | Path, *, label_column: str | int | None = None
 ) -> list[str] | None:
-    """The header names of a CSV file's feature columns, or ``None`` when it has no header.
+    """The names of a CSV or Parquet file's feature columns, or ``None`` when it names none.
 
     ``label_column`` is dropped as :func:`load_features` drops it. Other formats carry no column
-    names, and give ``None``. Only the first line of the file is read.
+    names, and give ``None``. Only a CSV file's first line, or a Parquet file's schema, is read.
     """
     path = None if str(name_or_path) == DEMO_NAME else _resolve(name_or_path)
-    if path is None or path.suffix != ".csv":
+    if path is None or path.suffix not in _NAMED_SUFFIXES:
         return None
-    header = _read_header(path)
+    header = _read_header(path) if path.suffix == ".csv" else _parquet_columns(path)
     if header is None:
         return None
     if label_column is not None:
@@ -181,7 +185,12 @@ def _read(path: Path, label_column: str | int | None) -> tuple[np.ndarray, np.nd
             raise ValueError(f"{path.name} lacks variables 'X' and 'y' (ODDS format)")
         return np.asarray(mat["X"], dtype=np.float64), (mat["y"] if need_labels else None)
     if path.suffix in _TABLE_SUFFIXES:
-        table, header = _load_csv(path) if path.suffix == ".csv" else (_load_npy(path), None)
+        if path.suffix == ".csv":
+            table, header = _load_csv(path)
+        elif path.suffix == ".parquet":
+            table, header = _load_parquet(path)
+        else:
+            table, header = _load_npy(path), None
         if not need_labels:
             return table, None
         index = _label_index(path, table.shape[1], header, label_column)
@@ -239,6 +248,55 @@ def _load_npy(path: Path) -> np.ndarray:
     if table.shape[0] == 0:
         raise ValueError(f"{path.name} holds no rows")
     return table
+
+
+def _parquet_file(path: Path):
+    """``path`` opened as a ``pyarrow.parquet.ParquetFile``, with errors a user can act on."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ImportError(
+            f"reading {path.name} needs pyarrow, which is optional: pip install 'llmdas[parquet]'"
+        ) from None
+    try:
+        return pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises ArrowInvalid (a ValueError) or OSError
+        raise ValueError(f"{path.name} is not a readable Parquet file: {exc}") from None
+
+
+def _parquet_columns(path: Path) -> list[str]:
+    """A Parquet file's column names from its schema, without a pandas index stored in it."""
+    schema = _parquet_file(path).schema_arrow
+    index = (schema.pandas_metadata or {}).get("index_columns", [])
+    # A pandas index is stored as a column (e.g. "__index_level_0__" after filtering rows) or,
+    # for a plain range, as metadata only; either way it is no feature.
+    return [name for name in schema.names if name not in index]
+
+
+def _load_parquet(path: Path) -> tuple[np.ndarray, list[str]]:
+    """A Parquet file's numeric columns as a 2-D float table, and their names."""
+    import pyarrow as pa
+
+    names = _parquet_columns(path)
+    table = _parquet_file(path).read(columns=names)
+    if table.num_rows == 0:
+        raise ValueError(f"{path.name} holds no rows")
+    columns = []
+    for name, column in zip(names, table.columns, strict=True):
+        kind = column.type
+        if not (
+            pa.types.is_integer(kind)
+            or pa.types.is_floating(kind)
+            or pa.types.is_boolean(kind)
+            or pa.types.is_decimal(kind)
+        ):
+            raise ValueError(
+                f"{path.name}: column {name!r} holds {kind} values, not numbers; encode it as "
+                "numbers first"
+            )
+        # Nulls become NaN, which the checks on X then report as missing values.
+        columns.append(column.cast(pa.float64()).to_numpy(zero_copy_only=False))
+    return np.column_stack(columns), names
 
 
 def _csv_problem(message: str, header_lines: int) -> str:
