@@ -257,3 +257,33 @@ def test_parts_are_written_beside_the_scores(tmp_path):
     result = runner.invoke(app, [*args, "--scores-out", str(npy), "--parts"])
     assert result.exit_code == 0, result.output
     assert np.allclose(np.load(npy), table, rtol=1e-8)
+    # Parquet keeps the column names and the full precision; labels stay integers.
+    import pandas as pd
+
+    pq, flags = tmp_path / "s.parquet", tmp_path / "flags.parquet"
+    result = runner.invoke(
+        app, [*args, "--scores-out", str(pq), "--parts", "--labels-out", str(flags)]
+    )
+    assert result.exit_code == 0, result.output
+    frame = pd.read_parquet(pq)
+    assert list(frame.columns) == ["score", "base", "classifier"]
+    assert np.array_equal(frame["score"], fitted.decision_function(X))
+    assert frame["score"].tolist() == (frame["base"] + frame["classifier"]).tolist()
+    expected = (fitted.decision_function(X) > fitted.threshold_).astype(np.int64)
+    assert np.array_equal(pd.read_parquet(flags)["label"], expected)
+
+
+def test_an_output_file_of_unknown_format_is_refused_before_the_fit(tmp_path, monkeypatch):
+    from llmdas.enhanced import EnhancedDetector
+
+    X, y = load_demo()
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    fits = []
+    monkeypatch.setattr(EnhancedDetector, "fit", lambda self, X, y=None: fits.append(X))
+    fit = ["enhance", "--detector", "PCA", "--data", str(tmp_path / "d.npz")]
+    s_txt, s_csv, l_xlsx = (str(tmp_path / name) for name in ("s.txt", "s.csv", "l.xlsx"))
+    for out in (["--scores-out", s_txt], ["--scores-out", s_csv, "--labels-out", l_xlsx]):
+        result = runner.invoke(app, fit + out)
+        output = " ".join(result.output.split())
+        assert result.exit_code == 1 and "name a .csv, .npy, .parquet file" in output, output
+    assert not fits and not list(tmp_path.glob("s.*"))

@@ -19,7 +19,15 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from llmdas._validation import check_feature_names
-from llmdas.data import DEMO_NAME, feature_columns, load_dataset, load_features, paper_split
+from llmdas.data import (
+    DEMO_NAME,
+    check_output_path,
+    feature_columns,
+    load_dataset,
+    load_features,
+    paper_split,
+    write_table,
+)
 
 app = typer.Typer(
     help="Enhance tabular anomaly detectors with programmatically synthesized hard anomalies.",
@@ -152,7 +160,9 @@ _LABEL_COLUMN_HELP = (
 
 
 # Options that `enhance` and `score` share.
-_ScoresOutOption = Annotated[Path, typer.Option(help="Where to write the scores (.csv or .npy).")]
+_ScoresOutOption = Annotated[
+    Path, typer.Option(help="Where to write the scores (.csv, .npy or .parquet).")
+]
 _LabelsOutOption = Annotated[
     Path | None,
     typer.Option(help="Also write 0/1 labels (1 = anomaly, score above threshold_) here."),
@@ -209,6 +219,7 @@ def enhance(
     """Fit an enhanced detector on the normal rows of DATA and write anomaly scores."""
     from llmdas.enhanced import EnhancedDetector
 
+    _check_outputs(scores_out, labels_out)  # a wrong suffix must not cost a fit
     labels = _label_column(label_column)
     columns = feature_columns(data, label_column=labels)
     if labels is None:
@@ -280,6 +291,7 @@ def score(
     """Score the rows of DATA with a saved enhanced detector (no refitting)."""
     from llmdas.enhanced import load
 
+    _check_outputs(scores_out, labels_out)
     fitted = load(model)
     labels = _label_column(label_column)
     _check_columns(getattr(fitted, "feature_names_in_", None), data, labels)
@@ -338,6 +350,12 @@ def _check_columns(fitted: np.ndarray | list[str] | None, data: Path, label_colu
         raise
 
 
+def _check_outputs(*paths: Path | None) -> None:
+    for path in paths:
+        if path is not None:
+            check_output_path(path)
+
+
 def _write_scores(
     model, X: np.ndarray, scores_out: Path, labels_out: Path | None, parts: bool = False
 ) -> int:
@@ -345,28 +363,14 @@ def _write_scores(
     if parts:
         base, classifier = model.score_parts(X)
         scores = base + classifier
-        _write_table(scores_out, {"score": scores, "base": base, "classifier": classifier})
+        write_table(scores_out, {"score": scores, "base": base, "classifier": classifier})
     else:
         scores = model.decision_function(X)
-        _write_table(scores_out, {"score": scores})
+        write_table(scores_out, {"score": scores})
     if labels_out is not None:
         # PyOD's rule: a row is an anomaly when its score exceeds threshold_.
-        _write_table(labels_out, {"label": (scores > model.threshold_).astype(np.int64)}, "%d")
+        write_table(labels_out, {"label": (scores > model.threshold_).astype(np.int64)}, "%d")
     return len(scores)
-
-
-def _write_table(path: Path, columns: dict[str, np.ndarray], fmt: str = "%.10g") -> None:
-    """One column per entry: a CSV with a header row, or a .npy array (1-D for one column)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    values = (
-        np.column_stack(list(columns.values()))
-        if len(columns) > 1
-        else next(iter(columns.values()))
-    )
-    if path.suffix == ".npy":
-        np.save(path, values)
-    else:
-        np.savetxt(path, values, fmt=fmt, delimiter=",", header=",".join(columns), comments="")
 
 
 @programs_app.command("list")

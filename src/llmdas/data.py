@@ -19,6 +19,8 @@ from llmdas._validation import check_X
 __all__ = [
     "DATASET_SUFFIXES",
     "DEMO_NAME",
+    "OUTPUT_SUFFIXES",
+    "check_output_path",
     "data_dir",
     "feature_columns",
     "list_datasets",
@@ -27,6 +29,7 @@ __all__ = [
     "load_features",
     "paper_split",
     "random_split",
+    "write_table",
 ]
 
 #: Name of the embedded demo dataset (built from scikit-learn's bundled data; no download).
@@ -38,6 +41,8 @@ DATASET_SUFFIXES = (".npz", ".mat", ".csv", ".npy", ".parquet")
 _TABLE_SUFFIXES = (".csv", ".npy", ".parquet")
 # Files whose header names the feature columns.
 _NAMED_SUFFIXES = (".csv", ".parquet")
+#: File formats :func:`write_table` writes (scores, labels).
+OUTPUT_SUFFIXES = (".csv", ".npy", ".parquet")
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -250,14 +255,20 @@ def _load_npy(path: Path) -> np.ndarray:
     return table
 
 
-def _parquet_file(path: Path):
-    """``path`` opened as a ``pyarrow.parquet.ParquetFile``, with errors a user can act on."""
+def _pyarrow_parquet(path: Path, action: str):
+    """The ``pyarrow.parquet`` module, or an error saying how to install the optional pyarrow."""
     try:
         import pyarrow.parquet as pq
     except ImportError:
         raise ImportError(
-            f"reading {path.name} needs pyarrow, which is optional: pip install 'llmdas[parquet]'"
+            f"{action} {path.name} needs pyarrow, which is optional: pip install 'llmdas[parquet]'"
         ) from None
+    return pq
+
+
+def _parquet_file(path: Path):
+    """``path`` opened as a ``pyarrow.parquet.ParquetFile``, with errors a user can act on."""
+    pq = _pyarrow_parquet(path, "reading")
     try:
         return pq.ParquetFile(path)
     except Exception as exc:  # pyarrow raises ArrowInvalid (a ValueError) or OSError
@@ -297,6 +308,43 @@ def _load_parquet(path: Path) -> tuple[np.ndarray, list[str]]:
         # Nulls become NaN, which the checks on X then report as missing values.
         columns.append(column.cast(pa.float64()).to_numpy(zero_copy_only=False))
     return np.column_stack(columns), names
+
+
+def check_output_path(path: str | Path) -> None:
+    """Refuse, before any work is done, a file :func:`write_table` could not write."""
+    path = Path(path)
+    if path.suffix not in OUTPUT_SUFFIXES:
+        raise ValueError(
+            f"cannot write {path.name}: name a {', '.join(OUTPUT_SUFFIXES)} file (the suffix "
+            "sets the format)"
+        )
+    if path.suffix == ".parquet":
+        _pyarrow_parquet(path, "writing")
+
+
+def write_table(path: str | Path, columns: dict[str, np.ndarray], fmt: str = "%.10g") -> None:
+    """Write equally long 1-D arrays as the named columns of a table file.
+
+    A CSV gets a header row and ``fmt`` for its numbers; a Parquet file keeps each array's dtype;
+    a ``.npy`` file holds the columns side by side (a 1-D array for a single column).
+    """
+    path = Path(path)
+    check_output_path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".parquet":
+        import pyarrow as pa
+
+        _pyarrow_parquet(path, "writing").write_table(pa.table(columns), path)
+        return
+    values = (
+        np.column_stack(list(columns.values()))
+        if len(columns) > 1
+        else next(iter(columns.values()))
+    )
+    if path.suffix == ".npy":
+        np.save(path, values)
+    else:
+        np.savetxt(path, values, fmt=fmt, delimiter=",", header=",".join(columns), comments="")
 
 
 def _csv_problem(message: str, header_lines: int) -> str:
