@@ -1,4 +1,4 @@
-"""Datasets: loading (ADBench ``.npz``, ODDS ``.mat``, CSV, Parquet), the paper's split, the demo set.
+"""Datasets: loading (``.npz``, ``.mat``, CSV, ``.npy``, Parquet), the paper's split, the demo set.
 
 Dataset names resolve in the directory named by ``$LLMDAS_DATA``; when it is unset, llmdas looks in
 ``../shared/datasets`` next to the working directory and the repository (where the paper's 34
