@@ -73,7 +73,7 @@ def test_perf_data_writes_the_mixture_in_every_format(tmp_path):
     from llmdas.data import load_dataset
 
     X, y = make_mixture(300, 4, seed=3)
-    for name in ("m.npz", "m.csv", "m.npy"):
+    for name in ("m.npz", "m.csv", "m.npy", "m.parquet"):
         result = CliRunner().invoke(
             app,
             ["perf", "data", str(tmp_path / name), "--rows", "300", "--features", "4"]
@@ -83,5 +83,6 @@ def test_perf_data_writes_the_mixture_in_every_format(tmp_path):
         X2, y2 = load_dataset(tmp_path / name)
         assert np.array_equal(y2, y), name
         assert np.allclose(X2, X, rtol=1e-6, atol=1e-6), name
-    result = CliRunner().invoke(app, ["perf", "data", str(tmp_path / "m.parquet")])
-    assert result.exit_code == 1 and "use .npz, .csv or .npy" in result.output
+    assert np.array_equal(load_dataset(tmp_path / "m.parquet")[0], X)  # float32 kept exactly
+    result = CliRunner().invoke(app, ["perf", "data", str(tmp_path / "m.txt")])
+    assert result.exit_code == 1 and "use .npz, .csv, .npy or .parquet" in result.output

@@ -21,6 +21,7 @@ from rich.table import Table
 from llmdas._validation import check_feature_names
 from llmdas.data import (
     DEMO_NAME,
+    OUTPUT_SUFFIXES,
     check_output_path,
     feature_columns,
     load_dataset,
@@ -494,7 +495,9 @@ def perf_scale(
 def perf_data(
     out: Annotated[
         Path,
-        typer.Argument(help="File to write: .npz (X and y), or .csv / .npy (labels last)."),
+        typer.Argument(
+            help="File to write: .npz (X and y), or .csv / .npy / .parquet (labels last)."
+        ),
     ],
     rows: Annotated[int, typer.Option(min=2, help="Rows to generate.")] = 1_000_000,
     features: Annotated[int, typer.Option(min=2, help="Columns of the generated data.")] = 50,
@@ -506,12 +509,16 @@ def perf_data(
     """
     from llmdas.perf import make_mixture
 
-    if out.suffix not in (".npz", ".csv", ".npy"):
-        raise ValueError(f"cannot write {out.suffix!r} files; use .npz, .csv or .npy")
+    if out.suffix not in (".npz", *OUTPUT_SUFFIXES):
+        raise ValueError(f"cannot write {out.name}; use .npz, .csv, .npy or .parquet")
+    if out.suffix == ".parquet":
+        check_output_path(out)  # pyarrow must be installed before minutes of generating
     X, y = make_mixture(rows, features, seed=seed)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npz":
         np.savez(out, X=X, y=y)
+    elif out.suffix == ".parquet":  # named columns, the generator's own dtypes
+        write_table(out, {**{f"x{i}": X[:, i] for i in range(features)}, "label": y})
     elif out.suffix == ".npy":
         np.save(out, np.column_stack([X, y]))
     else:  # 7 significant digits hold a float32 value to within its own rounding

@@ -292,8 +292,8 @@ def _load_parquet(path: Path) -> tuple[np.ndarray, list[str]]:
     table = _parquet_file(path).read(columns=names)
     if table.num_rows == 0:
         raise ValueError(f"{path.name} holds no rows")
-    columns = []
-    for name, column in zip(names, table.columns, strict=True):
+    values = np.empty((table.num_rows, len(names)))  # filled column by column: one copy in memory
+    for j, (name, column) in enumerate(zip(names, table.columns, strict=True)):
         kind = column.type
         if not (
             pa.types.is_integer(kind)
@@ -306,8 +306,8 @@ def _load_parquet(path: Path) -> tuple[np.ndarray, list[str]]:
                 "numbers first"
             )
         # Nulls become NaN, which the checks on X then report as missing values.
-        columns.append(column.cast(pa.float64()).to_numpy(zero_copy_only=False))
-    return np.column_stack(columns), names
+        values[:, j] = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    return values, names
 
 
 def check_output_path(path: str | Path) -> None:
