@@ -59,6 +59,32 @@ def test_enhance_writes_scores_and_model(tmp_path):
     assert np.allclose(fitted.decision_function(X), scores, rtol=1e-8)
 
 
+def test_enhance_passes_detector_parameters_and_the_weight(tmp_path):
+    X, y = load_demo()
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    out, model = tmp_path / "s.csv", tmp_path / "m.joblib"
+    fit = ["enhance", "--detector", "IForest", "--data", str(tmp_path / "d.npz")]
+    fit += ["--scores-out", str(out), "--save", str(model)]
+    params = ["--detector-param", "n_estimators=20", "--detector-param", "max_samples=0.5"]
+    result = runner.invoke(app, [*fit, *params, "--weight", "0"])
+    assert result.exit_code == 0, result.output
+    fitted = load(model)
+    assert fitted.detector_.n_estimators == 20 and fitted.detector_.max_samples == 0.5
+    assert fitted.weight_ == 0
+    # Weight 0: the scores rank the rows as the base detector alone does.
+    scores, base = np.loadtxt(out, skiprows=1), fitted.base_decision_function(X)
+    assert np.array_equal(np.argsort(scores, kind="stable"), np.argsort(base, kind="stable"))
+    result = runner.invoke(app, ["info", str(model)])
+    assert "IForest(max_samples=0.5," in result.output and "n_estimators=20" in result.output
+    for bad, message in [
+        (["--detector-param", "n_estimator=20"], "IForest has no parameter 'n_estimator'"),
+        (["--detector-param", "n_estimators"], "--detector-param takes NAME=VALUE"),
+        (["--weight", "high"], "--weight must be 'auto' or a number >= 0, got 'high'"),
+    ]:
+        result = runner.invoke(app, [*fit, *bad])
+        assert result.exit_code == 1 and message in " ".join(result.output.split()), result.output
+
+
 def test_enhance_fits_and_scores_csv_files_without_labels(tmp_path):
     X, y = load_demo()
     train, new = tmp_path / "train.csv", tmp_path / "new.csv"

@@ -63,6 +63,14 @@ def test_instances_pass_through_and_random_state_is_set():
         make_detector(object())
 
 
+def test_named_detectors_take_their_constructor_arguments_and_refuse_others():
+    assert make_detector("KNN", n_neighbors=3).n_neighbors == 3
+    with pytest.raises(
+        ValueError, match="KNN has no parameter 'n_neighbor'; it takes .*n_neighbors"
+    ):
+        make_detector("KNN", n_neighbor=3)
+
+
 def test_sanitize_is_order_preserving_and_warns():
     raw = np.array([1.0, np.inf, -np.inf, np.nan, 2.0])
     with pytest.warns(NonFiniteScoresWarning, match="3 non-finite"):

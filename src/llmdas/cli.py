@@ -7,9 +7,11 @@ code 1 and a one-line message; usage errors end with typer's exit code 2.
 
 from __future__ import annotations
 
+import ast
 import functools
+import inspect
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import typer
@@ -207,6 +209,21 @@ def enhance(
         ),
     ] = 0.1,
     parts: _PartsOption = False,
+    detector_param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--detector-param",
+            help="A constructor argument of the base detector as NAME=VALUE, e.g. "
+            "n_estimators=200 (repeat the option for more).",
+        ),
+    ] = None,
+    weight: Annotated[
+        str,
+        typer.Option(
+            help="Classifier weight: 'auto' (from how well it separates its synthetic rows) or a "
+            "number >= 0; 0 scores with the base detector alone."
+        ),
+    ] = "auto",
     program: Annotated[
         str | None,
         typer.Option(help="Program file or built-in name (default: built-in for the detector)."),
@@ -218,9 +235,12 @@ def enhance(
     ] = 120.0,
 ) -> None:
     """Fit an enhanced detector on the normal rows of DATA and write anomaly scores."""
+    from llmdas.detectors import make_detector
     from llmdas.enhanced import EnhancedDetector
 
     _check_outputs(scores_out, labels_out)  # a wrong suffix must not cost a fit
+    params = _detector_params(detector_param or [])
+    base = make_detector(detector, random_state=seed, **params) if params else detector
     labels = _label_column(label_column)
     columns = feature_columns(data, label_column=labels)
     if labels is None:
@@ -251,8 +271,9 @@ def enhance(
                 f"{X.shape[1]}"
             )
     model = EnhancedDetector(
-        detector,
+        base,
         program=program,
+        weight=_weight(weight),
         contamination=contamination,
         random_state=seed,
         program_timeout=program_timeout,
@@ -317,7 +338,7 @@ def info(
     n_synthetic = 0 if fitted.synthetic_ is None else len(fitted.synthetic_)
     versions = getattr(fitted, "versions_", {})  # absent from models saved before it was recorded
     rows = [
-        ("detector", fitted.detector_name_),
+        ("detector", f"{fitted.detector_name_}({_changed_params(fitted.detector_)})"),
         ("program", f"{program.name} (sha256 {program.sha256[:12]}, {author}, {generator})"),
         ("trained on", f"{len(fitted.base_scores_)} rows x {fitted.n_features_in_} features"),
         ("feature names", "none recorded" if names is None else ", ".join(map(str, names))),
@@ -340,6 +361,21 @@ def info(
     console.print(table)
 
 
+def _changed_params(detector) -> str:
+    """The constructor arguments of ``detector`` that differ from its class's defaults."""
+    defaults = inspect.signature(type(detector)).parameters
+    changed = []
+    for name, value in detector.get_params(deep=False).items():
+        default = defaults[name].default if name in defaults else inspect.Parameter.empty
+        try:
+            same = bool(value == default)
+        except Exception:  # e.g. an array, which has no single truth value
+            same = False
+        if not same:
+            changed.append(f"{name}={value!r}")
+    return ", ".join(changed)
+
+
 def _check_columns(fitted: np.ndarray | list[str] | None, data: Path, label_column) -> None:
     """Refuse a CSV or Parquet file that names other columns than the model was fitted on."""
     given = feature_columns(data, label_column=label_column)
@@ -349,6 +385,30 @@ def _check_columns(fitted: np.ndarray | list[str] | None, data: Path, label_colu
         if label_column is None and len(given) == len(fitted) + 1:
             raise ValueError(f"{exc} (if that column holds labels, pass --label-column)") from None
         raise
+
+
+def _detector_params(items: list[str]) -> dict[str, Any]:
+    """``NAME=VALUE`` items as constructor arguments; a value is a Python literal or a word."""
+    params: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--detector-param takes NAME=VALUE, got {item!r}")
+        try:
+            value = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError):
+            value = text.strip()  # a bare word such as rbf or auto
+        params[name.strip()] = value
+    return params
+
+
+def _weight(text: str) -> float | str:
+    if text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"--weight must be 'auto' or a number >= 0, got {text!r}") from None
 
 
 def _check_outputs(*paths: Path | None) -> None:

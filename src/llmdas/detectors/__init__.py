@@ -97,7 +97,14 @@ def make_detector(detector: str | BaseDetector, random_state: int | None = None,
             f"detector {detector!r} needs an optional dependency that is missing ({exc.name}); "
             "install it with: pip install 'llmdas[deep]'"
         ) from exc
-    if random_state is not None and "random_state" in inspect.signature(cls).parameters:
+    accepted = inspect.signature(cls).parameters
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:  # the constructor's own TypeError would not say what it does take
+        raise ValueError(
+            f"{canonical_name(detector)} has no parameter {', '.join(map(repr, unknown))}; "
+            f"it takes {', '.join(accepted)}"
+        )
+    if random_state is not None and "random_state" in accepted:
         params.setdefault("random_state", random_state)
     return cls(**params)
 
