@@ -158,3 +158,24 @@ def test_summary_cli_writes_csv_and_markdown(tmp_path):
     assert float(pr["delta"]) == pytest.approx(0.05)
     assert int(pr["wins"]) == 2 and pr["worst_dataset"] == "b"
     assert "AUC-ROC" in out_md.read_text() and "Δ AUC-ROC" in per.read_text()
+
+
+def test_summary_table_is_whole_in_an_80_column_terminal(tmp_path):
+    from typer.testing import CliRunner
+
+    from llmdas.cli import app
+
+    db = tmp_path / "r.db"
+    with ResultStore(db) as store:
+        store.insert_cells([dict(c) for c in TINY])
+    result = CliRunner().invoke(app, ["summary", str(db)], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(map(len, lines)) <= 80
+    header = next(line for line in lines if "detector" in line).split()
+    assert header[:8] == ["detector", "method", "n", "base", "enh.", "Δ", "wins", "p"]
+    # Every figure of the AUC-PR row whole, not folded or cut (hand-computed as above).
+    row = next(line for line in lines if line.split()[:2] == ["PCA", "builtin"]).split()
+    assert row[2:7] == ["3", "0.3667", "0.4167", "+0.0500", "2/3"]
+    assert row[8:] == ["-0.0500", "b"]
+    assert "paper's Table 1, base → Δ, wins: PCA 0.5975 → +0.0402, 30/36" in result.output

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -237,12 +238,13 @@ def _print_run_report(result, *, quiet: bool, top: int = 10) -> None:
     )
     slow = sorted((r for r in rows if r.get("t_cell") is not None), key=cell_cost, reverse=True)
     if slow:
-        table = Table(
-            title=f"Slowest cells (top {min(top, len(slow))}; seconds; base fit and scoring are "
-            "counted on the cell that paid for them, '-' where shared)"
+        table = _compact_table(
+            f"Slowest cells (top {min(top, len(slow))}; seconds; the base fit and its scoring "
+            "are counted on the cell that paid for them, '-' where shared; synth. = synthesis, "
+            "clf = classifier fit, score = enhanced scoring)"
         )
-        for column in ("dataset", "detector", "method", "seed", "total", "base fit",
-                       "base score", "synthesis", "classifier", "scoring"):  # fmt: skip
+        for column in ("dataset", "detector", "method", "seed", "total", "base\nfit",
+                       "base\nscore", "synth.", "clf", "score"):  # fmt: skip
             text = column in ("dataset", "detector", "method")
             table.add_column(column, justify="left" if text else "right", overflow="fold")
         for r in slow[:top]:
@@ -265,6 +267,12 @@ def _print_run_report(result, *, quiet: bool, top: int = 10) -> None:
             f"[yellow]{result['n_errors']} cell(s) ended in an error[/] (recorded in the store; "
             "rerun with --retry-errors to try them again)"
         )
+
+
+def _compact_table(title: str) -> Table:
+    """A table without vertical rules and with two spaces between columns (fits 80 columns)."""
+    # The box's own divider is a space; one more of padding before each column makes two.
+    return Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0, 0, 1))
 
 
 def _sec(value) -> str:
@@ -310,35 +318,26 @@ def summary(
     rows = summarize(ok, metric)
     left_out = f", {n_errors} failed cells left out" if n_errors else ""
     for label in dict.fromkeys(r.metric for r in rows):
-        table = Table(title=f"{label}: base vs enhanced ({len(ok)} cells{left_out})")
-        short = [
-            "detector",
-            "method",
-            "",
-            "n",
-            "base",
-            "enh.",
-            "Δ",
-            "rel %",
-            "wins",
-            "p",
-            "worst Δ (dataset)",
-            "paper base → Δ, wins",
-        ]
-        for i, header in enumerate(short):
-            if i == 2:  # the metric is in the title
-                continue
-            text = i in (0, 1, 10, 11)
-            table.add_column(
-                header, justify="left" if text else "right", overflow="fold", no_wrap=not text
-            )
+        # The metric is in the title and the paper's figures, one set per detector, follow the
+        # table instead of filling a column, so that the table fits an 80-column terminal.
+        table = _compact_table(f"{label}: base vs enhanced ({len(ok)} cells{left_out})")
+        headers = ["detector", "method", "n", "base", "enh.", "Δ", "wins", "p"]
+        for i, header in enumerate(headers):
+            table.add_column(header, justify="left" if i < 2 else "right", no_wrap=True)
+        table.add_column("worst Δ (dataset)", overflow="ellipsis", min_width=8)
+        paper = {}
         for row in (r for r in rows if r.metric == label):
             cells_text = table_cells(row)
             colour = "green" if row.delta > 0 else "red" if row.delta < 0 else "white"
             cells_text[6] = f"[{colour}]{cells_text[6]}[/]"
-            del cells_text[2]
-            table.add_row(*cells_text)
+            worst = f"{row.worst_delta:+.4f} {row.worst_dataset}"  # wraps before the name
+            table.add_row(*cells_text[:2], *cells_text[3:7], *cells_text[8:10], worst)
+            if row.paper_base is not None:
+                paper[row.detector] = cells_text[11]
         console.print(table)
+        if paper:
+            listed = "; ".join(f"{det} {figures}" for det, figures in paper.items())
+            console.print(f"paper's Table 1, base → Δ, wins: {listed}", style="dim")
     if not rows:
         console.print("no successful cells with enhanced scores in the store")
     plain = base_only(ok, metric)
@@ -357,8 +356,8 @@ def summary(
         console.print(extra)
     console.print(
         "paper: LLM-DAS Table 1 (AUC-PR means over its 36 datasets, LLM-written programs); "
-        f"ours: {len({c['dataset'] for c in ok})} datasets. rel % = mean of Δ/base; "
-        "p = paired one-tailed t-test over per-dataset seed means.",
+        f"ours: {len({c['dataset'] for c in ok})} datasets. p = paired one-tailed t-test over "
+        "per-dataset seed means; the mean relative gain (Δ/base) is in --csv and --markdown.",
         style="dim",
     )
     if csv is not None:
