@@ -15,11 +15,11 @@ from typing import Annotated, Any
 
 import numpy as np
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.syntax import Syntax
 from rich.table import Table
 
+from llmdas._terminal import compact_table, console, err_console
 from llmdas._validation import check_feature_names
 from llmdas.data import (
     DEMO_NAME,
@@ -42,8 +42,6 @@ app.add_typer(programs_app, name="programs")
 perf_app = typer.Typer(help="Measure speed and scale (docs/performance.md).", no_args_is_help=True)
 app.add_typer(perf_app, name="perf")
 
-console = Console()
-err_console = Console(stderr=True)
 
 PAPER_DETECTORS = ("PCA", "IForest", "OCSVM", "ECOD")
 
@@ -99,7 +97,7 @@ def demo(
         f"[bold]{data}[/]: {X_train.shape[0]} training rows (normal only), {X_test.shape[0]} test rows "
         f"({int(y_test.sum())} anomalies), {X.shape[1]} features; seed {seed}"
     )
-    table = Table(title="Base vs enhanced on the test set (AUC-PR, AUC-ROC)")
+    table = compact_table("Base vs enhanced on the test set (AUC-PR, AUC-ROC)")
     for column in (
         "detector",
         "PR base",
@@ -439,7 +437,7 @@ def programs_list() -> None:
     """List the built-in synthesis programs."""
     from llmdas.programs import list_builtin
 
-    table = Table(title="Built-in synthesis programs")
+    table = compact_table("Built-in synthesis programs")
     for column in ("name", "detector", "author", "generator", "sha256"):
         table.add_column(column)
     for program in list_builtin():
@@ -515,9 +513,10 @@ def perf_scale(
         "AUC-PR",
         "AUC-ROC",
     ]
-    table = Table(title=f"Scaling: fit on N rows x {features} features, score {test_rows} rows")
-    for column in header:
-        table.add_column(column, justify="left" if column in ("detector", "mode") else "right")
+    table = compact_table(f"Scaling: fit on N rows x {features} features, score {test_rows} rows")
+    for column in header:  # two-line headers, so that the table fits 80 columns
+        label = column if column.startswith("AUC") else column.replace(" ", "\n", 1)
+        table.add_column(label, justify="left" if column in ("detector", "mode") else "right")
     rows: list[list[str]] = []
     for detector, mode, n, fit_rows in cases:
         console.print(
@@ -528,7 +527,7 @@ def perf_scale(
         except RuntimeError as exc:  # one failed case must not lose the others
             err_console.print(f"[bold red]failed:[/] {exc}", highlight=False)
             cells = [detector, mode, f"{n:,}", f"{fit_rows or n:,}", "failed", "", "", "", "", ""]
-            table.add_row(*cells)
+            table.add_row(*cells[:2], _short_count(n), _short_count(fit_rows or n), *cells[4:])
             rows.append(cells)
             continue
         cells = [
@@ -543,11 +542,20 @@ def perf_scale(
             f"{r.auc_pr:.4f}",
             f"{r.auc_roc:.4f}",
         ]
-        table.add_row(*cells)
+        fitted_on = r.fit_rows or r.n_train
+        table.add_row(*cells[:2], _short_count(r.n_train), _short_count(fitted_on), *cells[4:])
         rows.append(cells)
     console.print(table)
     if markdown is not None:
         _write_markdown_table(markdown, header, rows)
+
+
+def _short_count(n: int) -> str:
+    """``n`` as 10k, 1.5M, ... where that is exact, else with thousands separators."""
+    for size, suffix in ((1_000_000, "M"), (1_000, "k")):
+        if n >= size and n % (size // 10) == 0:
+            return f"{n / size:g}{suffix}"
+    return f"{n:,}"
 
 
 @perf_app.command("data")
@@ -603,12 +611,15 @@ def perf_overhead(
     header = ["detector", "datasets", "median", "p90", "max"] + [
         f"{part} s" for part in OVERHEAD_PARTS
     ]
-    table = Table(
-        title="(synthesis + classifier fit + extra scoring) / base fit, per dataset; "
+    table = compact_table(
+        "(synthesis + classifier fit + extra scoring) / base fit, per dataset; "
         "then the median seconds of each part"
     )
+    # Two-line headers in the terminal, so that the table fits 80 columns; Markdown keeps `header`.
+    short = {"datasets": "n", "synthesis s": "synth.\ns", "scoring s": "score\ns"}
     for column in header:
-        table.add_column(column, justify="left" if column == "detector" else "right")
+        label = short.get(column, column.replace("_fit s", "\nfit s").replace("classifier", "clf"))
+        table.add_column(label, justify="left" if column == "detector" else "right")
     rows: list[list[str]] = []
     for row in summary:
         cells = (

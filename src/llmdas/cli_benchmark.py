@@ -13,14 +13,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich import box
-from rich.console import Console
-from rich.table import Table
+
+from llmdas._terminal import compact_table, console, err_console
 
 __all__ = ["register"]
 
-console = Console()
-err_console = Console(stderr=True)
 
 DEFAULT_DETECTORS = "PCA,IForest,OCSVM,ECOD"
 DEFAULT_METHODS = "builtin,gaussian,uniform,smote"
@@ -238,7 +235,7 @@ def _print_run_report(result, *, quiet: bool, top: int = 10) -> None:
     )
     slow = sorted((r for r in rows if r.get("t_cell") is not None), key=cell_cost, reverse=True)
     if slow:
-        table = _compact_table(
+        table = compact_table(
             f"Slowest cells (top {min(top, len(slow))}; seconds; the base fit and its scoring "
             "are counted on the cell that paid for them, '-' where shared; synth. = synthesis, "
             "clf = classifier fit, score = enhanced scoring)"
@@ -267,12 +264,6 @@ def _print_run_report(result, *, quiet: bool, top: int = 10) -> None:
             f"[yellow]{result['n_errors']} cell(s) ended in an error[/] (recorded in the store; "
             "rerun with --retry-errors to try them again)"
         )
-
-
-def _compact_table(title: str) -> Table:
-    """A table without vertical rules and with two spaces between columns (fits 80 columns)."""
-    # The box's own divider is a space; one more of padding before each column makes two.
-    return Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0, 0, 1))
 
 
 def _sec(value) -> str:
@@ -320,7 +311,7 @@ def summary(
     for label in dict.fromkeys(r.metric for r in rows):
         # The metric is in the title and the paper's figures, one set per detector, follow the
         # table instead of filling a column, so that the table fits an 80-column terminal.
-        table = _compact_table(f"{label}: base vs enhanced ({len(ok)} cells{left_out})")
+        table = compact_table(f"{label}: base vs enhanced ({len(ok)} cells{left_out})")
         headers = ["detector", "method", "n", "base", "enh.", "Δ", "wins", "p"]
         for i, header in enumerate(headers):
             table.add_column(header, justify="left" if i < 2 else "right", no_wrap=True)
@@ -342,7 +333,7 @@ def summary(
         console.print("no successful cells with enhanced scores in the store")
     plain = base_only(ok, metric)
     if plain:
-        extra = Table(title="Base only (method none)")
+        extra = compact_table("Base only (method none)")
         for column in ("detector", "method", "metric", "datasets", "base"):
             extra.add_column(column)
         for item in plain:

@@ -16,13 +16,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
+
+from llmdas._terminal import compact_table, console, err_console
 
 __all__ = ["generate", "programs_validate"]
-
-console = Console()
-err_console = Console(stderr=True)
 
 
 def _one_line_errors(func):
@@ -115,7 +112,7 @@ def generate(
     )
     result = generate_program(detector, llm, config)
 
-    table = Table(title=f"Candidates for {result.detector}")
+    table = compact_table(f"Candidates for {result.detector}")
     for column in ("#", "status", "repairs", "hardness", "novelty", "note"):
         table.add_column(column)
     for report in result.candidates:
@@ -161,7 +158,7 @@ def programs_validate(
     checks = validate_store(directory)
     if not checks:
         raise FileNotFoundError(f"no program files (*.py) under {directory}")
-    table = Table(title=f"Programs in {directory}")
+    table = compact_table(f"Programs in {directory}")
     table.add_column("file")
     table.add_column("ok")
     table.add_column("message")
