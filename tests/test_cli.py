@@ -85,6 +85,17 @@ def test_enhance_passes_detector_parameters_and_the_weight(tmp_path):
         assert result.exit_code == 1 and message in " ".join(result.output.split()), result.output
 
 
+def test_warnings_print_as_one_line_without_a_source_location(tmp_path):
+    data = tmp_path / "few.csv"
+    np.savetxt(data, np.random.default_rng(0).normal(size=(20, 3)), delimiter=",")
+    fit = ["enhance", "--detector", "PCA", "--data", str(data), "--label-column", "none"]
+    result = runner.invoke(app, [*fit, "--scores-out", str(tmp_path / "s.csv")])
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert "warning: only 20 training and 10 synthetic rows" in output
+    assert "SmallSampleWarning" not in output and ".py:" not in output
+
+
 def test_enhance_fits_and_scores_csv_files_without_labels(tmp_path):
     X, y = load_demo()
     train, new = tmp_path / "train.csv", tmp_path / "new.csv"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import functools
 import inspect
+import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -46,8 +47,14 @@ app.add_typer(perf_app, name="perf")
 PAPER_DETECTORS = ("PCA", "IForest", "OCSVM", "ECOD")
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    # A warning is about the user's data or settings, not about the line of llmdas that raised it.
+    err_console.print(f"[yellow]warning:[/] {message}", highlight=False)
+
+
 def user_errors(func):
-    """Turn the errors a user can cause into a one-line message and exit code 1."""
+    """Turn the errors a user can cause into a one-line message and exit code 1, and print
+    warnings as one line each."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -55,7 +62,9 @@ def user_errors(func):
         from llmdas.sandbox import ProgramError
 
         try:
-            return func(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.showwarning = _show_warning
+                return func(*args, **kwargs)
         except (
             ValueError,
             FileNotFoundError,

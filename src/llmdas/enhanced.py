@@ -406,11 +406,16 @@ class EnhancedDetector(BaseDetector):
             self.weight_ = separability_weight(self.separability_, self.weight_scale)
             spread = chance_auc_spread(len(rows), len(synthetic))
             if spread > _MAX_CHANCE_AUC_SPREAD:
+                outcome = (
+                    "came out 0 this time, but another seed may give a weight of noise"
+                    if self.weight_ == 0
+                    else f"of {self.weight_:.2f} is mostly noise"
+                )
                 warnings.warn(
                     f"only {len(rows)} training and {len(synthetic)} synthetic rows: a classifier "
                     f"with no skill would still reach a separability of 0.5 ± {spread:.2f}, so "
-                    f"the weight {self.weight_:.2f} is mostly noise; pass weight=0 to use the "
-                    f"base detector {self.detector_name_} alone",
+                    f"the weight {outcome}; pass weight=0 to use the base detector "
+                    f"{self.detector_name_} alone",
                     SmallSampleWarning,
                     stacklevel=3,
                 )
