@@ -98,8 +98,8 @@ class ModelVersionWarning(UserWarning):
     """A loaded model was fitted with other versions of the libraries its scores depend on."""
 
 
-# The packages whose code computes a fitted model's scores (torch only for DRL).
-_SCORING_PACKAGES = ("llmdas", "numpy", "scipy", "scikit-learn", "pyod")
+# The packages besides llmdas whose code computes a fitted model's scores (torch only for DRL).
+_SCORING_PACKAGES = ("numpy", "scipy", "scikit-learn", "pyod")
 
 
 class EnhancedDetector(BaseDetector):
@@ -491,8 +491,10 @@ class EnhancedDetector(BaseDetector):
 
 def _package_versions(detector: str) -> dict[str, str]:
     """Installed versions of the packages that compute a ``detector`` model's scores."""
+    from llmdas import __version__  # also right when llmdas runs from a source tree
+
     packages = _SCORING_PACKAGES + (("torch",) if detector == "DRL" else ())
-    return {package: _installed_version(package) for package in packages}
+    return {"llmdas": __version__} | {package: _installed_version(package) for package in packages}
 
 
 @functools.cache  # reading package metadata takes milliseconds, fits may not
