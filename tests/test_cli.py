@@ -322,5 +322,5 @@ def test_an_output_file_of_unknown_format_is_refused_before_the_fit(tmp_path, mo
     for out in (["--scores-out", s_txt], ["--scores-out", s_csv, "--labels-out", l_xlsx]):
         result = runner.invoke(app, fit + out)
         output = " ".join(result.output.split())
-        assert result.exit_code == 1 and "name a .csv, .npy, .parquet file" in output, output
+        assert result.exit_code == 1 and "name a .csv, .npy or .parquet file" in output, output
     assert not fits and not list(tmp_path.glob("s.*"))

@@ -314,9 +314,9 @@ def check_output_path(path: str | Path) -> None:
     """Refuse, before any work is done, a file :func:`write_table` could not write."""
     path = Path(path)
     if path.suffix not in OUTPUT_SUFFIXES:
+        choices = f"{', '.join(OUTPUT_SUFFIXES[:-1])} or {OUTPUT_SUFFIXES[-1]}"
         raise ValueError(
-            f"cannot write {path.name}: name a {', '.join(OUTPUT_SUFFIXES)} file (the suffix "
-            "sets the format)"
+            f"cannot write {path.name}: name a {choices} file (the suffix sets the format)"
         )
     if path.suffix == ".parquet":
         _pyarrow_parquet(path, "writing")
