@@ -44,6 +44,25 @@ def test_accepts_lists_ints_and_bools():
     assert check_X(np.array([[True, False]])).tolist() == [[1.0, 0.0]]
 
 
+def test_data_frames_name_the_columns_that_hold_no_numbers():
+    import pandas as pd
+
+    numbers = np.arange(4.0)
+    nullable = pd.DataFrame({"a": numbers, "n": pd.array([1, None, 3, 4], dtype="Int64")})
+    with pytest.raises(ValueError, match="X contains 1 NaN value"):  # a missing value, said so
+        check_X(nullable)
+    flags = pd.array([True, False, True, False], dtype="boolean")
+    out = check_X(pd.DataFrame({"a": numbers, "n": nullable["n"].fillna(0), "f": flags}))
+    assert out.tolist() == [[0, 1, 1], [1, 0, 0], [2, 3, 1], [3, 4, 0]]
+    mixed = pd.DataFrame(
+        {"a": numbers, "c": pd.Categorical(list("xyxy")), "t": pd.date_range("2026", periods=4)}
+    )
+    with pytest.raises(
+        ValueError, match=r"columns that do not hold numbers: 'c' \(category\), 't'"
+    ):
+        check_X(mixed)
+
+
 def test_feature_names_come_from_frames_with_string_columns():
     pd = pytest.importorskip("pandas")
     assert feature_names(pd.DataFrame(np.zeros((2, 2)), columns=["a", "b"])) == ["a", "b"]

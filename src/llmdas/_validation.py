@@ -34,7 +34,9 @@ def check_X(
     require_variation : bool
         Reject ``X`` whose rows are all identical (training data with nothing to learn from).
     """
-    if hasattr(X, "to_numpy"):  # pandas / polars frames
+    if _is_pandas_frame(X):
+        X = _pandas_frame_values(X, name)
+    elif hasattr(X, "to_numpy"):  # polars frames, pandas series
         X = X.to_numpy()
     try:
         arr = np.asarray(X)
@@ -78,6 +80,34 @@ def check_X(
             "there is nothing to tell anomalies apart by; check that the right data was passed"
         )
     return np.ascontiguousarray(arr)
+
+
+def _is_pandas_frame(X) -> bool:
+    return (
+        type(X).__module__.startswith("pandas") and hasattr(X, "columns") and hasattr(X, "dtypes")
+    )
+
+
+def _pandas_frame_values(frame, name: str) -> np.ndarray:
+    """A pandas frame's values as floats, naming the columns that hold no numbers.
+
+    Nullable number columns (``Int64``, ``boolean``, ...) keep their missing values as NaN, which
+    :func:`check_X` then reports as such instead of as values of type ``object``.
+    """
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    other = [
+        f"{column!r} ({dtype})"
+        for column, dtype in frame.dtypes.items()
+        if not (is_numeric_dtype(dtype) or is_bool_dtype(dtype))
+    ]
+    if other:
+        shown = ", ".join(other[:6]) + (f", ... ({len(other)} in all)" if len(other) > 6 else "")
+        raise ValueError(
+            f"{name} has columns that do not hold numbers: {shown}; encode them as numbers "
+            "(or drop them) first"
+        )
+    return frame.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def feature_names(X) -> list[str] | None:
