@@ -114,6 +114,15 @@ def test_malformed_csv_files_fail_clearly(tmp_path):
     (tmp_path / "word.csv").write_text("1,2,0\n4,x,1\n")
     with pytest.raises(ValueError, match="line 2, column 2 holds 'x'"):
         load_dataset(tmp_path / "word.csv")
+    (tmp_path / "na.csv").write_text("1,2,0\n4,NA,1\n")
+    with pytest.raises(ValueError, match=r"line 2, column 2 holds 'NA' \(a missing value"):
+        load_dataset(tmp_path / "na.csv")
+    (tmp_path / "semi.csv").write_text("a;b;y\n1;2;0\n")
+    with pytest.raises(ValueError, match="this one seems to separate by ';'"):
+        load_dataset(tmp_path / "semi.csv")
+    (tmp_path / "tab.csv").write_text("a\tb\ty\n1\t2\t0\n")
+    with pytest.raises(ValueError, match="this one seems to separate by tabs"):
+        load_dataset(tmp_path / "tab.csv")
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(ValueError, match="empty.csv holds no rows"):
         load_dataset(tmp_path / "empty.csv")

@@ -357,8 +357,18 @@ def _csv_problem(message: str, header_lines: int) -> str:
     if cell:  # numpy counts these rows from 0, after the header
         text, row, column = cell.group(1), int(cell.group(2)), int(cell.group(3))
         what = "is empty (a missing value: impute or drop it)" if not text else f"holds {text!r}"
+        if text.strip().upper() in _MISSING_MARKS:
+            what += " (a missing value: impute or drop it)"
+        separator = next((mark for mark in (";", "\\t", "|") if mark in text), None)
+        if separator is not None:  # numpy's message writes a tab as the two characters \t
+            used = "tabs" if separator == "\\t" else f"'{separator}'"
+            what += f" (llmdas reads comma-separated files; this one seems to separate by {used})"
         return f"line {row + 1 + header_lines}, column {column} {what}"
     return message
+
+
+# How CSV files often mark a missing value (np.loadtxt reads "nan" itself).
+_MISSING_MARKS = frozenset({"NA", "N/A", "NULL", "NONE", "?", "-"})
 
 
 def _label_index(path: Path, n_columns: int, header: list[str] | None, label_column) -> int:
