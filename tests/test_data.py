@@ -103,32 +103,27 @@ def test_csv_without_labels_is_named_in_the_error(tmp_path):
     assert "last column" in message and "load_features" in message and len(message) < 400
 
 
-def test_malformed_csv_files_fail_clearly(tmp_path):
-    (tmp_path / "ragged.csv").write_text("1,2,3\n4,5\n")
-    with pytest.raises(ValueError, match="ragged.csv is not a table of numbers: line 2 has 2 col"):
-        load_features(tmp_path / "ragged.csv")
-    # Line numbers count the header too.
-    (tmp_path / "gap.csv").write_text("a,b,c\n1,2,3\n4,,6\n")
-    with pytest.raises(ValueError, match="line 3, column 2 is empty"):
-        load_dataset(tmp_path / "gap.csv")
-    (tmp_path / "word.csv").write_text("1,2,0\n4,x,1\n")
-    with pytest.raises(ValueError, match="line 2, column 2 holds 'x'"):
-        load_dataset(tmp_path / "word.csv")
-    (tmp_path / "na.csv").write_text("1,2,0\n4,NA,1\n")
-    with pytest.raises(ValueError, match=r"line 2, column 2 holds 'NA' \(a missing value"):
-        load_dataset(tmp_path / "na.csv")
-    (tmp_path / "semi.csv").write_text("a;b;y\n1;2;0\n")
-    with pytest.raises(ValueError, match="this one seems to separate by ';'"):
-        load_dataset(tmp_path / "semi.csv")
-    (tmp_path / "tab.csv").write_text("a\tb\ty\n1\t2\t0\n")
-    with pytest.raises(ValueError, match="this one seems to separate by tabs"):
-        load_dataset(tmp_path / "tab.csv")
-    (tmp_path / "empty.csv").write_text("")
-    with pytest.raises(ValueError, match="empty.csv holds no rows"):
-        load_dataset(tmp_path / "empty.csv")
-    (tmp_path / "head.csv").write_text("a,b,label\n")
-    with pytest.raises(ValueError, match="head.csv holds no rows"):
-        load_features(tmp_path / "head.csv")
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("1,2,3\n4,5\n", "bad.csv is not a table of numbers: line 2 has 2 col"),
+        ("a,b,c\n1,2,3\n4,,6\n", "line 3, column 2 is empty"),  # lines count the header too
+        ("1,2,0\n4,x,1\n", "line 2, column 2 holds 'x'"),
+        ("1,2,0\n4,NA,1\n", r"line 2, column 2 holds 'NA' \(a missing value"),
+        ("a;b;y\n1;2;0\n", "this one seems to separate by ';'"),
+        ("a\tb\ty\n1\t2\t0\n", "this one seems to separate by tabs"),
+        ("", "bad.csv holds no rows"),
+        ("a,b,label\n", "bad.csv holds no rows"),
+    ],
+)
+def test_malformed_csv_files_fail_clearly(tmp_path, text, message):
+    (tmp_path / "bad.csv").write_text(text)
+    for load in (load_dataset, load_features):
+        with pytest.raises(ValueError, match=message):
+            load(tmp_path / "bad.csv")
+
+
+def test_a_label_column_out_of_range_is_named(tmp_path):
     (tmp_path / "ok.csv").write_text("1,2,0\n3,4,1\n")
     with pytest.raises(ValueError, match="label column 5 is out of range for its 3 columns"):
         load_dataset(tmp_path / "ok.csv", label_column=5)
