@@ -254,6 +254,14 @@ def test_a_detector_without_a_built_in_program_needs_one_named(split, monkeypatc
     assert det.program_.name == "adbench_local" and np.isfinite(det.decision_function(X_test)).all()
 
 
+def test_a_base_detector_that_cannot_fit_the_rows_is_named():
+    X = np.random.default_rng(0).normal(size=(4, 3))
+    with pytest.raises(
+        ValueError, match="base detector KNN could not be fitted on 4 rows x 3 feat"
+    ):
+        EnhancedDetector("KNN").fit(X)  # n_neighbors=5 needs more rows
+
+
 def test_prefit_reuses_the_given_detector(split):
     X_train, X_test, _ = split
     base = IForest(random_state=0).fit(X_train)

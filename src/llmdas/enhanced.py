@@ -253,8 +253,14 @@ class EnhancedDetector(BaseDetector):
             self.detector_ = self.detector
         else:
             self.detector_ = self._make_base()
-            with np.errstate(all="ignore"):
-                self.detector_.fit(X)
+            try:
+                with np.errstate(all="ignore"):
+                    self.detector_.fit(X)
+            except ValueError as exc:  # e.g. KNN's n_neighbors above the number of rows
+                raise ValueError(
+                    f"the base detector {self.detector_name_} could not be fitted on "
+                    f"{X.shape[0]} rows x {X.shape[1]} features: {exc}"
+                ) from exc
         self.base_scores_ = self._training_scores(X)
         self.timings_["base_fit"] = time.perf_counter() - started
         rng = np.random.default_rng(self.random_state)
