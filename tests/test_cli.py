@@ -85,6 +85,24 @@ def test_enhance_passes_detector_parameters_and_the_weight(tmp_path):
         assert result.exit_code == 1 and message in " ".join(result.output.split()), result.output
 
 
+def test_enhance_takes_the_papers_fusion_rule_and_amount(tmp_path):
+    X, y = load_demo()
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    model = tmp_path / "m.joblib"
+    fit = ["enhance", "--detector", "PCA", "--data", str(tmp_path / "d.npz")]
+    fit += ["--scores-out", str(tmp_path / "s.csv"), "--save", str(model)]
+    paper = ["--normalization", "minmax", "--weight", "1", "--n-synthetic", "0.1"]
+    result = runner.invoke(app, [*fit, *paper])
+    assert result.exit_code == 0, result.output
+    fitted = load(model)
+    assert fitted.normalization == "minmax" and fitted.weight_ == 1.0
+    assert len(fitted.synthetic_) == int(np.ceil(0.1 * (y == 0).sum()))
+    result = runner.invoke(app, [*fit, "--n-synthetic", "25"])  # a whole number is a count
+    assert result.exit_code == 0 and len(load(model).synthetic_) == 25
+    result = runner.invoke(app, [*fit, "--n-synthetic", "many"])
+    assert result.exit_code == 1 and "--n-synthetic must be a fraction" in result.output
+
+
 def test_warnings_print_as_one_line_without_a_source_location(tmp_path):
     data = tmp_path / "few.csv"
     np.savetxt(data, np.random.default_rng(0).normal(size=(20, 3)), delimiter=",")

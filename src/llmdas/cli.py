@@ -231,6 +231,20 @@ def enhance(
             "number >= 0; 0 scores with the base detector alone."
         ),
     ] = "auto",
+    n_synthetic: Annotated[
+        str,
+        typer.Option(
+            help="Synthetic anomalies: a fraction of the training rows, written with a point "
+            "(0.5, 1.0), or a count (500)."
+        ),
+    ] = "0.5",
+    normalization: Annotated[
+        str,
+        typer.Option(
+            help="Score fusion: 'tail' (llmdas's) or 'minmax' (the paper's; with --weight 1 "
+            "--n-synthetic 0.1 its fusion rule and amount of synthetic rows)."
+        ),
+    ] = "tail",
     program: Annotated[
         str | None,
         typer.Option(help="Program file or built-in name (default: built-in for the detector)."),
@@ -281,6 +295,8 @@ def enhance(
         base,
         program=program,
         weight=_weight(weight),
+        n_synthetic=_n_synthetic(n_synthetic),
+        normalization=normalization,
         contamination=contamination,
         random_state=seed,
         program_timeout=program_timeout,
@@ -416,6 +432,20 @@ def _weight(text: str) -> float | str:
         return float(text)
     except ValueError:
         raise ValueError(f"--weight must be 'auto' or a number >= 0, got {text!r}") from None
+
+
+def _n_synthetic(text: str) -> float | int:
+    """A count when ``text`` is a whole number (``500``), else a fraction (``0.5``)."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(
+            f"--n-synthetic must be a fraction of the training rows or a count, got {text!r}"
+        ) from None
 
 
 def _check_outputs(*paths: Path | None) -> None:
