@@ -102,10 +102,9 @@ def _pandas_frame_values(frame, name: str) -> np.ndarray:
         if not (is_numeric_dtype(dtype) or is_bool_dtype(dtype))
     ]
     if other:
-        shown = ", ".join(other[:6]) + (f", ... ({len(other)} in all)" if len(other) > 6 else "")
         raise ValueError(
-            f"{name} has columns that do not hold numbers: {shown}; encode them as numbers "
-            "(or drop them) first"
+            f"{name} has columns that do not hold numbers: {_preview(other, show=str)}; encode "
+            "them as numbers (or drop them) first"
         )
     return frame.to_numpy(dtype=np.float64, na_value=np.nan)
 
@@ -153,6 +152,6 @@ def check_feature_names(
     )
 
 
-def _preview(names: list[str], limit: int = 6) -> str:
-    shown = ", ".join(repr(n) for n in names[:limit])
+def _preview(names: list[str], limit: int = 6, show=repr) -> str:
+    shown = ", ".join(show(n) for n in names[:limit])
     return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")

@@ -275,9 +275,9 @@ def _parquet_file(path: Path):
         raise ValueError(f"{path.name} is not a readable Parquet file: {exc}") from None
 
 
-def _parquet_columns(path: Path) -> list[str]:
+def _parquet_columns(path: Path, parquet_file=None) -> list[str]:
     """A Parquet file's column names from its schema, without a pandas index stored in it."""
-    schema = _parquet_file(path).schema_arrow
+    schema = (parquet_file or _parquet_file(path)).schema_arrow
     index = (schema.pandas_metadata or {}).get("index_columns", [])
     # A pandas index is stored as a column (e.g. "__index_level_0__" after filtering rows) or,
     # for a plain range, as metadata only; either way it is no feature.
@@ -288,8 +288,9 @@ def _load_parquet(path: Path) -> tuple[np.ndarray, list[str]]:
     """A Parquet file's numeric columns as a 2-D float table, and their names."""
     import pyarrow as pa
 
-    names = _parquet_columns(path)
-    table = _parquet_file(path).read(columns=names)
+    parquet_file = _parquet_file(path)
+    names = _parquet_columns(path, parquet_file)
+    table = parquet_file.read(columns=names)
     if table.num_rows == 0:
         raise ValueError(f"{path.name} holds no rows")
     values = np.empty((table.num_rows, len(names)))  # filled column by column: one copy in memory
