@@ -23,6 +23,7 @@ from rich.table import Table
 from llmdas._terminal import compact_table, console, err_console
 from llmdas._validation import check_feature_names
 from llmdas.data import (
+    DATASET_SUFFIXES,
     DEMO_NAME,
     OUTPUT_SUFFIXES,
     check_output_path,
@@ -45,6 +46,8 @@ app.add_typer(perf_app, name="perf")
 
 
 PAPER_DETECTORS = ("PCA", "IForest", "OCSVM", "ECOD")
+#: The dataset formats, as help texts list them.
+DATA_FORMATS = ", ".join(DATASET_SUFFIXES)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -195,8 +198,8 @@ def enhance(
     data: Annotated[
         Path,
         typer.Option(
-            help="Training data: .npz/.mat/.csv/.npy/.parquet. Rows labelled 1 (anomalies) are "
-            "dropped before fitting; with --label-column none every row trains."
+            help=f"Training data: {DATA_FORMATS}. Rows labelled 1 (anomalies) are dropped "
+            "before fitting; with --label-column none every row trains."
         ),
     ],
     scores_out: _ScoresOutOption,
@@ -327,7 +330,7 @@ def enhance(
 @user_errors
 def score(
     model: Annotated[Path, typer.Option(help=_MODEL_HELP)],
-    data: Annotated[Path, typer.Option(help="Rows to score: .npz/.mat/.csv/.npy/.parquet.")],
+    data: Annotated[Path, typer.Option(help=f"Rows to score: {DATA_FORMATS}.")],
     scores_out: _ScoresOutOption,
     label_column: Annotated[str, typer.Option(help=_LABEL_COLUMN_HELP)] = "none",
     labels_out: _LabelsOutOption = None,
@@ -565,25 +568,19 @@ def perf_scale(
             r = run_scale_case(detector, mode, n, test_rows, fit_rows=fit_rows, n_features=features)
         except RuntimeError as exc:  # one failed case must not lose the others
             err_console.print(f"[bold red]failed:[/] {exc}", highlight=False)
-            cells = [detector, mode, f"{n:,}", f"{fit_rows or n:,}", "failed", "", "", "", "", ""]
-            table.add_row(*cells[:2], _short_count(n), _short_count(fit_rows or n), *cells[4:])
-            rows.append(cells)
-            continue
-        cells = [
-            r.detector,
-            r.mode,
-            f"{r.n_train:,}",
-            f"{r.fit_rows or r.n_train:,}",
-            f"{r.fit_s:.1f}",
-            "" if r.extra_fit_s is None else f"{r.extra_fit_s:.1f}",
-            f"{r.score_s:.1f}",
-            f"{r.peak_rss_mb:.0f}",
-            f"{r.auc_pr:.4f}",
-            f"{r.auc_roc:.4f}",
-        ]
-        fitted_on = r.fit_rows or r.n_train
-        table.add_row(*cells[:2], _short_count(r.n_train), _short_count(fitted_on), *cells[4:])
-        rows.append(cells)
+            figures = ["failed", "", "", "", "", ""]
+        else:
+            figures = [
+                f"{r.fit_s:.1f}",
+                "" if r.extra_fit_s is None else f"{r.extra_fit_s:.1f}",
+                f"{r.score_s:.1f}",
+                f"{r.peak_rss_mb:.0f}",
+                f"{r.auc_pr:.4f}",
+                f"{r.auc_roc:.4f}",
+            ]
+        # Markdown gets the row counts in full, the terminal as 10k / 1M.
+        rows.append([detector, mode, f"{n:,}", f"{fit_rows or n:,}", *figures])
+        table.add_row(detector, mode, _short_count(n), _short_count(fit_rows or n), *figures)
     console.print(table)
     if markdown is not None:
         _write_markdown_table(markdown, header, rows)

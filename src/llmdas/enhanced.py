@@ -462,8 +462,9 @@ class EnhancedDetector(BaseDetector):
         ``decision_function(X) == parts.base + parts.classifier``. ``base`` is the detector's
         normalised evidence ``T(f_t(x))``; ``classifier`` is ``weight_ * U(f~(x))``: with the
         default ``normalization="tail"`` between 0 and about ``weight_`` (a little more for a row
-        the classifier rates above every training row). A row flagged mostly through ``classifier`` is one the detector alone scores
-        as ordinary but that resembles the synthetic anomalies.
+        the classifier rates above every training row). A row flagged mostly through
+        ``classifier`` is one the detector alone scores as ordinary but that resembles the
+        synthetic anomalies.
         """
         check_is_fitted(self, ["detector_", "decision_scores_"])
         X = self._check_scoring_input(X)
