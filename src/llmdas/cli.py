@@ -408,7 +408,8 @@ def _check_columns(fitted: np.ndarray | list[str] | None, data: Path, label_colu
     try:
         check_feature_names(fitted, given, name=data.name)
     except ValueError as exc:
-        if label_column is None and len(given) == len(fitted) + 1:
+        one_more = fitted is not None and given is not None and len(given) == len(fitted) + 1
+        if label_column is None and one_more:
             raise ValueError(f"{exc} (if that column holds labels, pass --label-column)") from None
         raise
 
@@ -540,6 +541,7 @@ def perf_scale(
 
     row_counts = [int(v) for v in sizes.split(",") if v.strip()]
     names = [d.strip() for d in detectors.split(",") if d.strip()]
+    cases: list[tuple[str, str, int, int | None]]
     cases = [(d, mode, n, None) for d in names for n in row_counts for mode in ("base", "enhanced")]
     if subsample and max(row_counts) > subsample:
         cases += [(d, "enhanced", max(row_counts), subsample) for d in names]

@@ -190,6 +190,12 @@ class EnhancedDetector(BaseDetector):
         a data frame scored later must have the same columns in the same order
     """
 
+    # Fitted attributes whose type a type checker cannot infer from their first assignment.
+    classifier_: Any
+    weight_: float
+    separability_: float
+    synthetic_: np.ndarray | None
+
     def __init__(
         self,
         detector: str | BaseDetector = "IForest",

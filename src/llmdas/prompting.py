@@ -105,7 +105,7 @@ def load_template(name: str) -> PromptTemplate:
     """Read ``llmdas/prompts/<name>.txt`` (package data)."""
     if name not in TEMPLATE_NAMES:
         raise ValueError(f"unknown prompt template {name!r}; known: {', '.join(TEMPLATE_NAMES)}")
-    raw = resources.files("llmdas").joinpath("prompts", f"{name}.txt").read_text(encoding="utf-8")
+    raw = (resources.files("llmdas") / "prompts" / f"{name}.txt").read_text(encoding="utf-8")
     match = _HEADER_RE.match(raw)
     if match is None:
         raise ValueError(f"prompt template {name}.txt lacks its 'version: ...' / '---' header")
@@ -143,7 +143,7 @@ def detector_context(detector: str) -> str:
     """
     cls = _detector_class(detector)
     doc = inspect.getdoc(cls) if cls is not None else None
-    if not doc:
+    if cls is None or not doc:
         return f"(No reference documentation available: rely on your knowledge of {detector}.)"
     summary = re.split(r"\n\s*(Parameters|Attributes|Examples|References)\s*\n\s*-{3,}", doc)[0]
     summary = re.sub(r":cite:`[^`]*`", "[citation]", summary)

@@ -56,7 +56,7 @@ class MethodSpec:
 
     name: str  #: as stored in the ``method`` column
     kind: str  #: builtin | cross | program | store | baseline | none
-    arg: str | None = None  #: detector (cross), file (program), directory (store), baseline name
+    arg: str = ""  #: detector (cross), file (program), directory (store), baseline name
 
     def program_for(
         self, detector: str, store: dict[str, SynthesisProgram] | None = None

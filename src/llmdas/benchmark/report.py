@@ -213,6 +213,7 @@ def distribution_figures(
     model = EnhancedDetector(detector, program=program, random_state=seed).fit(X_train)
     fit_s = time.perf_counter() - started
     synthetic = model.synthetic_
+    assert synthetic is not None  # on_program_error="raise": a failed program raised above
     anomalies = X_test[y_test == 1]
     groups_x = {"normal": X_train, "synthetic": synthetic, "anomaly": anomalies}
 
@@ -232,7 +233,8 @@ def distribution_figures(
     sizes = {k: len(v) for k, v in groups_x.items()}
     budget = max_tsne
     take: dict[str, np.ndarray] = {}
-    for name in sorted(sizes, key=sizes.get):  # smallest group first, then share what is left
+    # Smallest group first, then share what is left.
+    for name in sorted(sizes, key=lambda k: sizes[k]):
         remaining = [k for k in sizes if k not in take]
         share = budget // len(remaining)
         n = min(sizes[name], share)

@@ -86,7 +86,7 @@ class ScoreMemo(BaseDetector):
         # decision_scores_, ...) must come from the wrapped detector through __getattr__.
         self.detector = detector
         self.size = size
-        self._pinned: dict[tuple, np.ndarray] = {}
+        self._pinned: dict[tuple, np.ndarray | None] = {}
         self._memo: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self.hits = 0
 
@@ -101,7 +101,7 @@ class ScoreMemo(BaseDetector):
 
     @staticmethod
     def _key(X: np.ndarray) -> tuple:
-        digest = hashlib.blake2b(X.view(np.uint8), digest_size=16).digest()
+        digest = hashlib.blake2b(X.view(np.uint8).data, digest_size=16).digest()
         return (X.shape, X.dtype.str, digest)
 
     def pin(self, X, scores: np.ndarray | None = None) -> None:
@@ -115,9 +115,10 @@ class ScoreMemo(BaseDetector):
     def decision_function(self, X):
         X = np.ascontiguousarray(X)
         key = self._key(X)
-        if self._pinned.get(key) is not None:
+        pinned = self._pinned.get(key)
+        if pinned is not None:
             self.hits += 1
-            return self._pinned[key].copy()
+            return pinned.copy()
         if key in self._memo:
             self._memo.move_to_end(key)
             self.hits += 1

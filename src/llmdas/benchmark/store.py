@@ -184,7 +184,8 @@ class ResultStore:
                 "VALUES (?, ?, ?, ?, ?, 'running')",
                 (time.time(), command, json.dumps(config, sort_keys=True), n_planned, n_missing),
             )
-            return int(cur.lastrowid)
+            assert cur.lastrowid is not None  # set by every INSERT
+            return cur.lastrowid
 
     def progress_run(self, run_id: int, *, n_done: int, n_errors: int) -> None:
         with self._transaction() as conn:

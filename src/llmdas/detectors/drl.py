@@ -132,6 +132,7 @@ class _DRLNetwork(nn.Module):
         )
         self.decoder = nn.Linear(hidden_dim, n_features, bias=False)
         # Fixed, not trained: a buffer travels with .to(device) and the state dict.
+        self.basis: torch.Tensor
         self.register_buffer("basis", basis)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

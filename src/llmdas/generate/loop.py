@@ -401,20 +401,17 @@ def generate_program(
         description = session.ask("description", step1, None, 0).text
 
     reports = [session.run_candidate(i, description) for i in range(config.candidates)]
-    working = [r for r in reports if r.status == "working" and r.scores is not None]
+    working = [(r, r.scores) for r in reports if r.status == "working" and r.scores is not None]
     program = None
     chosen = None
     if working:
-        chosen = max(
-            working,
-            key=lambda r: (*_rank(r.scores), -r.index),
-        )
+        chosen, scores = max(working, key=lambda pair: (*_rank(pair[1]), -pair[0].index))
         chosen.status = "accepted"
         program = _make_program(session, chosen, name)
         session.event(
             "decision",
             accepted_candidate=chosen.index,
-            reason=f"best quality among {len(working)} working candidate(s): {chosen.scores.summary()}",
+            reason=f"best quality among {len(working)} working candidate(s): {scores.summary()}",
             program_sha256=program.sha256,
         )
         logger.info("%s: accepted candidate %d (%s)", session.detector, chosen.index, program.name)

@@ -15,6 +15,7 @@ provider               SDK / protocol                                 key (envir
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from .base import (
     Completion,
@@ -96,7 +97,12 @@ def make_provider(
     else:
         if not model:
             raise ValueError(f"{kind} provider: a model name is required")
-        common = {"base_url": base_url, "api_key": api_key, "timeout": timeout, "retry": retry}
+        common: dict[str, Any] = {
+            "base_url": base_url,
+            "api_key": api_key,
+            "timeout": timeout,
+            "retry": retry,
+        }
         if kind == "openai":
             from .openai_provider import OpenAIProvider
 

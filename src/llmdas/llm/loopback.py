@@ -128,8 +128,8 @@ class ScriptedLLMServer:
     def url(self) -> str:
         if self._httpd is None:
             raise RuntimeError("server not started")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        port = self._httpd.server_address[1]
+        return f"http://127.0.0.1:{port}"  # start() binds the loopback interface only
 
     def start(self) -> ScriptedLLMServer:
         handler = _make_handler(self)
@@ -169,7 +169,9 @@ class ScriptedLLMServer:
 
 
 # --------------------------------------------------------------------- protocol bodies
-def _openai_body(reply: ScriptedReply, model: str, n: int, in_tokens: int) -> dict[str, Any]:
+def _openai_body(
+    content: str | None, model: str, n: int, in_tokens: int, out_tokens: int
+) -> dict[str, Any]:
     return {
         "id": f"chatcmpl-loopback-{n}",
         "object": "chat.completion",
@@ -178,44 +180,48 @@ def _openai_body(reply: ScriptedReply, model: str, n: int, in_tokens: int) -> di
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": reply.content},
+                "message": {"role": "assistant", "content": content},
                 "finish_reason": "stop",
             }
         ],
         "usage": {
             "prompt_tokens": in_tokens,
-            "completion_tokens": reply.output_tokens,
-            "total_tokens": in_tokens + reply.output_tokens,
+            "completion_tokens": out_tokens,
+            "total_tokens": in_tokens + out_tokens,
         },
     }
 
 
-def _anthropic_body(reply: ScriptedReply, model: str, n: int, in_tokens: int) -> dict[str, Any]:
+def _anthropic_body(
+    content: str | None, model: str, n: int, in_tokens: int, out_tokens: int
+) -> dict[str, Any]:
     return {
         "id": f"msg_loopback_{n}",
         "type": "message",
         "role": "assistant",
         "model": model,
-        "content": [{"type": "text", "text": reply.content}],
+        "content": [{"type": "text", "text": content}],
         "stop_reason": "end_turn",
         "stop_sequence": None,
-        "usage": {"input_tokens": in_tokens, "output_tokens": reply.output_tokens},
+        "usage": {"input_tokens": in_tokens, "output_tokens": out_tokens},
     }
 
 
-def _gemini_body(reply: ScriptedReply, model: str, n: int, in_tokens: int) -> dict[str, Any]:
+def _gemini_body(
+    content: str | None, model: str, n: int, in_tokens: int, out_tokens: int
+) -> dict[str, Any]:
     return {
         "candidates": [
             {
-                "content": {"role": "model", "parts": [{"text": reply.content}]},
+                "content": {"role": "model", "parts": [{"text": content}]},
                 "finishReason": "STOP",
                 "index": 0,
             }
         ],
         "usageMetadata": {
             "promptTokenCount": in_tokens,
-            "candidatesTokenCount": reply.output_tokens,
-            "totalTokenCount": in_tokens + reply.output_tokens,
+            "candidatesTokenCount": out_tokens,
+            "totalTokenCount": in_tokens + out_tokens,
         },
         "modelVersion": model,
         "responseId": f"loopback-{n}",
@@ -301,20 +307,16 @@ def _make_handler(server: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
             in_tokens = reply.input_tokens
             if in_tokens is None:
                 in_tokens = max(1, len(request_text(request)) // 4)
-            if reply.output_tokens is None:
-                reply = ScriptedReply(
-                    content=reply.content,
-                    headers=reply.headers,
-                    input_tokens=in_tokens,
-                    output_tokens=max(1, len(reply.content or "") // 4),
-                )
-            model = server.model_name
+            out_tokens = reply.output_tokens
+            if out_tokens is None:
+                out_tokens = max(1, len(reply.content or "") // 4)
+            args = (reply.content, server.model_name, n, in_tokens, out_tokens)
             if protocol == "openai":
-                payload = _openai_body(reply, model, n, in_tokens)
+                payload = _openai_body(*args)
             elif protocol == "anthropic":
-                payload = _anthropic_body(reply, model, n, in_tokens)
+                payload = _anthropic_body(*args)
             else:
-                payload = _gemini_body(reply, model, n, in_tokens)
+                payload = _gemini_body(*args)
             self._send(200, payload, reply.headers)
 
         def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:

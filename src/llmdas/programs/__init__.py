@@ -8,11 +8,19 @@ people wrote them, not a language model.
 
 from __future__ import annotations
 
+import sys
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from llmdas.detectors import canonical_name
 from llmdas.program import SynthesisProgram
+
+if TYPE_CHECKING:
+    if sys.version_info >= (3, 11):
+        from importlib.resources.abc import Traversable
+    else:
+        from importlib.abc import Traversable
 
 __all__ = [
     "baseline_program",
@@ -24,7 +32,7 @@ __all__ = [
 ]
 
 
-def _builtin_files(folder_name: str = "builtin") -> dict[str, resources.abc.Traversable]:
+def _builtin_files(folder_name: str = "builtin") -> dict[str, Traversable]:
     folder = resources.files("llmdas.programs") / folder_name
     if not folder.is_dir():
         return {}

@@ -49,6 +49,7 @@ import json
 import os
 import struct
 import sys
+import types  # loaded at start-up anyway (contextlib imports it)
 
 # ---------------------------------------------------------------------------
 # Wire protocol (shared with the parent)
@@ -284,7 +285,7 @@ def _make_audit_hook(read_roots: tuple[str, ...], program_file: str, violations:
     in_hook = [False]  # re-entrancy guard: our own frame walking emits events
 
     def innermost_is_program() -> bool:
-        frame = sys._getframe(2)  # skip the hook and its caller helper
+        frame: types.FrameType | None = sys._getframe(2)  # skip the hook and its caller helper
         while frame is not None:
             name = frame.f_code.co_filename
             if not name.startswith("<frozen "):
@@ -670,7 +671,7 @@ def run_one(cmd_fd: int, res_fd: int) -> None:
     violations: list[str] = []
     # A real (registered) module, so that dataclasses & co. can find it.
     module = type(sys)("__program__")
-    module.__builtins__ = _restricted_builtins(violations)
+    module.__dict__["__builtins__"] = _restricted_builtins(violations)
     sys.modules[module.__name__] = module
     namespace = module.__dict__
     read_roots = tuple(

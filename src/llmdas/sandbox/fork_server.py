@@ -99,7 +99,7 @@ class ForkedChild:
             poller = select.poll()  # not select.select: the fd may be above FD_SETSIZE
             poller.register(self._status_fd, select.POLLIN)
             if not poller.poll(None if timeout is None else max(0, int(timeout * 1000))):
-                raise subprocess.TimeoutExpired(f"sandbox child {self.pid}", timeout)
+                raise subprocess.TimeoutExpired(f"sandbox child {self.pid}", timeout or 0.0)
             data = os.read(self._status_fd, 8)  # written at once by the server: never partial
             os.close(self._status_fd)
             # No status means the fork server died; it killed its children on the way out.

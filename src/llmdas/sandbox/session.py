@@ -319,6 +319,8 @@ class _Session:
                         chunk = _read(res_r)
                         if chunk == b"":  # child closed its end: it died or exited
                             raise self._died_without_answer(sel, log_r)
+                        if chunk is None:  # a spurious wake-up: nothing to read yet
+                            continue
                         for header, payload in self._feed(chunk):
                             outcome = self._handle(header, payload)
                             if outcome is not None:
