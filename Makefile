@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)  ## run PCA, IForest, OCSVM, ECOD base vs enhanced on the embedded data
 	$(BIN)/llmdas demo
 
-test: $(STAMP)  ## the default test suite (fast; slow tests excluded)
+test: $(STAMP)  ## lint, type check and the default test suite (fast; slow tests excluded)
 	$(BIN)/ruff check src tests
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
