@@ -292,7 +292,7 @@ def test_bad_input_at_fit_and_score(fitted):
     det, _ = fitted
     with pytest.raises(ValueError, match="NaN"):
         EnhancedDetector("ECOD").fit(np.array([[1.0, np.nan], [2.0, 3.0], [1.0, 1.0]]))
-    with pytest.raises(ValueError, match="at least 2"):
+    with pytest.raises(ValueError, match="fewer than the 2 needed"):
         EnhancedDetector("ECOD").fit(np.zeros((1, 3)))
     with pytest.raises(ValueError, match="every column of X is constant"):
         EnhancedDetector("ECOD").fit(np.ones((20, 3)))

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from scipy import sparse
 
 from llmdas._validation import check_feature_names, check_X, feature_names
 
@@ -14,6 +15,7 @@ from llmdas._validation import check_feature_names, check_X, feature_names
         (np.array([["a", "b"], ["c", "d"]]), "must be numeric"),
         (np.zeros((3, 0)), "no columns"),
         (np.array([[1 + 2j, 3]]), "complex"),
+        (sparse.csr_matrix(np.eye(3)), r"sparse matrix.*X\.toarray\(\)"),
     ],
 )
 def test_bad_input_names_the_problem(X, message):
@@ -22,7 +24,7 @@ def test_bad_input_names_the_problem(X, message):
 
 
 def test_too_few_rows_and_feature_mismatch():
-    with pytest.raises(ValueError, match="1 row.*at least 2"):
+    with pytest.raises(ValueError, match=r"1 row\(s\), fewer than the 2 needed"):
         check_X(np.zeros((1, 3)), min_rows=2)
     with pytest.raises(ValueError, match="3 features, but the detector was fitted with 4"):
         check_X(np.zeros((5, 3)), n_features=4)

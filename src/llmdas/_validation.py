@@ -8,6 +8,7 @@ traceback from deep inside a detector.
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
 
 __all__ = ["check_X", "check_feature_names", "feature_names"]
 
@@ -34,6 +35,10 @@ def check_X(
     require_variation : bool
         Reject ``X`` whose rows are all identical (training data with nothing to learn from).
     """
+    if sparse.issparse(X):  # np.asarray would wrap it in a 0-d object array
+        raise ValueError(
+            f"{name} is a sparse matrix; the detectors need dense rows: pass {name}.toarray()"
+        )
     if _is_pandas_frame(X):
         X = _pandas_frame_values(X, name)
     elif hasattr(X, "to_numpy"):  # polars frames, pandas series
@@ -60,7 +65,7 @@ def check_X(
     if arr.shape[1] == 0:
         raise ValueError(f"{name} has no columns")
     if arr.shape[0] < min_rows:
-        raise ValueError(f"{name} has {arr.shape[0]} row(s); at least {min_rows} are needed")
+        raise ValueError(f"{name} has {arr.shape[0]} row(s), fewer than the {min_rows} needed")
     arr = np.asarray(arr, dtype=np.float64)
     if not np.isfinite(arr).all():
         n_nan = int(np.isnan(arr).sum())
