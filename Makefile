@@ -47,4 +47,4 @@ perf: $(STAMP)  ## scaling table (10k-1M rows) and, if $(STORE) exists, the over
 	if [ -f $(STORE) ]; then $(BIN)/llmdas perf overhead $(STORE); fi
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache .mypy_cache
