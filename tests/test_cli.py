@@ -1,5 +1,7 @@
 """The command line, through typer's runner: exit codes, messages, files written."""
 
+from importlib.metadata import version
+
 import numpy as np
 from typer.testing import CliRunner
 
@@ -24,6 +26,12 @@ def test_help_everywhere():
         result = runner.invoke(app, [*args, "--help"])
         assert result.exit_code == 0, (args, result.output)
         assert "Usage" in result.output
+
+
+def test_version_is_the_installed_package_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"llmdas {version('llmdas')}"
 
 
 def test_demo_prints_base_and_enhanced_figures():

@@ -45,6 +45,26 @@ perf_app = typer.Typer(help="Measure speed and scale (docs/performance.md).", no
 app.add_typer(perf_app, name="perf")
 
 
+def _print_version(requested: bool) -> None:
+    if requested:
+        from llmdas import __version__
+
+        console.print(f"llmdas {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Options that come before the command."""
+
+
 PAPER_DETECTORS = ("PCA", "IForest", "OCSVM", "ECOD")
 #: The dataset formats, as help texts list them.
 DATA_FORMATS = ", ".join(DATASET_SUFFIXES)
