@@ -1,0 +1,69 @@
+"""The documentation's examples still work.
+
+The README's Python block runs as written; every ``llmdas`` command in a shell block of the README
+or of ``docs/`` names a command and options that exist.
+"""
+
+import re
+import shlex
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from llmdas.cli import app
+from llmdas.data import load_demo
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+DOCS = [README, *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def _blocks(language: str, page: Path = README) -> list[str]:
+    # Indented fences too: docs put some commands inside list items.
+    return re.findall(rf"^ *```{language}\n(.*?)^ *```", page.read_text(), flags=re.M | re.S)
+
+
+def _commands() -> list[tuple[str, list[str]]]:
+    """``(page, words)`` of every ``llmdas ...`` line of the shell blocks, continuations joined."""
+    commands = []
+    for page in DOCS:
+        for block in _blocks("bash", page):
+            for line in block.replace("\\\n", " ").splitlines():
+                if line.lstrip().startswith("llmdas "):
+                    commands.append((page.name, shlex.split(line.split("#", 1)[0])[1:]))
+    return commands
+
+
+def test_python_example_runs_as_written(tmp_path, monkeypatch):
+    # The example loads "cardio" by name from $LLMDAS_DATA: give it the demo rows under that name.
+    X, y = load_demo()
+    np.savez(tmp_path / "cardio.npz", X=X, y=y)
+    monkeypatch.setenv("LLMDAS_DATA", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    (code,) = _blocks("python")
+    namespace: dict = {}
+    exec(compile(code, str(README), "exec"), namespace)
+    base, classifier = namespace["base"], namespace["classifier"]
+    np.testing.assert_allclose(base + classifier, namespace["scores"])
+    assert (tmp_path / "pca.joblib").is_file()
+
+
+COMMANDS = _commands()
+
+
+def test_the_readme_shows_commands():
+    assert sum(page == README.name for page, _ in COMMANDS) >= 10  # the pattern still finds them
+
+
+@pytest.mark.parametrize(
+    ("page", "words"), COMMANDS, ids=[f"{p}: {' '.join(w[:2])}" for p, w in COMMANDS]
+)
+def test_documented_commands_use_options_that_exist(page, words):
+    path = [w for w in words[:2] if not w.startswith("-")]
+    result = CliRunner().invoke(app, [*path, "--help"])
+    assert result.exit_code == 0, f"{page}: llmdas {' '.join(path)}: {result.output}"
+    help_text = re.sub(r"\s+", " ", result.output)
+    for option in (w.split("=", 1)[0] for w in words if w.startswith("--")):
+        assert option in help_text, f"{page}: llmdas {' '.join(path)} has no option {option}"
