@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import textwrap
 import time
 
@@ -197,6 +199,33 @@ def test_audit_hook_denies(name, victim):
     with pytest.raises(ForbiddenCodeError):
         run_unchecked(source)
     assert not os.path.exists(f"{victim}.new")
+
+
+def test_preloaded_spawning_modules_are_disarmed():
+    # On Python 3.10 numpy's preload imports subprocess (through platform), and
+    # _posixsubprocess.fork_exec starts a process without an audit event. In a fresh interpreter,
+    # as in a sandbox child: after the preload's disarming, the modules are gone from
+    # sys.modules and a process start that still holds them raises a (denied) audit event.
+    code = textwrap.dedent(
+        """
+        import subprocess, sys
+        from llmdas.sandbox import _child
+
+        _child._disarm_process_spawning()
+        print(sorted({"subprocess", "_posixsubprocess", "selectors"} & set(sys.modules)))
+        sys.addaudithook(lambda event, args: event == "subprocess.fork_exec" and print(event))
+        try:
+            subprocess.run(["true"])
+        except PermissionError as exc:
+            print(exc)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == [
+        "[]",
+        "subprocess.fork_exec",
+        "forbidden operation: subprocess.fork_exec",
+    ]
 
 
 def test_environment_is_not_inherited(monkeypatch):

@@ -516,6 +516,48 @@ def _preload() -> None:
     import numpy.ma  # noqa: F401 - imported on first use by np.percentile, np.median, np.quantile
     import numpy.random  # noqa: F401
 
+    _disarm_process_spawning()
+
+
+#: Modules that start processes or open connections. On Python 3.10 the preload above imports
+#: some of them (numpy imports ``platform``, which there imports ``subprocess``).
+_SPAWNING_MODULE_ROOTS = frozenset(
+    {
+        "subprocess",
+        "_posixsubprocess",
+        "multiprocessing",
+        "pty",
+        "socket",
+        "_socket",
+        "ssl",
+        "select",
+        "selectors",
+        "asyncio",
+    }
+)
+
+
+def _disarm_process_spawning() -> None:
+    """Make the preloaded modules useless for starting processes or opening connections.
+
+    They leave ``sys.modules``, so that a program asking for one by name has to import it, which
+    the audit hook denies (the modules that imported them keep their own references). And
+    ``_posixsubprocess.fork_exec``, which starts a process *without* an audit event, is replaced
+    by a function that raises one (``subprocess.fork_exec``, denied like every ``subprocess.*``
+    event), for a program that reaches the module through another module's attributes.
+    """
+    for name in [m for m in sys.modules if m.split(".")[0] in _SPAWNING_MODULE_ROOTS]:
+        module = sys.modules.pop(name)
+        if name in ("_posixsubprocess", "subprocess"):
+            for attribute in ("fork_exec", "_fork_exec"):  # 3.11+ subprocess binds _fork_exec
+                if hasattr(module, attribute):
+                    setattr(module, attribute, _denied_fork_exec)
+
+
+def _denied_fork_exec(*args, **kwargs):
+    sys.audit("subprocess.fork_exec")
+    raise PermissionError("forbidden operation: subprocess.fork_exec")
+
 
 def main(argv: list[str]) -> None:
     if argv[1] == "--fork-server":
