@@ -98,6 +98,8 @@ def test_hash_is_stable_and_detector_specific():
 
 @pytest.mark.parametrize("detector", DETECTORS)
 def test_detector_context_from_docstrings(detector):
+    if detector == "DRL":
+        pytest.importorskip("torch")  # llmdas's DRL module, which holds the docstring, needs it
     ctx = detector_context(detector)
     assert "source: docstring of" in ctx
     assert 50 < len(ctx) < 1700
