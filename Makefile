@@ -4,13 +4,18 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# The pinned set for the Python that builds .venv: requirements.lock needs 3.11+.
+PY_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+LOCK := $(if $(filter 3.10,$(PY_VERSION)),requirements-py310.lock,requirements.lock)
 
 .PHONY: demo test lint benchmark-tests benchmark benchmark-drl perf clean
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml $(LOCK)
+	@$(PYTHON) -c 'import sys; sys.exit(None if sys.version_info >= (3, 10) else "llmdas needs \
+	Python 3.10 or newer; $(PYTHON) is " + sys.version.split()[0] + ": make PYTHON=python3.X ...")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet -r $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
