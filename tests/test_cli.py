@@ -5,7 +5,7 @@ from importlib.metadata import version
 import numpy as np
 from typer.testing import CliRunner
 
-from llmdas import load
+from llmdas import EnhancedDetector, load
 from llmdas.cli import app
 from llmdas.data import load_demo
 
@@ -181,6 +181,35 @@ def test_score_reuses_a_saved_model_and_writes_labels(tmp_path):
     # Anomalies are flagged far more often than normal rows.
     flagged = np.load(labels)
     assert flagged[y == 1].mean() > 2 * flagged[y == 0].mean()
+
+
+def test_score_reads_files_in_chunks_with_the_same_result(tmp_path):
+    X, y = load_demo()
+    model, new = tmp_path / "m.joblib", tmp_path / "new.csv"
+    EnhancedDetector("ECOD", random_state=0).fit(X[y == 0]).save(model)
+    np.savetxt(new, X, delimiter=",")
+
+    def score(chunk_rows: str, out):
+        return runner.invoke(
+            app,
+            ["score", "--model", str(model), "--data", str(new), "--scores-out", str(out)]
+            + ["--parts", "--chunk-rows", chunk_rows],
+        )
+
+    outputs = []
+    for chunk_rows in ("100000", "7"):
+        result = score(chunk_rows, tmp_path / f"s{chunk_rows}.npy")
+        assert result.exit_code == 0, result.output
+        outputs.append(np.load(tmp_path / f"s{chunk_rows}.npy"))
+    assert np.array_equal(outputs[0], outputs[1])
+    assert np.array_equal(outputs[0][:, 0], load(model).decision_function(X))
+    # A bad row in a later chunk: one line naming its rows, and no partial output.
+    X[20, 3] = np.nan
+    np.savetxt(new, X, delimiter=",")
+    result = score("7", tmp_path / "bad.npy")
+    assert result.exit_code == 1
+    assert "X of new.csv (rows 15-21) contains 1 NaN" in " ".join(result.output.split())
+    assert not (tmp_path / "bad.npy").exists()
 
 
 def test_score_rejects_files_that_are_no_model(tmp_path):

@@ -3,6 +3,7 @@ import pytest
 
 from llmdas.data import (
     feature_columns,
+    iter_features,
     load_dataset,
     load_demo,
     load_features,
@@ -118,9 +119,61 @@ def test_csv_without_labels_is_named_in_the_error(tmp_path):
 )
 def test_malformed_csv_files_fail_clearly(tmp_path, text, message):
     (tmp_path / "bad.csv").write_text(text)
-    for load in (load_dataset, load_features):
+    # Read whole, and a line at a time: the line numbers are the file's either way.
+    for load in (load_dataset, load_features, lambda p: list(iter_features(p, chunk_rows=1))):
         with pytest.raises(ValueError, match=message):
             load(tmp_path / "bad.csv")
+
+
+def _chunked(path, **kwargs) -> np.ndarray:
+    chunks = list(iter_features(path, chunk_rows=4, **kwargs))
+    assert all(len(chunk) <= 4 for chunk in chunks)
+    return np.vstack(chunks)
+
+
+def test_chunked_reading_gives_the_rows_that_load_features_gives(tmp_path):
+    import pandas as pd  # pandas and pyarrow are in requirements.lock
+
+    X, y = load_demo()
+    X, y = X[:30], y[:30]
+    table = np.column_stack([X, y])
+    np.savetxt(tmp_path / "plain.csv", table, delimiter=",", fmt="%.17g")
+    header = ",".join([f"f{j}" for j in range(X.shape[1])] + ["label"])
+    np.savetxt(tmp_path / "named.csv", table, delimiter=",", fmt="%.17g", header=header)
+    np.save(tmp_path / "t.npy", table)
+    np.save(tmp_path / "column.npy", X[:, 0])
+    pd.DataFrame(table, columns=header.split(",")).to_parquet(tmp_path / "t.parquet")
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    for name, label in [
+        ("plain.csv", -1),
+        ("named.csv", "label"),
+        ("t.npy", -1),
+        ("t.parquet", "label"),
+        ("d.npz", None),
+        ("column.npy", None),
+    ]:
+        expected = load_features(tmp_path / name, label_column=label)
+        assert np.array_equal(_chunked(tmp_path / name, label_column=label), expected), name
+    assert np.array_equal(_chunked("demo"), load_demo()[0])
+    # Blank lines, here a whole chunk of them, are skipped as np.loadtxt skips them.
+    lines = (tmp_path / "plain.csv").read_text().splitlines()
+    (tmp_path / "gaps.csv").write_text("\n".join(lines[:4] + [""] * 5 + lines[4:]) + "\n")
+    assert np.array_equal(_chunked(tmp_path / "gaps.csv", label_column=-1), X)
+
+
+def test_chunked_reading_names_the_rows_and_lines_at_fault(tmp_path):
+    rows = [f"{i},{i % 3},0" for i in range(10)]
+    rows[5] = "5,nan,0"
+    (tmp_path / "gap.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(ValueError, match=r"X of gap.csv \(rows 5-8\) contains 1 NaN"):
+        list(iter_features(tmp_path / "gap.csv", label_column=-1, chunk_rows=4))
+    rows[5] = "5,1"
+    (tmp_path / "ragged.csv").write_text("a,b,y\n" + "\n".join(rows) + "\n")
+    with pytest.raises(ValueError, match="line 7 has 2 columns, the lines before it 3"):
+        list(iter_features(tmp_path / "ragged.csv", chunk_rows=5))
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match="chunk_rows must be a positive integer"):
+            next(iter_features(tmp_path / "gap.csv", chunk_rows=bad))
 
 
 def test_a_label_column_out_of_range_is_named(tmp_path):

@@ -11,6 +11,7 @@ import ast
 import functools
 import inspect
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,6 +29,7 @@ from llmdas.data import (
     OUTPUT_SUFFIXES,
     check_output_path,
     feature_columns,
+    iter_features,
     load_dataset,
     load_features,
     paper_split,
@@ -342,7 +344,7 @@ def enhance(
     if save is not None:  # first, so that the fit is kept whatever happens to the scores
         model.save(save)
         console.print(f"saved model to {save}")
-    n_written = _write_scores(model, X_score, scores_out, labels_out, parts)
+    n_written = _write_scores(model, [X_score], scores_out, labels_out, parts)
     console.print(f"wrote {n_written} scores to {scores_out}")
 
 
@@ -355,6 +357,14 @@ def score(
     label_column: Annotated[str, typer.Option(help=_LABEL_COLUMN_HELP)] = "none",
     labels_out: _LabelsOutOption = None,
     parts: _PartsOption = False,
+    chunk_rows: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Rows read and scored at a time from a CSV, .npy or Parquet file, which bounds "
+            "the memory a large file needs.",
+        ),
+    ] = 100_000,
 ) -> None:
     """Score the rows of DATA with a saved enhanced detector (no refitting)."""
     from llmdas.enhanced import load
@@ -363,8 +373,8 @@ def score(
     fitted = load(model)
     labels = _label_column(label_column)
     _check_columns(getattr(fitted, "feature_names_in_", None), data, labels)
-    X = load_features(data, label_column=labels)
-    n_written = _write_scores(fitted, X, scores_out, labels_out, parts)
+    chunks = iter_features(data, label_column=labels, chunk_rows=chunk_rows)
+    n_written = _write_scores(fitted, chunks, scores_out, labels_out, parts)
     console.print(f"scored {n_written} rows of {data.name} with {model.name}; wrote {scores_out}")
 
 
@@ -479,15 +489,24 @@ def _check_outputs(*paths: Path | None) -> None:
 
 
 def _write_scores(
-    model, X: np.ndarray, scores_out: Path, labels_out: Path | None, parts: bool = False
+    model,
+    chunks: Iterable[np.ndarray],
+    scores_out: Path,
+    labels_out: Path | None,
+    parts: bool = False,
 ) -> int:
-    """Write ``model``'s scores of ``X`` (and, if asked, its 0/1 labels); return the row count."""
+    """Write ``model``'s scores of the rows in ``chunks`` (and, if asked, their 0/1 labels).
+
+    Every chunk is scored before anything is written, so that a bad row anywhere leaves no
+    partial output. Returns the number of rows.
+    """
+    scored = [model.score_parts(X) for X in chunks]
+    base = np.concatenate([p.base for p in scored])
+    classifier = np.concatenate([p.classifier for p in scored])
+    scores = base + classifier
     if parts:
-        base, classifier = model.score_parts(X)
-        scores = base + classifier
         write_table(scores_out, {"score": scores, "base": base, "classifier": classifier})
     else:
-        scores = model.decision_function(X)
         write_table(scores_out, {"score": scores})
     if labels_out is not None:
         # PyOD's rule: a row is an anomaly when its score exceeds threshold_.

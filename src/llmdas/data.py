@@ -7,9 +7,11 @@ datasets live on the project's machines). Paths are accepted everywhere a name i
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,7 @@ __all__ = [
     "check_output_path",
     "data_dir",
     "feature_columns",
+    "iter_features",
     "list_datasets",
     "load_dataset",
     "load_demo",
@@ -147,6 +150,41 @@ def load_features(name_or_path: str | Path, *, label_column: str | int | None = 
     return check_X(_read(path, None)[0], name=f"X of {path.name}")
 
 
+def iter_features(
+    name_or_path: str | Path,
+    *,
+    label_column: str | int | None = None,
+    chunk_rows: int = 100_000,
+) -> Iterator[np.ndarray]:
+    """The rows of a file as :func:`load_features` reads them, at most ``chunk_rows`` at a time.
+
+    CSV, ``.npy`` and Parquet files are read one chunk at a time, so that scoring a file larger
+    than memory holds a chunk of it, not all of it; ``.npz`` and ``.mat`` files are read whole and
+    then split. Every chunk is checked as :func:`load_features` checks the whole file (numbers
+    only, no missing values, the same columns throughout), and an error names the rows it is about.
+    A label column is dropped without checking its values, which scoring does not use.
+    """
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
+    path = None if str(name_or_path) == DEMO_NAME else _resolve(name_or_path)
+    if path is None or path.suffix not in _TABLE_SUFFIXES:
+        X = load_features(name_or_path)
+        for start in range(0, len(X), chunk_rows):
+            yield X[start : start + chunk_rows]
+        return
+    readers = {".csv": _csv_chunks, ".npy": _npy_chunks, ".parquet": _parquet_chunks}
+    done, label = 0, None
+    for table, header in readers[path.suffix](path, chunk_rows):
+        if label_column is not None and label is None:
+            label = _label_index(path, table.shape[1], header, label_column)
+        if label is not None:
+            table = np.delete(table, label, axis=1)
+        yield check_X(table, name=f"X of {path.name} (rows {done + 1}-{done + len(table)})")
+        done += len(table)
+    if done == 0:
+        raise ValueError(f"{path.name} holds no rows")
+
+
 def feature_columns(
     name_or_path: str | Path, *, label_column: str | int | None = None
 ) -> list[str] | None:
@@ -226,6 +264,64 @@ def _load_csv(path: Path) -> tuple[np.ndarray, list[str] | None]:
     return table, header
 
 
+def _csv_chunks(path: Path, rows: int) -> Iterator[tuple[np.ndarray, list[str] | None]]:
+    """A CSV file's numbers ``rows`` lines at a time (and its header, if it has one)."""
+    header = _read_header(path)
+    line = int(header is not None)  # lines before the chunk being read
+    width = None
+    with path.open(encoding="utf-8") as fh:
+        if header is not None:
+            fh.readline()
+        while lines := list(itertools.islice(fh, rows)):
+            first = next((i for i, text in enumerate(lines) if text.strip()), None)
+            if first is None:  # only blank lines, which np.loadtxt skips too
+                line += len(lines)
+                continue
+            # np.loadtxt checks the lines of a chunk against the chunk's first line; this checks
+            # that line against the chunks before, so that a message names the line at fault.
+            columns = lines[first].count(",") + 1
+            if width is not None and columns != width:
+                raise ValueError(
+                    f"{path.name} is not a table of numbers: line {line + first + 1} has "
+                    f"{columns} columns, the lines before it {width}"
+                )
+            width = columns
+            try:
+                table = np.loadtxt(lines, delimiter=",", dtype=np.float64, ndmin=2)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{path.name} is not a table of numbers: {_csv_problem(str(exc), line)}"
+                ) from None
+            yield table, header
+            line += len(lines)
+
+
+def _npy_chunks(path: Path, rows: int) -> Iterator[tuple[np.ndarray, None]]:
+    """A ``.npy`` table ``rows`` rows at a time, read through a memory map."""
+    try:
+        table = np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as exc:  # object arrays, a file that is not .npy
+        raise ValueError(f"{path.name} is not a numeric .npy array: {exc}") from None
+    if table.ndim == 1:
+        table = table[:, None]
+    if table.ndim != 2:
+        raise ValueError(f"{path.name} holds a {table.ndim}-D array; a table of rows is 2-D")
+    for start in range(0, table.shape[0], rows):
+        try:
+            yield np.array(table[start : start + rows], dtype=np.float64), None
+        except (ValueError, TypeError) as exc:  # strings and the like
+            raise ValueError(f"{path.name} is not a numeric .npy array: {exc}") from None
+
+
+def _parquet_chunks(path: Path, rows: int) -> Iterator[tuple[np.ndarray, list[str]]]:
+    """A Parquet file's numeric columns ``rows`` rows at a time, and their names."""
+    parquet_file = _parquet_file(path)
+    names = _parquet_columns(path, parquet_file)
+    for batch in parquet_file.iter_batches(batch_size=rows, columns=names):
+        if batch.num_rows:
+            yield _parquet_values(path, names, batch), names
+
+
 def _read_header(path: Path) -> list[str] | None:
     """The first line's cells when it is a header (any cell that is not a number), else None.
 
@@ -286,13 +382,18 @@ def _parquet_columns(path: Path, parquet_file=None) -> list[str]:
 
 def _load_parquet(path: Path) -> tuple[np.ndarray, list[str]]:
     """A Parquet file's numeric columns as a 2-D float table, and their names."""
-    import pyarrow as pa
-
     parquet_file = _parquet_file(path)
     names = _parquet_columns(path, parquet_file)
     table = parquet_file.read(columns=names)
     if table.num_rows == 0:
         raise ValueError(f"{path.name} holds no rows")
+    return _parquet_values(path, names, table), names
+
+
+def _parquet_values(path: Path, names: list[str], table) -> np.ndarray:
+    """The columns of a pyarrow table or record batch as a 2-D float array."""
+    import pyarrow as pa
+
     values = np.empty((table.num_rows, len(names)))  # filled column by column: one copy in memory
     for j, (name, column) in enumerate(zip(names, table.columns, strict=True)):
         kind = column.type
@@ -308,7 +409,7 @@ def _load_parquet(path: Path) -> tuple[np.ndarray, list[str]]:
             )
         # Nulls become NaN, which the checks on X then report as missing values.
         values[:, j] = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
-    return values, names
+    return values
 
 
 def check_output_path(path: str | Path) -> None:
