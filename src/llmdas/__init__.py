@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
@@ -28,12 +29,29 @@ _EXPORTS = {
     "list_datasets": "llmdas.data",
     "load_dataset": "llmdas.data",
     "load_demo": "llmdas.data",
+    "iter_features": "llmdas.data",
     "load_features": "llmdas.data",
     "paper_split": "llmdas.data",
     "random_split": "llmdas.data",
 }
 
 __all__ = sorted(_EXPORTS)
+
+# The same names for type checkers, which do not run __getattr__ (ruff cannot read __all__).
+if TYPE_CHECKING:
+    from llmdas.data import (  # noqa: F401
+        iter_features,
+        list_datasets,
+        load_dataset,
+        load_demo,
+        load_features,
+        paper_split,
+        random_split,
+    )
+    from llmdas.detectors import DETECTOR_NAMES, make_detector  # noqa: F401
+    from llmdas.enhanced import EnhancedDetector, load  # noqa: F401
+    from llmdas.program import SynthesisProgram  # noqa: F401
+    from llmdas.programs import builtin_program, list_builtin, load_program  # noqa: F401
 
 
 def __getattr__(name: str):
