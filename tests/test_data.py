@@ -191,11 +191,16 @@ def test_npy_tables_load_with_or_without_a_label_column(tmp_path):
     assert np.array_equal(load_features(tmp_path / "f.npy"), X)
     assert np.array_equal(load_features(tmp_path / "t.npy", label_column=-1), X)
     np.save(tmp_path / "text.npy", np.array([["a", "b"], ["c", "d"]]))
-    with pytest.raises(ValueError, match="text.npy is not a numeric .npy array"):
-        load_features(tmp_path / "text.npy")
+    np.save(tmp_path / "objects.npy", np.array([[1, None]], dtype=object), allow_pickle=True)
     np.save(tmp_path / "cube.npy", np.zeros((2, 2, 2)))
-    with pytest.raises(ValueError, match="cube.npy holds a 3-D array"):
-        load_features(tmp_path / "cube.npy")
+    for name, message in [
+        ("text.npy", "text.npy is not a numeric .npy array"),
+        ("objects.npy", "objects.npy is not a numeric .npy array"),
+        ("cube.npy", "cube.npy holds a 3-D array"),
+    ]:
+        for load in (load_features, lambda p: list(iter_features(p))):
+            with pytest.raises(ValueError, match=message):
+                load(tmp_path / name)
     (tmp_path / "x.xlsx").write_text("x")
     with pytest.raises(ValueError, match="unsupported dataset format '.xlsx'; use one of"):
         load_dataset(tmp_path / "x.xlsx")
