@@ -1,11 +1,13 @@
 """The command line, through typer's runner: exit codes, messages, files written."""
 
+import json
 from importlib.metadata import version
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
-from llmdas import EnhancedDetector, load
+from llmdas import EnhancedDetector, SynthesisProgram, load
 from llmdas.cli import app
 from llmdas.data import load_demo
 
@@ -84,6 +86,12 @@ def test_enhance_passes_detector_parameters_and_the_weight(tmp_path):
     assert np.array_equal(np.argsort(scores, kind="stable"), np.argsort(base, kind="stable"))
     result = runner.invoke(app, ["info", str(model)])
     assert "IForest(max_samples=0.5," in result.output and "n_estimators=20" in result.output
+    result = runner.invoke(app, ["info", str(model), "--json"])
+    about = json.loads(result.output)
+    assert about["detector_params"]["n_estimators"] == 20 and about["weight"] == 0
+    assert about["n_train"] == int((y == 0).sum()) and about["n_features"] == X.shape[1]
+    assert about["program"]["sha256"] == fitted.program_.sha256
+    assert about["versions"] == fitted.versions_ and about["program_error"] is None
     for bad, message in [
         (["--detector-param", "n_estimator=20"], "IForest has no parameter 'n_estimator'"),
         (["--detector-param", "n_estimators"], "--detector-param takes NAME=VALUE"),
@@ -210,6 +218,22 @@ def test_score_reads_files_in_chunks_with_the_same_result(tmp_path):
     assert result.exit_code == 1
     assert "X of new.csv (rows 15-21) contains 1 NaN" in " ".join(result.output.split())
     assert not (tmp_path / "bad.npy").exists()
+
+
+def test_info_json_of_a_model_that_fell_back_to_its_detector(tmp_path):
+    crash = SynthesisProgram.from_source(
+        "def generate_hard_anomalies(n_samples, model, X_train):\n    return 1 / 0\n", name="crash"
+    )
+    X, y = load_demo()
+    model = tmp_path / "m.joblib"
+    with pytest.warns(UserWarning, match="falling back to the base detector"):
+        det = EnhancedDetector("ECOD", program=crash, on_program_error="base").fit(X[y == 0])
+    det.save(model)
+    result = runner.invoke(app, ["info", str(model), "--json"])
+    assert result.exit_code == 0, result.output
+    about = json.loads(result.output)  # strict JSON: the NaN separability is null
+    assert about["separability"] is None and about["classifier"] is None
+    assert "ZeroDivisionError" in about["program_error"] and about["n_synthetic"] == 0
 
 
 def test_score_rejects_files_that_are_no_model(tmp_path):

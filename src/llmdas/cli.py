@@ -10,6 +10,8 @@ from __future__ import annotations
 import ast
 import functools
 import inspect
+import json
+import math
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -382,33 +384,43 @@ def score(
 @user_errors
 def info(
     model: Annotated[Path, typer.Argument(help=_MODEL_HELP)],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the description as one JSON object.")
+    ] = False,
 ) -> None:
     """Describe a saved model: detector, program, training data, classifier weight, threshold."""
     from llmdas.enhanced import load
 
-    fitted = load(model)
-    program = fitted.program_
-    author = program.provenance.get("author", "?")
-    generator = program.provenance.get("generator", "?")
-    names = getattr(fitted, "feature_names_in_", None)
-    n_synthetic = 0 if fitted.synthetic_ is None else len(fitted.synthetic_)
-    versions = getattr(fitted, "versions_", {})  # absent from models saved before it was recorded
+    about = _describe(load(model))
+    if as_json:
+        # Plain output, not rich's: a program reads it. Detector settings that JSON cannot
+        # hold (an array, an object) appear as their repr.
+        typer.echo(json.dumps(about, indent=2, default=repr))
+        return
+    program, versions = about["program"], about["versions"]
+    params = ", ".join(f"{name}={value!r}" for name, value in about["detector_params"].items())
+    names = about["feature_names"]
+    separability = about["separability"]
     rows = [
-        ("detector", f"{fitted.detector_name_}({_changed_params(fitted.detector_)})"),
-        ("program", f"{program.name} (sha256 {program.sha256[:12]}, {author}, {generator})"),
-        ("trained on", f"{len(fitted.base_scores_)} rows x {fitted.n_features_in_} features"),
-        ("feature names", "none recorded" if names is None else ", ".join(map(str, names))),
-        ("synthetic anomalies", str(n_synthetic)),
-        ("classifier", "none" if fitted.classifier_ is None else type(fitted.classifier_).__name__),
-        ("separability", f"{fitted.separability_:.3f}"),
-        ("classifier weight", f"{fitted.weight_:.3f} (0 = the base detector alone)"),
-        ("contamination", f"{fitted.contamination:g}"),
-        ("threshold_", f"{fitted.threshold_:.6g}"),
-        ("fit seconds", ", ".join(f"{k} {v:.3f}" for k, v in fitted.timings_.items())),
+        ("detector", f"{about['detector']}({params})"),
+        (
+            "program",
+            f"{program['name']} (sha256 {program['sha256'][:12]}, {program['author']}, "
+            f"{program['generator']})",
+        ),
+        ("trained on", f"{about['n_train']} rows x {about['n_features']} features"),
+        ("feature names", "none recorded" if names is None else ", ".join(names)),
+        ("synthetic anomalies", str(about["n_synthetic"])),
+        ("classifier", about["classifier"] or "none"),
+        ("separability", "none" if separability is None else f"{separability:.3f}"),
+        ("classifier weight", f"{about['weight']:.3f} (0 = the base detector alone)"),
+        ("contamination", f"{about['contamination']:g}"),
+        ("threshold_", f"{about['threshold']:.6g}"),
+        ("fit seconds", ", ".join(f"{k} {v:.3f}" for k, v in about["fit_seconds"].items())),
         ("fitted with", ", ".join(f"{k} {v}" for k, v in versions.items()) or "not recorded"),
     ]
-    if fitted.program_error_ is not None:
-        rows.append(("program error", f"{fitted.program_error_} (fell back to the detector)"))
+    if about["program_error"] is not None:
+        rows.append(("program error", f"{about['program_error']} (fell back to the detector)"))
     table = Table(title=str(model), show_header=False)
     table.add_column(style="bold")
     table.add_column(overflow="fold")
@@ -417,10 +429,40 @@ def info(
     console.print(table)
 
 
-def _changed_params(detector) -> str:
+def _describe(fitted) -> dict[str, Any]:
+    """What ``llmdas info`` says of a fitted model, as plain values."""
+    program = fitted.program_
+    names = getattr(fitted, "feature_names_in_", None)
+    separability = float(fitted.separability_)  # NaN after a fallback to the detector
+    return {
+        "detector": fitted.detector_name_,
+        "detector_params": _changed_params(fitted.detector_),
+        "program": {
+            "name": program.name,
+            "sha256": program.sha256,
+            "author": program.provenance.get("author", "?"),
+            "generator": program.provenance.get("generator", "?"),
+        },
+        "n_train": len(fitted.base_scores_),
+        "n_features": int(fitted.n_features_in_),
+        "feature_names": None if names is None else [str(name) for name in names],
+        "n_synthetic": 0 if fitted.synthetic_ is None else len(fitted.synthetic_),
+        "classifier": None if fitted.classifier_ is None else type(fitted.classifier_).__name__,
+        "separability": separability if math.isfinite(separability) else None,
+        "weight": float(fitted.weight_),
+        "contamination": float(fitted.contamination),
+        "threshold": float(fitted.threshold_),
+        "fit_seconds": dict(fitted.timings_),
+        # Absent from models saved before versions were recorded.
+        "versions": dict(getattr(fitted, "versions_", {})),
+        "program_error": None if fitted.program_error_ is None else str(fitted.program_error_),
+    }
+
+
+def _changed_params(detector) -> dict[str, Any]:
     """The constructor arguments of ``detector`` that differ from its class's defaults."""
     defaults = inspect.signature(type(detector)).parameters
-    changed = []
+    changed = {}
     for name, value in detector.get_params(deep=False).items():
         default = defaults[name].default if name in defaults else inspect.Parameter.empty
         try:
@@ -428,8 +470,8 @@ def _changed_params(detector) -> str:
         except Exception:  # e.g. an array, which has no single truth value
             same = False
         if not same:
-            changed.append(f"{name}={value!r}")
-    return ", ".join(changed)
+            changed[name] = value
+    return changed
 
 
 def _check_columns(fitted: np.ndarray | list[str] | None, data: Path, label_column) -> None:
