@@ -76,10 +76,11 @@ def test_enhance_passes_detector_parameters_and_the_weight(tmp_path):
     fit = ["enhance", "--detector", "IForest", "--data", str(tmp_path / "d.npz")]
     fit += ["--scores-out", str(out), "--save", str(model)]
     params = ["--detector-param", "n_estimators=20", "--detector-param", "max_samples=0.5"]
-    result = runner.invoke(app, [*fit, *params, "--weight", "0"])
+    result = runner.invoke(app, [*fit, *params, "--weight", "0", "--n-jobs", "2"])
     assert result.exit_code == 0, result.output
     fitted = load(model)
     assert fitted.detector_.n_estimators == 20 and fitted.detector_.max_samples == 0.5
+    assert fitted.n_jobs == 2 and fitted.classifier_.n_jobs == 2
     assert fitted.weight_ == 0
     # Weight 0: the scores rank the rows as the base detector alone does.
     scores, base = np.loadtxt(out, skiprows=1), fitted.base_decision_function(X)
@@ -191,25 +192,26 @@ def test_score_reuses_a_saved_model_and_writes_labels(tmp_path):
     assert flagged[y == 1].mean() > 2 * flagged[y == 0].mean()
 
 
-def test_score_reads_files_in_chunks_with_the_same_result(tmp_path):
+def test_score_reads_files_in_chunks_and_threads_with_the_same_result(tmp_path):
     X, y = load_demo()
     model, new = tmp_path / "m.joblib", tmp_path / "new.csv"
     EnhancedDetector("ECOD", random_state=0).fit(X[y == 0]).save(model)
     np.savetxt(new, X, delimiter=",")
 
-    def score(chunk_rows: str, out):
+    def score(chunk_rows: str, out, n_jobs: str = "1"):
         return runner.invoke(
             app,
             ["score", "--model", str(model), "--data", str(new), "--scores-out", str(out)]
-            + ["--parts", "--chunk-rows", chunk_rows],
+            + ["--parts", "--chunk-rows", chunk_rows, "--n-jobs", n_jobs],
         )
 
     outputs = []
-    for chunk_rows in ("100000", "7"):
-        result = score(chunk_rows, tmp_path / f"s{chunk_rows}.npy")
+    for chunk_rows, n_jobs in [("100000", "1"), ("7", "1"), ("7", "2")]:
+        out = tmp_path / f"s{chunk_rows}-{n_jobs}.npy"
+        result = score(chunk_rows, out, n_jobs)
         assert result.exit_code == 0, result.output
-        outputs.append(np.load(tmp_path / f"s{chunk_rows}.npy"))
-    assert np.array_equal(outputs[0], outputs[1])
+        outputs.append(np.load(out))
+    assert np.array_equal(outputs[0], outputs[1]) and np.array_equal(outputs[0], outputs[2])
     assert np.array_equal(outputs[0][:, 0], load(model).decision_function(X))
     # A bad row in a later chunk: one line naming its rows, and no partial output.
     X[20, 3] = np.nan
