@@ -27,6 +27,7 @@ from llmdas._terminal import compact_table, console, err_console
 from llmdas._validation import check_feature_names
 from llmdas.data import (
     DATASET_SUFFIXES,
+    DEFAULT_CHUNK_ROWS,
     DEMO_NAME,
     OUTPUT_SUFFIXES,
     check_output_path,
@@ -377,7 +378,7 @@ def score(
             help="Rows read and scored at a time from a CSV, .npy or Parquet file, which bounds "
             "the memory a large file needs.",
         ),
-    ] = 100_000,
+    ] = DEFAULT_CHUNK_ROWS,
     n_jobs: _NJobsOption = 1,
 ) -> None:
     """Score the rows of DATA with a saved enhanced detector (no refitting)."""

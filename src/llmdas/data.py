@@ -19,6 +19,7 @@ from llmdas._validation import check_X
 
 __all__ = [
     "DATASET_SUFFIXES",
+    "DEFAULT_CHUNK_ROWS",
     "DEMO_NAME",
     "OUTPUT_SUFFIXES",
     "check_output_path",
@@ -43,6 +44,8 @@ DATASET_SUFFIXES = (".npz", ".mat", ".csv", ".npy", ".parquet")
 _TABLE_SUFFIXES = (".csv", ".npy", ".parquet")
 # Files whose header names the feature columns.
 _NAMED_SUFFIXES = (".csv", ".parquet")
+#: Rows :func:`iter_features` (and so ``llmdas score``) reads at a time, and CSV files are read by.
+DEFAULT_CHUNK_ROWS = 100_000
 #: File formats :func:`write_table` writes (scores, labels).
 OUTPUT_SUFFIXES = (".csv", ".npy", ".parquet")
 _REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -153,7 +156,7 @@ def iter_features(
     name_or_path: str | Path,
     *,
     label_column: str | int | None = None,
-    chunk_rows: int = 100_000,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
 ) -> Iterator[np.ndarray]:
     """The rows of a file as :func:`load_features` reads them, at most ``chunk_rows`` at a time.
 
@@ -244,7 +247,7 @@ def _read(path: Path, label_column: str | int | None) -> tuple[np.ndarray, np.nd
 
 def _load_csv(path: Path) -> tuple[np.ndarray, list[str] | None]:
     """The numbers of a CSV file as a 2-D table, and its header row if it has one."""
-    chunks = list(_csv_chunks(path, 100_000))
+    chunks = list(_csv_chunks(path, DEFAULT_CHUNK_ROWS))
     if not chunks:
         raise ValueError(f"{path.name} holds no rows")
     return np.concatenate([table for table, _ in chunks]), chunks[0][1]
