@@ -661,7 +661,7 @@ def _reap(status_fds: dict[int, int]) -> None:
 def run_one(cmd_fd: int, res_fd: int) -> None:
     """Receive one program and its data on ``cmd_fd``, run it, answer on ``res_fd``, exit."""
     _set_early_limits()
-    _preload()  # a no-op in a forked child: the fork server has done it
+    _preload()  # in a forked child only a pass over sys.modules: the fork server did the rest
     import linecache
 
     import numpy as np
