@@ -38,10 +38,13 @@ def test_fit_scores_are_called_plain_exactly_when_they_equal_the_scores_of_the_r
 
 
 def test_fit_scores_are_not_called_plain_for_other_classes_or_non_finite_scores():
-    class MyIForest(IForest):
+    registry_iforest = type(make_detector("IForest"))
+
+    class MyIForest(registry_iforest):
         pass
 
-    det = IForest().fit(np.eye(4))
+    assert not fit_scores_are_plain(IForest().fit(np.eye(4)))  # PyOD's own class: not ours
+    det = registry_iforest().fit(np.eye(4))
     assert fit_scores_are_plain(det)
     assert not fit_scores_are_plain(MyIForest().fit(np.eye(4)))
     det.decision_scores_[0] = np.inf  # replaced relative to a reference: not reusable as is
@@ -123,6 +126,33 @@ def test_pca_fits_and_scores_as_pyod_does_in_every_scoring_block(monkeypatch, pa
     np.testing.assert_allclose(ours.decision_scores_, stock.decision_scores_, rtol=1e-9)
     assert ours.threshold_ == pytest.approx(stock.threshold_, rel=1e-9)
     np.testing.assert_allclose(ours.decision_function(new), stock.decision_function(new), rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"max_features": 0.5}, {"n_estimators": 7, "max_samples": 40, "bootstrap": True}],
+)
+def test_iforest_scores_as_pyod_does_bit_for_bit(params):
+    import pandas as pd
+    from joblib import parallel_config
+    from scipy.sparse import csr_matrix
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(300, 6)) @ rng.normal(size=(6, 6))
+    new = np.asfortranarray(3.0 * rng.normal(size=(80, 6)))
+    ours = make_detector("IForest", random_state=4, **params).fit(X)
+    stock = IForest(random_state=4, **params).fit(X)
+    assert type(ours) is not IForest  # the registry's own subclass is the one under test
+    assert np.array_equal(ours.decision_scores_, stock.decision_scores_)
+    for rows in (new, new[:1], X, pd.DataFrame(new)):
+        assert np.array_equal(ours.decision_function(rows), stock.decision_function(rows))
+    with pytest.raises(TypeError, match="dense data is required"):  # as PyOD's own
+        ours.decision_function(csr_matrix(new))
+    # Trees scored in parallel threads, as a caller asked joblib: left to scikit-learn.
+    with parallel_config(backend="threading", n_jobs=2):
+        np.testing.assert_allclose(ours.decision_function(new), stock.decision_function(new))
+    with pytest.raises(ValueError, match="features"):
+        ours.decision_function(new[:, :5])
 
 
 def test_ecod_keeps_pyod_training_scores_and_scores_rows_independently():
