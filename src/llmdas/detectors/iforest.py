@@ -2,9 +2,9 @@
 
 scikit-learn's ``IsolationForest`` scores rows by dispatching one joblib task per tree (100 by
 default) and adding each tree's path lengths under a lock. On the few hundred to few thousand rows
-that a synthesis program scores, that dispatch is most of the call: 12 ms for 1290 rows of cardio,
-where the trees' own work takes about 6 ms. A synthesis program scores rows two or three times per
-fit, so this cost is paid on every enhanced fit.
+that a synthesis program scores, that dispatch is most of the call: 12.8 ms for 1290 rows of
+cardio, where this module's loop over the same trees takes 5.8 ms. A synthesis program scores
+rows two or three times per fit, so this cost is paid on every enhanced fit.
 
 This subclass computes the same numbers without the dispatch: each tree's leaves come from the
 same ``tree_.apply``, their path lengths are added in the same order and with the same arithmetic,
