@@ -222,6 +222,38 @@ def test_score_reads_files_in_chunks_and_threads_with_the_same_result(tmp_path):
     assert not (tmp_path / "bad.npy").exists()
 
 
+def test_enhance_scores_other_rows_in_chunks_after_checking_them_all_before_the_fit(tmp_path):
+    X, y = load_demo()
+    train, new = tmp_path / "train.npy", tmp_path / "new.csv"
+    np.save(train, X[y == 0])
+    np.savetxt(new, X, delimiter=",")
+    fit = ["enhance", "--detector", "ECOD", "--data", str(train), "--label-column", "none"]
+    fit += ["--score-data", str(new), "--parts"]
+
+    def enhance(chunk_rows: str, out, model):
+        return runner.invoke(
+            app,
+            [*fit, "--chunk-rows", chunk_rows, "--scores-out", str(out), "--save", str(model)],
+        )
+
+    outputs = []
+    for chunk_rows in ("100000", "7"):
+        out, model = tmp_path / f"s{chunk_rows}.npy", tmp_path / f"m{chunk_rows}.joblib"
+        result = enhance(chunk_rows, out, model)
+        assert result.exit_code == 0, result.output
+        outputs.append(np.load(out))
+    assert np.array_equal(outputs[0], outputs[1])
+    assert np.array_equal(outputs[0][:, 0], load(model).decision_function(X))
+    # A bad row in a later chunk stops the command before the fit: no model, no scores.
+    X[20, 3] = np.nan
+    np.savetxt(new, X, delimiter=",")
+    result = enhance("7", tmp_path / "bad.npy", tmp_path / "bad.joblib")
+    output = " ".join(result.output.split())
+    assert result.exit_code == 1 and "X of new.csv (rows 15-21) contains 1 NaN" in output
+    assert "fitted" not in output
+    assert not (tmp_path / "bad.npy").exists() and not (tmp_path / "bad.joblib").exists()
+
+
 def test_info_json_of_a_model_that_fell_back_to_its_detector(tmp_path):
     crash = SynthesisProgram.from_source(
         "def generate_hard_anomalies(n_samples, model, X_train):\n    return 1 / 0\n", name="crash"

@@ -215,6 +215,14 @@ _NJobsOption = Annotated[
         "classifier's share of scoring a large file, and slows down small ones.",
     ),
 ]
+_ChunkRowsOption = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        help="Rows read and scored at a time from a CSV, .npy or Parquet file, which bounds "
+        "the memory a large file needs.",
+    ),
+]
 _PartsOption = Annotated[
     bool,
     typer.Option(
@@ -291,6 +299,7 @@ def enhance(
     program_timeout: Annotated[
         float, typer.Option(help="Seconds the synthesis program may run.")
     ] = 120.0,
+    chunk_rows: _ChunkRowsOption = DEFAULT_CHUNK_ROWS,
     n_jobs: _NJobsOption = 1,
 ) -> None:
     """Fit an enhanced detector on the normal rows of DATA and write anomaly scores."""
@@ -312,9 +321,15 @@ def enhance(
                 f"{data.name} has no normal rows to fit on: every row is labelled 1 (anomaly); "
                 "if the file has no label column, pass --label-column none"
             )
-    X_score = X
-    if score_data is not None:  # read and checked before the fit, which may take minutes
-        score_labels = labels if score_label_column is None else _label_column(score_label_column)
+    score_labels = labels if score_label_column is None else _label_column(score_label_column)
+
+    def score_chunks() -> Iterable[np.ndarray]:
+        """The rows to score: every row of --data, or those of --score-data a chunk at a time."""
+        if score_data is None:
+            return [X]
+        return iter_features(score_data, label_column=score_labels, chunk_rows=chunk_rows)
+
+    if score_data is not None:  # checked before the fit, which may take minutes
         header = feature_columns(score_data)  # every column; None without a header row
         inherited = score_label_column is None and isinstance(labels, str)
         if inherited and header is not None and labels not in header:
@@ -323,12 +338,14 @@ def enhance(
                 "labels, pass --score-label-column none"
             )
         _check_columns(columns, score_data, score_labels)
-        X_score = load_features(score_data, label_column=score_labels)
-        if X_score.shape[1] != X.shape[1]:
-            raise ValueError(
-                f"{score_data.name} has {X_score.shape[1]} feature columns, {data.name} has "
-                f"{X.shape[1]}"
-            )
+        # A first pass checks every chunk and keeps none, so memory does not grow with the file;
+        # the rows are read again after the fit.
+        for chunk in score_chunks():
+            if chunk.shape[1] != X.shape[1]:
+                raise ValueError(
+                    f"{score_data.name} has {chunk.shape[1]} feature columns, {data.name} has "
+                    f"{X.shape[1]}"
+                )
     model = EnhancedDetector(
         base,
         program=program,
@@ -358,7 +375,7 @@ def enhance(
     if save is not None:  # first, so that the fit is kept whatever happens to the scores
         model.save(save)
         console.print(f"saved model to {save}")
-    n_written = _write_scores(model, [X_score], scores_out, labels_out, parts)
+    n_written = _write_scores(model, score_chunks(), scores_out, labels_out, parts)
     console.print(f"wrote {n_written} scores to {scores_out}")
 
 
@@ -371,14 +388,7 @@ def score(
     label_column: Annotated[str, typer.Option(help=_LABEL_COLUMN_HELP)] = "none",
     labels_out: _LabelsOutOption = None,
     parts: _PartsOption = False,
-    chunk_rows: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            help="Rows read and scored at a time from a CSV, .npy or Parquet file, which bounds "
-            "the memory a large file needs.",
-        ),
-    ] = DEFAULT_CHUNK_ROWS,
+    chunk_rows: _ChunkRowsOption = DEFAULT_CHUNK_ROWS,
     n_jobs: _NJobsOption = 1,
 ) -> None:
     """Score the rows of DATA with a saved enhanced detector (no refitting)."""
