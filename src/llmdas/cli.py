@@ -219,8 +219,8 @@ _ChunkRowsOption = Annotated[
     int,
     typer.Option(
         min=1,
-        help="Rows read and scored at a time from a CSV, .npy or Parquet file, which bounds "
-        "the memory a large file needs.",
+        help="Rows of the file to score (CSV, .npy or Parquet) read and scored at a time, "
+        "which bounds the memory a large file needs.",
     ),
 ]
 _PartsOption = Annotated[

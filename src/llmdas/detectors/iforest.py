@@ -9,8 +9,8 @@ rows two or three times per fit, so this cost is paid on every enhanced fit.
 This subclass computes the same numbers without the dispatch: each tree's leaves come from the
 same ``tree_.apply``, their path lengths are added in the same order and with the same arithmetic,
 so the scores equal PyOD's bit for bit (``tests/test_detectors.py`` checks it for several
-settings). Fitting is PyOD's, unchanged. Parallel jobs asked for with joblib, and attributes that
-a future scikit-learn renames, leave scoring to PyOD.
+settings). Fitting is PyOD's, unchanged. Parallel jobs asked for with joblib, and names that a
+future scikit-learn renames, leave scoring to PyOD.
 """
 
 from __future__ import annotations
@@ -18,8 +18,12 @@ from __future__ import annotations
 import numpy as np
 from joblib.parallel import get_active_backend
 from pyod.models.iforest import IForest as _PyODIForest
-from sklearn.ensemble._iforest import _average_path_length
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+try:  # private to scikit-learn: without it, PyOD scores
+    from sklearn.ensemble._iforest import _average_path_length
+except ImportError:  # pragma: no cover - depends on the installed scikit-learn
+    _average_path_length = None
 
 __all__ = ["IForest"]
 
@@ -70,4 +74,6 @@ def _plain_loop_applies(forest) -> bool:
     # Parallel jobs asked for with joblib's parallel_config (threads over trees) are honoured by
     # scikit-learn's own path; without them it adds the trees one after another, as this loop does.
     _, n_jobs = get_active_backend()
-    return n_jobs in (None, 1) and all(hasattr(forest, name) for name in _FOREST_ATTRIBUTES)
+    if n_jobs not in (None, 1) or _average_path_length is None:
+        return False
+    return all(hasattr(forest, name) for name in _FOREST_ATTRIBUTES)
