@@ -148,16 +148,25 @@ def test_iforest_scores_as_pyod_does_bit_for_bit(params, monkeypatch):
         assert np.array_equal(ours.decision_function(rows), stock.decision_function(rows))
     with pytest.raises(TypeError, match="dense data is required"):  # as PyOD's own
         ours.decision_function(csr_matrix(new))
-    # Trees scored in parallel threads, as a caller asked joblib: left to scikit-learn.
-    with parallel_config(backend="threading", n_jobs=2):
-        np.testing.assert_allclose(ours.decision_function(new), stock.decision_function(new))
     with pytest.raises(ValueError, match="features"):
         ours.decision_function(new[:, :5])
-    # A scikit-learn without the private helper the loop uses: PyOD's own scoring.
+    # Left to PyOD's own scoring: trees scored in parallel threads, as a caller asked joblib, and
+    # a scikit-learn without the private helper the loop uses.
     import llmdas.detectors.iforest as iforest_module
 
+    expected, pyod_calls = stock.decision_function(new), []
+    pyod_scoring = iforest_module._PyODIForest.decision_function
+    monkeypatch.setattr(
+        iforest_module._PyODIForest,
+        "decision_function",
+        lambda self, X: pyod_calls.append(len(X)) or pyod_scoring(self, X),
+    )
+    assert np.array_equal(ours.decision_function(new), expected) and pyod_calls == []
+    with parallel_config(backend="threading", n_jobs=2):
+        np.testing.assert_allclose(ours.decision_function(new), expected)
+    assert pyod_calls == [80]
     monkeypatch.setattr(iforest_module, "_average_path_length", None)
-    assert np.array_equal(ours.decision_function(new), stock.decision_function(new))
+    assert np.array_equal(ours.decision_function(new), expected) and pyod_calls == [80, 80]
 
 
 def test_ecod_keeps_pyod_training_scores_and_scores_rows_independently():
