@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from llmdas.data import (
+    dataset_file,
     feature_columns,
     iter_features,
     load_dataset,
@@ -59,8 +60,19 @@ def test_names_resolve_in_llmdas_data(tmp_path, monkeypatch):
     np.savez(tmp_path / "mine.npz", X=X, y=y)
     monkeypatch.setenv("LLMDAS_DATA", str(tmp_path))
     assert load_dataset("mine")[0].shape == X.shape
+    assert load_dataset("mine.npz")[0].shape == X.shape
     with pytest.raises(FileNotFoundError, match="'other' not found"):
         load_dataset("other")
+
+
+def test_dataset_file_takes_only_dataset_suffixes(tmp_path):
+    (tmp_path / "a.npz").touch()
+    (tmp_path / "a.txt").touch()
+    (tmp_path / "b").touch()
+    assert dataset_file(tmp_path, "a") == tmp_path / "a.npz"
+    assert dataset_file(tmp_path, "a.npz") == tmp_path / "a.npz"
+    assert dataset_file(tmp_path, "a.txt") is None
+    assert dataset_file(tmp_path, "b") is None
 
 
 def test_bad_files_fail_clearly(tmp_path):

@@ -26,7 +26,7 @@ from rich.table import Table
 from llmdas._terminal import compact_table, console, err_console
 from llmdas._validation import check_feature_names
 from llmdas.data import (
-    DATASET_SUFFIXES,
+    DATASET_FORMATS,
     DEFAULT_CHUNK_ROWS,
     DEMO_NAME,
     OUTPUT_SUFFIXES,
@@ -71,8 +71,6 @@ def _options(
 
 
 PAPER_DETECTORS = ("PCA", "IForest", "OCSVM", "ECOD")
-#: The dataset formats, as help texts list them.
-DATA_FORMATS = ", ".join(DATASET_SUFFIXES)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -240,7 +238,7 @@ def enhance(
     data: Annotated[
         Path,
         typer.Option(
-            help=f"Training data: {DATA_FORMATS}. Rows labelled 1 (anomalies) are dropped "
+            help=f"Training data: {DATASET_FORMATS}. Rows labelled 1 (anomalies) are dropped "
             "before fitting; with --label-column none every row trains."
         ),
     ],
@@ -383,7 +381,7 @@ def enhance(
 @user_errors
 def score(
     model: Annotated[Path, typer.Option(help=_MODEL_HELP)],
-    data: Annotated[Path, typer.Option(help=f"Rows to score: {DATA_FORMATS}.")],
+    data: Annotated[Path, typer.Option(help=f"Rows to score: {DATASET_FORMATS}.")],
     scores_out: _ScoresOutOption,
     label_column: Annotated[str, typer.Option(help=_LABEL_COLUMN_HELP)] = "none",
     labels_out: _LabelsOutOption = None,

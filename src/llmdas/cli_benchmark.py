@@ -15,13 +15,12 @@ from typing import Annotated
 import typer
 
 from llmdas._terminal import compact_table, console, err_console
-from llmdas.data import DATASET_SUFFIXES
+from llmdas.data import DATASET_FORMATS
 
 __all__ = ["register"]
 
 
 DEFAULT_DETECTORS = "PCA,IForest,OCSVM,ECOD"
-_DATA_FORMATS = ", ".join(DATASET_SUFFIXES)
 DEFAULT_METHODS = "builtin,gaussian,uniform,smote"
 DEFAULT_SEEDS = "42,0,100,17,21"
 
@@ -47,7 +46,7 @@ def benchmark(
     data: Annotated[
         Path | None,
         typer.Option(
-            help=f"Directory of datasets ({_DATA_FORMATS}); default: $LLMDAS_DATA or "
+            help=f"Directory of datasets ({DATASET_FORMATS}); default: $LLMDAS_DATA or "
             "../shared/datasets."
         ),
     ] = None,
@@ -108,7 +107,7 @@ def benchmark(
         raise FileNotFoundError("no data directory: pass --data DIR or set $LLMDAS_DATA")
     names = _csv_list(datasets) or list_dataset_names(directory)
     if not names:
-        raise FileNotFoundError(f"no datasets ({_DATA_FORMATS}) in {directory}")
+        raise FileNotFoundError(f"no datasets ({DATASET_FORMATS}) in {directory}")
     dets = [canonical_name(d) for d in _csv_list(detectors)]
     if not dets:
         raise typer.BadParameter("no detectors given")

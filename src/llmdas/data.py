@@ -18,12 +18,14 @@ import numpy as np
 from llmdas._validation import check_X
 
 __all__ = [
+    "DATASET_FORMATS",
     "DATASET_SUFFIXES",
     "DEFAULT_CHUNK_ROWS",
     "DEMO_NAME",
     "OUTPUT_SUFFIXES",
     "check_output_path",
     "data_dir",
+    "dataset_file",
     "feature_columns",
     "iter_features",
     "list_datasets",
@@ -41,6 +43,8 @@ DEMO_NAME = "demo"
 #: ``.npy`` and ``.parquet`` hold one table whose label column, if any, is named by
 #: ``label_column``. Parquet needs the optional dependency pyarrow (``llmdas[parquet]``).
 DATASET_SUFFIXES = (".npz", ".mat", ".csv", ".npy", ".parquet")
+#: The same, as text for help and error messages.
+DATASET_FORMATS = ", ".join(DATASET_SUFFIXES)
 _TABLE_SUFFIXES = (".csv", ".npy", ".parquet")
 # Files whose header names the feature columns.
 _NAMED_SUFFIXES = (".csv", ".parquet")
@@ -73,16 +77,24 @@ def list_datasets(directory: str | Path | None = None) -> list[str]:
     return sorted(p.stem for p in directory.iterdir() if p.suffix in DATASET_SUFFIXES)
 
 
+def dataset_file(directory: str | Path, name: str) -> Path | None:
+    """The file of dataset ``name`` in ``directory``: ``name`` itself or ``name`` plus one of
+    :data:`DATASET_SUFFIXES`, whichever is a file with such a suffix first; ``None`` if none is."""
+    for suffix in ("", *DATASET_SUFFIXES):
+        candidate = Path(directory) / f"{name}{suffix}"
+        if candidate.suffix in DATASET_SUFFIXES and candidate.is_file():
+            return candidate
+    return None
+
+
 def _resolve(name_or_path: str | Path) -> Path:
     path = Path(name_or_path).expanduser()
     if path.is_file():
         return path
     directory = data_dir()
-    if directory is not None:
-        for suffix in ("", *DATASET_SUFFIXES):
-            candidate = directory / f"{name_or_path}{suffix}"
-            if candidate.is_file():
-                return candidate
+    found = dataset_file(directory, str(name_or_path)) if directory is not None else None
+    if found is not None:
+        return found
     where = f"in {directory}" if directory else "($LLMDAS_DATA is not set)"
     raise FileNotFoundError(f"dataset {str(name_or_path)!r} not found as a file or {where}")
 
@@ -240,9 +252,7 @@ def _read(path: Path, label_column: str | int | None) -> tuple[np.ndarray, np.nd
             return table, None
         index = _label_index(path, table.shape[1], header, label_column)
         return np.delete(table, index, axis=1), table[:, index]
-    raise ValueError(
-        f"unsupported dataset format {path.suffix!r}; use one of {', '.join(DATASET_SUFFIXES)}"
-    )
+    raise ValueError(f"unsupported dataset format {path.suffix!r}; use one of {DATASET_FORMATS}")
 
 
 def _load_csv(path: Path) -> tuple[np.ndarray, list[str] | None]:

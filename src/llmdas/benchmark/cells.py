@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llmdas.data import DATASET_SUFFIXES
+from llmdas.data import dataset_file, list_datasets
 from llmdas.program import SynthesisProgram
 
 __all__ = [
@@ -185,20 +185,18 @@ class Plan:
 
 
 def dataset_path(data_dir: str | Path, name: str) -> Path:
-    """The file of dataset ``name`` in ``data_dir`` (one of :data:`DATASET_SUFFIXES`)."""
-    directory = Path(data_dir)
-    for suffix in ("", *DATASET_SUFFIXES):
-        candidate = directory / f"{name}{suffix}"
-        if candidate.is_file() and candidate.suffix in DATASET_SUFFIXES:
-            return candidate
-    raise FileNotFoundError(f"dataset {name!r} not found in {directory}")
+    """The file of dataset ``name`` in ``data_dir`` (:func:`llmdas.data.dataset_file`)."""
+    path = dataset_file(data_dir, name)
+    if path is None:
+        raise FileNotFoundError(f"dataset {name!r} not found in {data_dir}")
+    return path
 
 
 def list_dataset_names(data_dir: str | Path) -> list[str]:
-    directory = Path(data_dir)
-    if not directory.is_dir():
-        raise FileNotFoundError(f"data directory {directory} does not exist")
-    return sorted(p.stem for p in directory.iterdir() if p.suffix in DATASET_SUFFIXES)
+    """:func:`llmdas.data.list_datasets` of ``data_dir``, which must exist."""
+    if not Path(data_dir).is_dir():
+        raise FileNotFoundError(f"data directory {data_dir} does not exist")
+    return list_datasets(data_dir)
 
 
 def _file_sha256(path: Path) -> str:
