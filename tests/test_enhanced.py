@@ -7,11 +7,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from pyod.models.iforest import IForest
+from sklearn.base import clone
 from sklearn.ensemble import ExtraTreesClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from llmdas import EnhancedDetector, SynthesisProgram, load
+from llmdas.detectors import make_detector
 from llmdas.enhanced import ModelVersionWarning, ProgramFallbackWarning, SmallSampleWarning
 from llmdas.fusion import EcdfNormalizer, TailNormalizer
 from llmdas.sandbox import BadOutputError, ProgramCrashError
@@ -238,6 +240,25 @@ def test_custom_classifier_and_instance_detector(split):
         det = EnhancedDetector(base, classifier=clf, random_state=0).fit(X_train)
         assert np.isfinite(det.decision_function(X_test)).all()
     assert not hasattr(base, "decision_scores_")  # the user's instance was cloned, not fitted
+
+
+def test_a_pyod_iforest_instance_is_scored_by_the_registry_class(split):
+    from llmdas.detectors.iforest import IForest as LlmdasIForest
+
+    X_train, X_test, _ = split
+    base = IForest(n_estimators=30, max_samples=64, random_state=3)
+    det = EnhancedDetector(base, random_state=0).fit(X_train)
+    assert type(det.detector_) is LlmdasIForest
+    assert det.detector_.get_params() == base.get_params()
+    assert type(base) is IForest and not hasattr(base, "decision_scores_")
+    # The same scores as the user's own class gives.
+    own = clone(base).fit(X_train)
+    assert np.array_equal(det.base_scores_, own.decision_scores_)
+    assert np.array_equal(det.base_decision_function(X_test), own.decision_function(X_test))
+    named = EnhancedDetector(
+        make_detector("IForest", n_estimators=30, max_samples=64, random_state=3), random_state=0
+    ).fit(X_train)
+    assert np.array_equal(det.decision_function(X_test), named.decision_function(X_test))
 
 
 def test_a_detector_without_a_built_in_program_needs_one_named(split, monkeypatch):

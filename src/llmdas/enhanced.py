@@ -41,6 +41,7 @@ from llmdas.detectors import (
     detector_name,
     fit_scores_are_plain,
     make_detector,
+    registry_equivalent,
     sanitize_scores,
     score_detector,
 )
@@ -112,7 +113,9 @@ class EnhancedDetector(BaseDetector):
     ----------
     detector : str or pyod BaseDetector, default="IForest"
         Base detector: a registry name (``PCA``, ``IForest``, ``OCSVM``, ``ECOD``, ``KNN``, ``LOF``,
-        ``HBOS``, ``COPOD``, ``DRL``) or a PyOD instance (cloned, never modified).
+        ``HBOS``, ``COPOD``, ``DRL``) or a PyOD instance (cloned, never modified; a PyOD
+        ``IForest`` becomes llmdas's ``IForest`` with the same parameters, which gives the same
+        scores faster).
     program : str, Path or SynthesisProgram, optional
         Synthesis program. Default: the built-in program for the detector. A string may name a
         built-in program, a detector, or a ``.py`` program file.
@@ -354,7 +357,9 @@ class EnhancedDetector(BaseDetector):
     def _make_base(self):
         if isinstance(self.detector, str):
             return make_detector(self.detector, random_state=self.random_state)
-        return clone(make_detector(self.detector))
+        # A copy, never the user's instance; PyOD's IForest as llmdas's, whose scores are equal
+        # and cheaper to compute, which matters as the program and the fusion score many rows.
+        return registry_equivalent(clone(make_detector(self.detector)))
 
     def _training_scores(self, X: np.ndarray) -> np.ndarray:
         """Base scores of the training rows: PyOD's ``decision_scores_`` when it has them.

@@ -26,6 +26,7 @@ __all__ = [
     "detector_name",
     "fit_scores_are_plain",
     "make_detector",
+    "registry_equivalent",
     "sanitize_scores",
     "score_detector",
 ]
@@ -47,6 +48,10 @@ _REGISTRY: dict[str, str] = {
 # rows, bit for bit (tests/test_detectors.py checks it). ECOD and COPOD score the training rows
 # transductively and KNN and LOF leave each row out, so theirs are not plain scores.
 _PLAIN_FIT_SCORES = frozenset({"PCA", "IForest", "OCSVM", "HBOS", "DRL"})
+
+# PyOD classes that a registry class replaces with the same scores, bit for bit, only computed
+# faster (tests/test_detectors.py checks it): :func:`registry_equivalent` swaps them.
+_SAME_SCORES_AS = {"pyod.models.iforest:IForest": "IForest"}
 
 #: Names accepted by :func:`make_detector`, in display order.
 DETECTOR_NAMES: tuple[str, ...] = tuple(_REGISTRY)
@@ -107,6 +112,16 @@ def make_detector(detector: str | BaseDetector, random_state: int | None = None,
     if random_state is not None and "random_state" in accepted:
         params.setdefault("random_state", random_state)
     return cls(**params)
+
+
+def registry_equivalent(detector: BaseDetector) -> BaseDetector:
+    """An unfitted registry detector with ``detector``'s parameters if the registry's class scores
+    exactly as ``detector``'s class does, only faster (PyOD's IForest); else ``detector`` itself."""
+    cls = type(detector)
+    name = _SAME_SCORES_AS.get(f"{cls.__module__}:{cls.__qualname__}")
+    if name is None:
+        return detector
+    return make_detector(name, **detector.get_params(deep=False))
 
 
 def detector_name(detector: str | BaseDetector) -> str:
