@@ -69,6 +69,28 @@ def test_enhance_writes_scores_and_model(tmp_path):
     assert np.allclose(fitted.decision_function(X), scores, rtol=1e-8)
 
 
+def test_enhance_on_a_system_without_the_sandbox_says_so_in_one_line(tmp_path, monkeypatch):
+    from llmdas.sandbox import session
+
+    monkeypatch.setattr(session, "_POSIX", False)
+    X, y = load_demo()
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    out = tmp_path / "scores.csv"
+    args = [
+        "enhance",
+        "--detector",
+        "PCA",
+        "--data",
+        str(tmp_path / "d.npz"),
+        "--scores-out",
+        str(out),
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert "error:" in result.output and "WSL" in result.output
+    assert "Traceback" not in result.output and not out.exists()
+
+
 def test_enhance_passes_detector_parameters_and_the_weight(tmp_path):
     X, y = load_demo()
     np.savez(tmp_path / "d.npz", X=X, y=y)

@@ -24,6 +24,7 @@ from llmdas.sandbox import (
     ProgramSyntaxError,
     SandboxLimits,
     SandboxResult,
+    SandboxUnavailableError,
     _child,
     check_source,
     fork_server,
@@ -124,6 +125,21 @@ def test_builtin_style_program_passes_static_check_and_runs():
     assert res.n_score_calls == 4  # one on X_train + three pushes
     assert "threshold=" in res.log
     assert "not executed" not in res.log
+
+
+def test_a_system_without_posix_processes_is_refused_before_any_run(monkeypatch):
+    from llmdas import EnhancedDetector
+    from llmdas.sandbox import session
+
+    monkeypatch.setattr(session, "_POSIX", False)
+    spawned = []
+    monkeypatch.setattr(session, "spawn_child", lambda *a, **k: spawned.append(a))
+    with pytest.raises(SandboxUnavailableError, match=r"POSIX .*WSL 2"):
+        run_program(BUILTIN_STYLE, lambda Z: Z.sum(axis=1), X_TRAIN, 5)
+    # Not a ProgramError: falling back to the base detector would hide that nothing can run here.
+    with pytest.raises(SandboxUnavailableError):
+        EnhancedDetector("PCA", on_program_error="base").fit(X_TRAIN)
+    assert not spawned
 
 
 @pytest.mark.parametrize(

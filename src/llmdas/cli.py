@@ -85,7 +85,7 @@ def user_errors(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         from llmdas.program import ProgramFormatError
-        from llmdas.sandbox import ProgramError
+        from llmdas.sandbox import ProgramError, SandboxUnavailableError
 
         try:
             with warnings.catch_warnings():
@@ -98,6 +98,7 @@ def user_errors(func):
             ProgramError,
             ProgramFormatError,
             ImportError,
+            SandboxUnavailableError,
         ) as exc:
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
             raise typer.Exit(code=1) from None

@@ -84,6 +84,7 @@ from llmdas.sandbox.errors import (
     ProgramMemoryError,
     ProgramSyntaxError,
     ProgramTimeoutError,
+    SandboxUnavailableError,
 )
 from llmdas.sandbox.session import SandboxLimits, SandboxResult, run_program
 from llmdas.sandbox.static_check import ALLOWED_IMPORTS, check_source
@@ -99,6 +100,7 @@ __all__ = [
     "ProgramTimeoutError",
     "SandboxLimits",
     "SandboxResult",
+    "SandboxUnavailableError",
     "check_source",
     "run_program",
 ]

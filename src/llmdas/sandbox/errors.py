@@ -1,4 +1,5 @@
-"""The errors a synthesis program run can end in: one :class:`ProgramError` subclass per way."""
+"""The errors a synthesis program run can end in: one :class:`ProgramError` subclass per way, and
+:class:`SandboxUnavailableError` where no program can run at all."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ __all__ = [
     "ProgramMemoryError",
     "ProgramSyntaxError",
     "ProgramTimeoutError",
+    "SandboxUnavailableError",
 ]
 
 
@@ -55,3 +57,10 @@ class ProgramCrashError(ProgramError):
 
 class BadOutputError(ProgramError):
     """The program returned something that is not a finite (n_samples, d) numeric array."""
+
+
+class SandboxUnavailableError(RuntimeError):
+    """This system lacks what the sandbox is built on (POSIX processes, fork, resource limits).
+
+    Not a :class:`ProgramError`: no program can run here, so there is nothing to fall back from.
+    """

@@ -16,6 +16,7 @@ import secrets
 import selectors
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from llmdas.sandbox.errors import (
     ProgramError,
     ProgramMemoryError,
     ProgramTimeoutError,
+    SandboxUnavailableError,
 )
 from llmdas.sandbox.fork_server import spawn_child
 from llmdas.sandbox.static_check import check_source
@@ -84,6 +86,8 @@ _RESULT_DTYPES = frozenset(
     np.dtype(t).newbyteorder("<").str
     for t in ("f8", "f4", "f2", "i8", "i4", "i2", "i1", "u8", "u4", "u2", "u1")
 )
+# What the sandbox is built on (fork, process groups, resource limits); checked before any run.
+_POSIX = os.name == "posix"
 _READ_CHUNK = 1 << 20
 _LOG_GRACE_S = 2.0
 
@@ -131,6 +135,12 @@ def _run_unchecked(
     Only for tests of the runtime layers: it lets hostile code reach the
     child so that the audit hook and resource limits can be verified alone.
     """
+    if not _POSIX:
+        raise SandboxUnavailableError(
+            f"synthesis programs run in a sandbox built on POSIX processes (fork, process groups, "
+            f"resource limits), which this system ({sys.platform}) does not have; run llmdas on "
+            "Linux (on Windows: in WSL 2)"
+        )
     limits = limits or SandboxLimits()
     X = np.asarray(X_train)
     if X.ndim != 2 or X.shape[1] < 1:
