@@ -17,15 +17,17 @@ About 3 minutes on 2 cores with two seeds. Research tool: nothing here changes t
 
 from __future__ import annotations
 
-import argparse
 import warnings
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from joblib import Parallel, delayed
 from sklearn.metrics import average_precision_score, roc_auc_score
-from split_halves import halves  # this folder is on sys.path when the script runs
+from split_halves import (  # this folder is on sys.path when the script runs
+    fit_grid,
+    grid_parser,
+    halves,
+)
 
 from llmdas.benchmark.summary import TIE
 
@@ -69,16 +71,8 @@ def fit_cell(path: Path, detector: str, seed: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="../shared/datasets")
-    parser.add_argument("--seeds", default="42,0")
-    parser.add_argument("--jobs", type=int, default=2)
-    args = parser.parse_args()
-    paths = sorted(Path(args.data).glob("*.npz"), key=lambda p: p.stem)
-    seeds = [int(s) for s in args.seeds.split(",")]
-    jobs = [(p, d, s) for p in paths for d in DETECTORS for s in seeds]
-    jobs.sort(key=lambda job: -job[0].stat().st_size)  # large data first: better packing
-    rows = Parallel(n_jobs=args.jobs)(delayed(fit_cell)(*job) for job in jobs)
+    args = grid_parser(__doc__.splitlines()[0]).parse_args()
+    paths, rows = fit_grid(fit_cell, args, DETECTORS)
 
     split = halves(p.stem for p in paths)
     print("| detector | weight from | half | mean Δ AUC-PR | wins | worst Δ AUC-PR | mean weight |")

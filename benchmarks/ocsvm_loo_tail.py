@@ -17,15 +17,17 @@ About 8 minutes on 2 cores with five seeds. Research tool: nothing here changes 
 
 from __future__ import annotations
 
-import argparse
 import warnings
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from joblib import Parallel, delayed
 from sklearn.metrics import average_precision_score, roc_auc_score
-from split_halves import halves  # this folder is on sys.path when the script runs
+from split_halves import (  # this folder is on sys.path when the script runs
+    fit_grid,
+    grid_parser,
+    halves,
+)
 
 from llmdas.benchmark.summary import TIE
 
@@ -42,14 +44,14 @@ def leave_one_out_scores(detector) -> np.ndarray:
     return scores
 
 
-def fit_cell(path: Path, seed: int) -> dict:
+def fit_cell(path: Path, detector: str, seed: int) -> dict:
     from llmdas import EnhancedDetector
     from llmdas.data import load_dataset, paper_split
     from llmdas.fusion import TailNormalizer
 
     warnings.filterwarnings("ignore")
     X_train, X_test, y_test = paper_split(*load_dataset(path))
-    det = EnhancedDetector("OCSVM", random_state=seed).fit(X_train)
+    det = EnhancedDetector(detector, random_state=seed).fit(X_train)
     base, classifier = det.score_parts(X_test)
     raw = det.base_decision_function(X_test)
     loo_base = TailNormalizer.fit(leave_one_out_scores(det.detector_)).transform(raw)
@@ -63,15 +65,8 @@ def fit_cell(path: Path, seed: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="../shared/datasets")
-    parser.add_argument("--seeds", default="42,0,100,17,21")
-    parser.add_argument("--jobs", type=int, default=2)
-    args = parser.parse_args()
-    paths = sorted(Path(args.data).glob("*.npz"), key=lambda p: p.stem)
-    seeds = [int(s) for s in args.seeds.split(",")]
-    jobs = sorted(((p, s) for p in paths for s in seeds), key=lambda job: -job[0].stat().st_size)
-    rows = Parallel(n_jobs=args.jobs)(delayed(fit_cell)(*job) for job in jobs)
+    args = grid_parser(__doc__.splitlines()[0], seeds="42,0,100,17,21").parse_args()
+    _, rows = fit_grid(fit_cell, args, ["OCSVM"])
 
     per_dataset: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for row in rows:

@@ -10,6 +10,7 @@ over seeds, paired one-tailed t-test over them), so the "all" rows equal its tab
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from llmdas.benchmark.store import ResultStore
 from llmdas.benchmark.summary import summarize
@@ -25,6 +26,27 @@ def halves(names) -> dict[str, list[str]]:
     """
     names = sorted(names)
     return {"tune": names[0::2], "validate": names[1::2], "all": names}
+
+
+def grid_parser(description: str, seeds: str = "42,0") -> argparse.ArgumentParser:
+    """Options of the research scripts that fit a grid of cells: ``--data``, ``--seeds``, ``--jobs``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--data", default="../shared/datasets")
+    parser.add_argument("--seeds", default=seeds)
+    parser.add_argument("--jobs", type=int, default=2)
+    return parser
+
+
+def fit_grid(fit_cell, args: argparse.Namespace, detectors) -> tuple[list[Path], list]:
+    """The ``.npz`` datasets in ``args.data`` and ``fit_cell(path, detector, seed)`` of each of
+    them for every detector and seed in ``args.seeds``, in ``args.jobs`` processes."""
+    from joblib import Parallel, delayed
+
+    paths = sorted(Path(args.data).glob("*.npz"), key=lambda p: p.stem)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    jobs = [(p, d, s) for p in paths for d in detectors for s in seeds]
+    jobs.sort(key=lambda job: -job[0].stat().st_size)  # large data first: better packing
+    return paths, Parallel(n_jobs=args.jobs)(delayed(fit_cell)(*job) for job in jobs)
 
 
 def main() -> None:
