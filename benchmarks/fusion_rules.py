@@ -103,6 +103,8 @@ def _tail(u: np.ndarray) -> np.ndarray:
 #: name -> (transform V of the classifier's rank score, weight from the cell's training signals)
 RULES = {
     "default: U², w = 3·gain(clf)": (lambda u: u**2, lambda c: 3.0 * _gain(c["clf_sep"])),
+    "U², w = 4·gain(clf)": (lambda u: u**2, lambda c: 4.0 * _gain(c["clf_sep"])),
+    "U², w = 5·gain(clf)": (lambda u: u**2, lambda c: 5.0 * _gain(c["clf_sep"])),
     "U, w = 3·gain(clf) (the default before U²)": (
         lambda u: u,
         lambda c: 3.0 * _gain(c["clf_sep"]),
