@@ -105,6 +105,8 @@ RULES = {
     "default: U², w = 3·gain(clf)": (lambda u: u**2, lambda c: 3.0 * _gain(c["clf_sep"])),
     "U², w = 4·gain(clf)": (lambda u: u**2, lambda c: 4.0 * _gain(c["clf_sep"])),
     "U², w = 5·gain(clf)": (lambda u: u**2, lambda c: 5.0 * _gain(c["clf_sep"])),
+    "U³, w = 3·gain(clf)": (lambda u: u**3, lambda c: 3.0 * _gain(c["clf_sep"])),
+    "U⁴, w = 3·gain(clf)": (lambda u: u**4, lambda c: 3.0 * _gain(c["clf_sep"])),
     "U, w = 3·gain(clf) (the default before U²)": (
         lambda u: u,
         lambda c: 3.0 * _gain(c["clf_sep"]),
