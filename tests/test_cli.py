@@ -327,6 +327,28 @@ def test_programs_list_and_show():
     assert result.exit_code == 1 and "unknown program" in result.output
 
 
+def test_text_from_programs_and_errors_is_shown_as_written(tmp_path):
+    # Square brackets in a program's metadata or in an error are text, not console markup.
+    program = SynthesisProgram.from_source(
+        "def generate_hard_anomalies(n_samples, model, X_train):\n    return X_train[:n_samples]\n",
+        detector="PCA",
+        name="brackets",
+        policy="values in [0, 1]; [bold]not bold[/]",
+    )
+    path = program.save(tmp_path / "p.py")
+    result = runner.invoke(app, ["programs", "show", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "values in [0, 1]; [bold]not bold[/]" in result.output
+    text = path.read_text().replace("# ///\n", '# provenance = "me"\n# ///\n', 1)
+    path.write_text(text)
+    X, y = load_demo()
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    args = ["enhance", "--detector", "PCA", "--data", str(tmp_path / "d.npz"), "--program"]
+    result = runner.invoke(app, [*args, str(path), "--scores-out", str(tmp_path / "s.csv")])
+    assert result.exit_code == 1
+    assert "('[provenance]', then lines" in " ".join(result.output.split())
+
+
 def test_score_checks_csv_headers_against_the_fitted_columns(tmp_path):
     X, y = load_demo()
     names = [f"f{i}" for i in range(X.shape[1])]

@@ -39,6 +39,11 @@ def test_sha_depends_on_source_only():
         (SOURCE, "no '# /// llmdas-program' metadata block"),
         ("# /// llmdas-program\n# name = \n# ///\n" + SOURCE, "not valid TOML"),
         ('# /// llmdas-program\n# name = "x"\n# ///\n' + SOURCE, "lacks detector"),
+        (
+            '# /// llmdas-program\n# name = "x"\n# detector = "PCA"\n# provenance = "me"\n# ///\n'
+            + SOURCE,
+            r"provenance must be a table .*got str 'me'",
+        ),
     ],
 )
 def test_malformed_files_raise_clear_errors(text, message):

@@ -23,7 +23,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.syntax import Syntax
 from rich.table import Table
 
-from llmdas._terminal import compact_table, console, err_console
+from llmdas._terminal import compact_table, console, err_console, labelled, literal
 from llmdas._validation import check_feature_names
 from llmdas.data import (
     DATASET_FORMATS,
@@ -75,7 +75,7 @@ PAPER_DETECTORS = ("PCA", "IForest", "OCSVM", "ECOD")
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     # A warning is about the user's data or settings, not about the line of llmdas that raised it.
-    err_console.print(f"[yellow]warning:[/] {message}", highlight=False)
+    err_console.print(labelled("[yellow]warning:[/]", message), highlight=False)
 
 
 def user_errors(func):
@@ -100,7 +100,7 @@ def user_errors(func):
             ImportError,
             SandboxUnavailableError,
         ) as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            err_console.print(labelled("[bold red]error:[/]", exc), highlight=False)
             raise typer.Exit(code=1) from None
 
     return wrapper
@@ -445,7 +445,9 @@ def info(
         ("fitted with", ", ".join(f"{k} {v}" for k, v in versions.items()) or "not recorded"),
     ]
     if about["program_error"] is not None:
-        rows.append(("program error", f"{about['program_error']} (fell back to the detector)"))
+        rows.append(
+            ("program error", f"{literal(about['program_error'])} (fell back to the detector)")
+        )
     table = Table(title=str(model), show_header=False)
     table.add_column(style="bold")
     table.add_column(overflow="fold")
@@ -611,14 +613,16 @@ def programs_show(
 
     program = load_program(name)
     console.print(
-        f"[bold]{program.name}[/] (detector {program.detector}, sha256 {program.sha256[:12]})"
+        f"[bold]{literal(program.name)}[/] (detector {literal(program.detector)}, "
+        f"sha256 {program.sha256[:12]})"
     )
     console.print(
-        f"\n[bold]Policy[/]\n{program.policy}\n\n[bold]Explanation[/]\n{program.explanation}\n"
+        f"\n[bold]Policy[/]\n{literal(program.policy)}\n\n"
+        f"[bold]Explanation[/]\n{literal(program.explanation)}\n"
     )
     console.print("[bold]Provenance[/]")
     for key, value in program.provenance.items():
-        console.print(f"  {key}: {value}", highlight=False)
+        console.print(f"  {literal(key)}: {literal(value)}", highlight=False)
     console.print(Syntax(program.source, "python", line_numbers=True))
 
 
@@ -675,7 +679,7 @@ def perf_scale(
         try:
             r = run_scale_case(detector, mode, n, test_rows, fit_rows=fit_rows, n_features=features)
         except RuntimeError as exc:  # one failed case must not lose the others
-            err_console.print(f"[bold red]failed:[/] {exc}", highlight=False)
+            err_console.print(labelled("[bold red]failed:[/]", exc), highlight=False)
             figures = ["failed", "", "", "", "", ""]
         else:
             figures = [

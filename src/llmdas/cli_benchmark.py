@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from llmdas._terminal import compact_table, console, err_console
+from llmdas._terminal import compact_table, console, err_console, labelled
 from llmdas.data import DATASET_FORMATS
 
 __all__ = ["register"]
@@ -162,10 +162,8 @@ def _run_with_progress(plan, results, jobs, backend, scheduler, command, quiet):
     def show_errors(group, rows, printer):
         for row in rows:
             if row.get("error"):
-                printer(
-                    f"[red]error[/] {row['dataset']}/{row['detector']}/{row['method']}/"
-                    f"seed {row['seed']}: {row['error']}"
-                )
+                cell = f"{row['dataset']}/{row['detector']}/{row['method']}/seed {row['seed']}"
+                printer(labelled("[red]error[/]", f"{cell}: {row['error']}"))
 
     if quiet or not console.is_terminal:
         # --quiet: errors and the final report only. Not a terminal (a log file): one plain line

@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from llmdas._terminal import compact_table, console, err_console
+from llmdas._terminal import compact_table, console, err_console, labelled, literal
 
 __all__ = ["generate", "programs_validate"]
 
@@ -43,7 +43,7 @@ def _one_line_errors(func):
             ImportError,
         ) as exc:
             message = " ".join(str(exc).split())
-            err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+            err_console.print(labelled("[bold red]error:[/]", message), highlight=False)
             raise typer.Exit(code=1) from None
 
     return wrapper
@@ -123,7 +123,7 @@ def generate(
             str(report.repair_rounds),
             f"{scores.hardness:.2f}" if scores else "-",
             f"{scores.novelty:.2f}" if scores else "-",
-            (report.error[:80] + "...") if len(report.error) > 80 else report.error,
+            literal((report.error[:80] + "...") if len(report.error) > 80 else report.error),
         )
     console.print(table)
     usage = result.usage
@@ -142,7 +142,7 @@ def generate(
         raise ValueError(f"{result.failure_summary()}; transcript in {failed}")
     path = save_generated(out, result.program, result.transcript)
     console.print(
-        f"[bold green]accepted[/] {result.program.name} -> {path} "
+        f"[bold green]accepted[/] {literal(result.program.name)} -> {path} "
         f"(transcript {path.with_suffix('.json').name})",
         highlight=False,
     )
@@ -166,7 +166,7 @@ def programs_validate(
         table.add_row(
             str(path.relative_to(directory)),
             "[green]yes[/]" if ok else "[red]no[/]",
-            message,
+            literal(message),
         )
     console.print(table)
     bad = [c for c in checks if not c.ok]

@@ -135,6 +135,12 @@ class SynthesisProgram:
         missing = [key for key in ("name", "detector") if not isinstance(meta.get(key), str)]
         if missing:
             raise ProgramFormatError(f"{origin}: metadata lacks {', '.join(missing)}")
+        provenance = meta.get("provenance", {})
+        if not isinstance(provenance, dict):
+            raise ProgramFormatError(
+                f"{origin}: provenance must be a table of keys ('[provenance]', then lines such "
+                f"as 'author = \"...\"'), got {type(provenance).__name__} {provenance!r}"
+            )
         source = (text[: block.start()] + text[block.end() :]).strip("\n") + "\n"
         return cls(
             source=source,
@@ -142,7 +148,7 @@ class SynthesisProgram:
             name=meta["name"],
             policy=str(meta.get("policy", "")).strip(),
             explanation=str(meta.get("explanation", "")).strip(),
-            provenance=dict(meta.get("provenance", {})),
+            provenance=dict(provenance),
         )
 
     @classmethod
