@@ -65,6 +65,14 @@ def test_names_resolve_in_llmdas_data(tmp_path, monkeypatch):
         load_dataset("other")
 
 
+def test_a_label_column_for_a_file_with_a_y_array_is_refused(tmp_path):
+    X, y = load_demo()
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    assert load_dataset(tmp_path / "d.npz", label_column=-1)[1].sum() == y.sum()
+    with pytest.raises(ValueError, match=r"keeps its labels in the array 'y'.*\('label'\)"):
+        load_dataset(tmp_path / "d.npz", label_column="label")
+
+
 def test_dataset_file_takes_only_dataset_suffixes(tmp_path):
     (tmp_path / "a.npz").touch()
     (tmp_path / "a.txt").touch()

@@ -221,6 +221,11 @@ def feature_columns(
 def _read(path: Path, label_column: str | int | None) -> tuple[np.ndarray, np.ndarray | None]:
     """``X`` and ``y`` as stored in ``path``; ``label_column=None`` reads no labels at all."""
     need_labels = label_column is not None
+    if path.suffix in (".npz", ".mat") and label_column not in (None, -1):
+        raise ValueError(
+            f"{path.name} keeps its labels in the array 'y'; a label column "
+            f"({label_column!r}) applies only to CSV, .npy and Parquet tables"
+        )
     if path.suffix == ".npz":
         with np.load(path, allow_pickle=False) as data:
             missing = ({"X", "y"} if need_labels else {"X"}) - set(data.files)
