@@ -249,7 +249,10 @@ def test_infinite_loop_times_out():
     with pytest.raises(ProgramTimeoutError) as info:
         run_checked(source, SandboxLimits(timeout_s=1.0))
     assert time.monotonic() - start < 5
-    assert str(info.value) == "synthesis program timed out after 1 s (limit: --program-timeout)"
+    assert str(info.value) == (
+        "synthesis program timed out after 1 s (the time limit is EnhancedDetector's "
+        "program_timeout, --program-timeout of llmdas enhance)"
+    )
 
 
 def test_timeout_while_spamming_output_keeps_the_log():

@@ -504,8 +504,8 @@ class _Session:
 
     def _timeout(self) -> ProgramTimeoutError:
         return ProgramTimeoutError(
-            f"synthesis program timed out after {self.limits.timeout_s:g} s "
-            "(limit: --program-timeout)"
+            f"synthesis program timed out after {self.limits.timeout_s:g} s (the time limit is "
+            "EnhancedDetector's program_timeout, --program-timeout of llmdas enhance)"
         )
 
     def _memory(self) -> ProgramMemoryError:
