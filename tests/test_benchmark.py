@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html.parser
 import io
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -240,7 +241,12 @@ def test_run_group_records_errors_instead_of_raising(tiny_dir):
         cells=(CellSpec("none", 1, "h"),),
     )
     (row,) = run_group(bad)
-    assert row["error"].startswith("base fit failed")
+    assert row["error"].startswith("reading and splitting the data failed: FileNotFoundError")
+    small = tiny_dir / "small.npz"  # 4 training rows: too few for KNN's 5 neighbours
+    X = np.random.default_rng(0).normal(size=(12, 3))
+    np.savez(small, X=X, y=np.r_[np.zeros(8), np.ones(4)])
+    (row,) = run_group(replace(bad, path=str(small), detector="KNN"))
+    assert row["error"].startswith("base fit failed: ValueError")
 
 
 def test_interrupted_run_resumes_without_loss_or_duplicates(tiny_dir, tmp_path):

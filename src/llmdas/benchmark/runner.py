@@ -183,9 +183,11 @@ def _run_group(group: Group) -> list[dict[str, Any]]:
             "versions": versions,
             "worker": worker,
         }
+        stage = "reading and splitting the data"  # what the error row says failed
         try:
             X_train, X_test, y_test = _split(group.path, group.split, seed)
             base_row.update(n_train=len(X_train), n_test=len(X_test), n_features=X_train.shape[1])
+            stage = "base fit"
             if shared_fit is not None and share_across_seeds:
                 memo, base_pr, base_roc, t_fit, t_score = shared_fit
                 paid = False
@@ -224,7 +226,7 @@ def _run_group(group: Group) -> list[dict[str, Any]]:
                         "config_hash": cell.config_hash,
                         "program_name": cell.program.name if cell.program else None,
                         "program_sha256": cell.program.sha256 if cell.program else None,
-                        "error": f"base fit failed: {_error_text(exc)}",
+                        "error": f"{stage} failed: {_error_text(exc)}",
                         "traceback": traceback.format_exc()[-4000:],
                         "created_at": time.time(),
                     }
