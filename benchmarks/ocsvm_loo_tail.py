@@ -55,11 +55,12 @@ def fit_cell(path: Path, detector: str, seed: int) -> dict:
     base, classifier = det.score_parts(X_test)
     raw = det.base_decision_function(X_test)
     loo_base = TailNormalizer.fit(leave_one_out_scores(det.detector_)).transform(raw)
+    base_pr, base_roc = average_precision_score(y_test, raw), roc_auc_score(y_test, raw)
     row = {"dataset": path.stem}
     for variant, fused in zip(VARIANTS, (base + classifier, loo_base + classifier), strict=True):
         row[variant] = (
-            average_precision_score(y_test, fused) - average_precision_score(y_test, raw),
-            roc_auc_score(y_test, fused) - roc_auc_score(y_test, raw),
+            average_precision_score(y_test, fused) - base_pr,
+            roc_auc_score(y_test, fused) - base_roc,
         )
     return row
 

@@ -117,11 +117,16 @@ def make_detector(detector: str | BaseDetector, random_state: int | None = None,
 def registry_equivalent(detector: BaseDetector) -> BaseDetector:
     """An unfitted registry detector with ``detector``'s parameters if the registry's class scores
     exactly as ``detector``'s class does, only faster (PyOD's IForest); else ``detector`` itself."""
-    cls = type(detector)
-    name = _SAME_SCORES_AS.get(f"{cls.__module__}:{cls.__qualname__}")
+    name = _SAME_SCORES_AS.get(_class_path(detector))
     if name is None:
         return detector
     return make_detector(name, **detector.get_params(deep=False))
+
+
+def _class_path(detector) -> str:
+    """``"module:Class"`` of a detector's class, as the registry spells its entries."""
+    cls = type(detector)
+    return f"{cls.__module__}:{cls.__qualname__}"
 
 
 def detector_name(detector: str | BaseDetector) -> str:
@@ -136,9 +141,8 @@ def fit_scores_are_plain(detector) -> bool:
     """Whether a fitted registry detector's ``decision_scores_`` are finite and equal to
     :func:`score_detector` of its training rows, so that scoring those rows again can be skipped
     (``False`` for any other detector)."""
-    cls = type(detector)
-    name = _BY_LOWER.get(cls.__name__.lower())
-    if name not in _PLAIN_FIT_SCORES or f"{cls.__module__}:{cls.__qualname__}" != _REGISTRY[name]:
+    name = _BY_LOWER.get(type(detector).__name__.lower())
+    if name not in _PLAIN_FIT_SCORES or _class_path(detector) != _REGISTRY[name]:
         return False
     # Non-finite scores are replaced relative to a reference range, which may differ between calls.
     return bool(np.isfinite(detector.decision_scores_).all())
