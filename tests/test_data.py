@@ -97,6 +97,40 @@ def test_bad_files_fail_clearly(tmp_path):
         paper_split(np.zeros((3, 2)), np.array([0, 0, 1]))
 
 
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        # np.load reads a file without the .npy or zip magic as a pickle, and says so confusingly.
+        ("g.npz", b"not a zip", "g.npz is not an .npz archive"),
+        ("g.npy", b"not numpy", "g.npy is not a .npy file"),
+        ("g.mat", b"not matlab", "g.mat is not a readable MATLAB file"),
+        ("g.csv", b"1,2,0\n\xff\xfe,3,1\n", r"g.csv is not a CSV text file.*not UTF-8 \(0xff\)"),
+    ],
+)
+def test_files_that_are_not_what_their_suffix_says_fail_clearly(tmp_path, name, content, message):
+    (tmp_path / name).write_bytes(content)
+    for load in (load_dataset, load_features):
+        with pytest.raises(ValueError, match=message):
+            load(tmp_path / name)
+
+
+def test_an_npz_of_object_arrays_is_refused_by_name(tmp_path):
+    np.savez(tmp_path / "obj.npz", X=np.array([[1, "a"]] * 4, dtype=object), y=np.zeros(4))
+    with pytest.raises(ValueError, match="obj.npz holds an array that is not numeric"):
+        load_dataset(tmp_path / "obj.npz")
+
+
+@pytest.mark.parametrize("header", [True, False])
+def test_a_csv_byte_order_mark_is_not_part_of_the_first_cell(tmp_path, header):
+    # Excel writes UTF-8 CSV files with a byte-order mark. Read as text, it made the first cell of
+    # a file without a header a non-number, so that its first row was taken for a header.
+    X = np.arange(12.0).reshape(4, 3)
+    lines = (["a,b,c"] if header else []) + [",".join(f"{v:g}" for v in row) for row in X]
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf" + "\n".join(lines).encode() + b"\n")
+    assert np.array_equal(load_features(tmp_path / "bom.csv"), X)
+    assert feature_columns(tmp_path / "bom.csv") == (["a", "b", "c"] if header else None)
+
+
 def test_load_features_reads_files_without_labels(tmp_path):
     X = np.random.default_rng(0).normal(size=(30, 4))
     np.savetxt(tmp_path / "plain.csv", X, delimiter=",")

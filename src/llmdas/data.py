@@ -10,8 +10,10 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
@@ -227,13 +229,19 @@ def _read(path: Path, label_column: str | int | None) -> tuple[np.ndarray, np.nd
             f"({label_column!r}) applies only to CSV, .npy and Parquet tables"
         )
     if path.suffix == ".npz":
+        # np.load reads a file that is not a zip archive as a pickle, and says so confusingly.
+        if not zipfile.is_zipfile(path):
+            raise ValueError(f"{path.name} is not an .npz archive (np.savez writes them)")
         with np.load(path, allow_pickle=False) as data:
             missing = ({"X", "y"} if need_labels else {"X"}) - set(data.files)
             if missing:
                 raise ValueError(
                     f"{path} lacks array(s) {sorted(missing)}; expected ADBench format"
                 )
-            return data["X"], (data["y"] if need_labels else None)
+            try:
+                return data["X"], (data["y"] if need_labels else None)
+            except ValueError as exc:  # object arrays, which would need pickle
+                raise ValueError(f"{path.name} holds an array that is not numeric: {exc}") from None
     if path.suffix == ".mat":
         from scipy.io import loadmat
 
@@ -243,6 +251,8 @@ def _read(path: Path, label_column: str | int | None) -> tuple[np.ndarray, np.nd
             raise ValueError(
                 f"{path.name} is a MATLAB v7.3 (HDF5) file; re-save it with -v7"
             ) from None
+        except Exception as exc:  # scipy's MatReadError, or what a truncated file makes it raise
+            raise ValueError(f"{path.name} is not a readable MATLAB file: {exc}") from None
         if "X" not in mat or (need_labels and "y" not in mat):
             raise ValueError(f"{path.name} lacks variables 'X' and 'y' (ODDS format)")
         return np.asarray(mat["X"], dtype=np.float64), (mat["y"] if need_labels else None)
@@ -273,10 +283,10 @@ def _csv_chunks(path: Path, rows: int) -> Iterator[tuple[np.ndarray, list[str] |
     header = _read_header(path)
     line = int(header is not None)  # lines before the chunk being read
     width = None
-    with path.open(encoding="utf-8") as fh:
+    with _open_csv(path) as fh:
         if header is not None:
             fh.readline()
-        while lines := list(itertools.islice(fh, rows)):
+        while lines := list(_csv_lines(path, fh, rows)):
             first = next((i for i, text in enumerate(lines) if text.strip()), None)
             if first is None:  # only blank lines, which np.loadtxt skips too
                 line += len(lines)
@@ -318,13 +328,30 @@ def _parquet_chunks(path: Path, rows: int) -> Iterator[tuple[np.ndarray, list[st
             yield _parquet_values(path, names, batch), names
 
 
+def _open_csv(path: Path) -> TextIO:
+    # utf-8-sig drops the byte-order mark that Excel puts before a UTF-8 CSV file; read as part of
+    # the first cell, it would make a file without a header lose its first row as a "header".
+    return path.open(encoding="utf-8-sig")
+
+
+def _csv_lines(path: Path, fh: TextIO, rows: int) -> Iterator[str]:
+    """The next ``rows`` lines of an open CSV file; a file that is not UTF-8 text says so."""
+    try:
+        yield from itertools.islice(fh, rows)
+    except UnicodeDecodeError as exc:
+        byte = exc.object[exc.start]
+        raise ValueError(
+            f"{path.name} is not a CSV text file: it holds bytes that are not UTF-8 ({byte:#04x})"
+        ) from None
+
+
 def _read_header(path: Path) -> list[str] | None:
     """The first line's cells when it is a header (any cell that is not a number), else None.
 
     A leading ``#`` is dropped, as ``np.savetxt`` writes one before a header by default.
     """
-    with path.open(encoding="utf-8") as fh:
-        line = fh.readline().strip()
+    with _open_csv(path) as fh:
+        line = "".join(_csv_lines(path, fh, 1)).strip()
     if line.startswith("#"):
         line = line[1:]
     cells = [cell.strip().strip('"') for cell in line.split(",")]
@@ -341,9 +368,13 @@ def _load_npy(path: Path) -> np.ndarray:
 
 def _open_npy(path: Path, mmap: bool) -> np.ndarray:
     """A ``.npy`` file's array as a 2-D table of its own dtype, memory-mapped if ``mmap``."""
+    with path.open("rb") as fh:
+        is_npy = fh.read(6) == b"\x93NUMPY"  # np.save's magic string
+    if not is_npy:  # np.load would read it as a pickle, and say so confusingly
+        raise ValueError(f"{path.name} is not a .npy file (np.save writes them)")
     try:
         table = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except ValueError as exc:  # object arrays, a file that is not .npy
+    except ValueError as exc:  # object arrays
         raise ValueError(f"{path.name} is not a numeric .npy array: {exc}") from None
     if table.ndim == 1:
         table = table[:, None]
