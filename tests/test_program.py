@@ -54,3 +54,12 @@ def test_malformed_files_raise_clear_errors(text, message):
 def test_missing_file_is_a_format_error(tmp_path):
     with pytest.raises(ProgramFormatError, match="cannot read program file"):
         SynthesisProgram.from_file(tmp_path / "nope.py")
+
+
+def test_program_files_are_read_as_utf8_text_with_or_without_a_byte_order_mark(tmp_path):
+    program = SynthesisProgram(source=SOURCE, detector="PCA", name="x", policy="grün")
+    (tmp_path / "bom.py").write_bytes(b"\xef\xbb\xbf" + program.to_text().encode())
+    assert SynthesisProgram.from_file(tmp_path / "bom.py") == program
+    (tmp_path / "latin1.py").write_bytes(program.to_text().encode("latin-1"))
+    with pytest.raises(ProgramFormatError, match=r"latin1.py is not UTF-8 text"):
+        SynthesisProgram.from_file(tmp_path / "latin1.py")

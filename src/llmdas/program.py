@@ -156,9 +156,11 @@ class SynthesisProgram:
         """Read a program file written by :meth:`save` (or by hand in the same format)."""
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")  # -sig: an editor's byte-order mark
         except OSError as exc:
             raise ProgramFormatError(f"cannot read program file {path}: {exc.strerror}") from exc
+        except UnicodeDecodeError:
+            raise ProgramFormatError(f"program file {path} is not UTF-8 text") from None
         return cls.from_text(text, origin=str(path))
 
     @classmethod
