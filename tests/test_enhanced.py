@@ -302,6 +302,10 @@ def test_prefit_reuses_the_given_detector(split):
         ({"n_synthetic": 0}, "n_synthetic must be"),
         ({"on_program_error": "ignore"}, "on_program_error must be"),
         ({"snap_discrete": "yes"}, "snap_discrete must be True or False"),
+        ({"random_state": -5}, r"random_state must be None or an integer in \[0, 2\*\*32 - 1\]"),
+        ({"random_state": np.random.RandomState(0)}, "random_state must be None or an integer"),
+        ({"program_timeout": 0}, "program_timeout must be a finite number of seconds > 0"),
+        ({"program_memory_mb": 16}, "program_memory_mb must be an integer >= 64"),
     ],
 )
 def test_bad_parameters(params, message, split):

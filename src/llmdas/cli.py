@@ -121,7 +121,7 @@ def demo(
     data: Annotated[
         str, typer.Option(help="Dataset name or file; default: the embedded demo set.")
     ] = DEMO_NAME,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    seed: Annotated[int, typer.Option(help="Random seed.", min=0, max=2**32 - 1)] = 42,
 ) -> None:
     """Run base vs enhanced detectors on the embedded demo data (paper split) and compare."""
     from llmdas.enhanced import EnhancedDetector
@@ -294,7 +294,7 @@ def enhance(
         typer.Option(help="Program file or built-in name (default: built-in for the detector)."),
     ] = None,
     save: Annotated[Path | None, typer.Option(help="Save the fitted model here (joblib).")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed.", min=0, max=2**32 - 1)] = 0,
     program_timeout: Annotated[
         float, typer.Option(help="Seconds the synthesis program may run.")
     ] = 120.0,

@@ -167,7 +167,7 @@ class EnhancedDetector(BaseDetector):
         If True, ``detector`` is a PyOD instance already fitted on the same ``X`` that is passed to
         ``fit``: it is used as is (not cloned, not refitted, its ``decision_scores_`` taken as the
         training scores), which lets a benchmark share one base fit across several programs.
-    random_state : int, optional
+    random_state : int in [0, 2**32 - 1], optional
         Seeds the base detector, the program's random generator and the classifier.
     n_jobs : int, default=1
         Parallel jobs for the default classifier.
@@ -335,6 +335,27 @@ class EnhancedDetector(BaseDetector):
         n = self.n_synthetic
         if isinstance(n, bool) or not isinstance(n, (int, float)) or n <= 0:
             raise ValueError(f"n_synthetic must be a positive fraction or count, got {n!r}")
+        # Checked before the base fit, which can take minutes, rather than when the program runs.
+        timeout = self.program_timeout
+        if not (isinstance(timeout, int | float) and math.isfinite(timeout) and timeout > 0):
+            raise ValueError(
+                f"program_timeout must be a finite number of seconds > 0, got {timeout!r}"
+            )
+        memory = self.program_memory_mb
+        if isinstance(memory, bool) or not isinstance(memory, int | np.integer) or memory < 64:
+            raise ValueError(f"program_memory_mb must be an integer >= 64, got {memory!r}")
+        seed = self.random_state
+        # One seed feeds the base detector, NumPy's generator and scikit-learn, which all accept
+        # integers in [0, 2**32 - 1]; checked here so that a bad one is not reported as a failed
+        # base fit.
+        if seed is not None and (
+            isinstance(seed, bool)
+            or not isinstance(seed, int | np.integer)
+            or not 0 <= seed < 2**32
+        ):
+            raise ValueError(
+                f"random_state must be None or an integer in [0, 2**32 - 1], got {seed!r}"
+            )
 
     @property
     def detector_name_(self) -> str:
