@@ -249,6 +249,25 @@ def test_run_group_records_errors_instead_of_raising(tiny_dir):
     assert row["error"].startswith("base fit failed: ValueError")
 
 
+def test_an_unreadable_dataset_file_fails_its_cells_only(tiny_dir, tmp_path):
+    # Planning reads each file's shape; a file that cannot be read used to stop the whole run there.
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "alpha.npz").write_bytes((tiny_dir / "alpha.npz").read_bytes())
+    (data / "broken.npz").write_bytes(b"not a zip archive")
+    (data / "text.csv").write_bytes(b"1,2,0\n\xff,3,1\n")
+    with ResultStore(tmp_path / "r.db") as store:
+        plan = _plan(data, store, datasets=("alpha", "broken", "text"), detectors=("PCA",))
+        run_plan(plan, store)
+        errors = {c["dataset"]: c["error"] for c in store.cells()}
+    assert errors["alpha"] is None
+    assert errors["broken"] == (
+        "reading and splitting the data failed: "
+        "ValueError: broken.npz is not an .npz archive (np.savez writes them)"
+    )
+    assert "text.csv is not a CSV text file" in errors["text"]
+
+
 def test_interrupted_run_resumes_without_loss_or_duplicates(tiny_dir, tmp_path):
     """A run that dies after one committed group is completed by a rerun, values unchanged."""
     with ResultStore(tmp_path / "ref.db") as ref:
@@ -367,6 +386,12 @@ def test_cli_reports_bad_input(tiny_dir, tmp_path):
         ],
     )
     assert result.exit_code == 1 and "unknown method" in result.output
+    db = tmp_path / "seeds.db"
+    result = CliRunner().invoke(
+        app, ["benchmark", "--data", str(tiny_dir), "--seeds", "1,-2", "--store", str(db)]
+    )
+    assert result.exit_code == 2 and "seeds must be integers in [0, 2**32 - 1]" in result.output
+    assert not db.exists()
 
 
 def test_failed_rows_record_every_cell_of_a_lost_group(tiny_dir, tmp_path):

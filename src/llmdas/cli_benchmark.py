@@ -31,9 +31,12 @@ def _csv_list(text: str | None) -> list[str]:
 
 def _seeds(text: str) -> list[int]:
     try:
-        return [int(s) for s in _csv_list(text)]
+        seeds = [int(s) for s in _csv_list(text)]
     except ValueError:
-        raise typer.BadParameter(f"seeds must be integers, got {text!r}") from None
+        seeds = [-1]
+    if any(not 0 <= s < 2**32 for s in seeds):
+        raise typer.BadParameter(f"seeds must be integers in [0, 2**32 - 1], got {text!r}")
+    return seeds
 
 
 def _user_errors(func):
@@ -112,6 +115,7 @@ def benchmark(
     if not dets:
         raise typer.BadParameter("no detectors given")
     method_specs = parse_methods(methods, detectors=dets, programs_dir=programs, cross=cross)
+    seed_list = _seeds(seeds)  # before the store is created: bad input leaves no file behind
 
     with ResultStore(store) as results:
         if retry_errors:
@@ -123,7 +127,7 @@ def benchmark(
             datasets=names,
             detectors=dets,
             methods=method_specs,
-            seeds=_seeds(seeds),
+            seeds=seed_list,
             split=split,
             existing=results.existing_keys(),
             blas_threads=1 if (jobs > 1 or backend == "dask") else None,

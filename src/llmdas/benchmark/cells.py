@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -209,7 +210,7 @@ def _file_sha256(path: Path) -> str:
 
 def _shape_of(path: Path) -> tuple[int, int]:
     """(rows, features) of a dataset file, cheaply for ``.npz`` (header only)."""
-    if path.suffix == ".npz":
+    if path.suffix == ".npz" and zipfile.is_zipfile(path):
         import numpy as np
 
         with np.load(path, allow_pickle=False) as data:
@@ -312,7 +313,10 @@ def make_plan(
     for name in datasets:
         path = dataset_path(data_dir, name)
         data_sha = _file_sha256(path)
-        n_rows, d = _shape_of(path)
+        try:
+            n_rows, d = _shape_of(path)
+        except (ValueError, OSError):  # unreadable: its cells fail, saying why, when they run
+            n_rows, d = 0, 0
         n_train = max(2, n_rows // 2)  # an estimate; only used to order the work
         for det in detectors:
             if det not in identities:
