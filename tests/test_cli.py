@@ -481,3 +481,48 @@ def test_an_output_file_of_unknown_format_is_refused_before_the_fit(tmp_path, mo
         output = " ".join(result.output.split())
         assert result.exit_code == 1 and "name a .csv, .npy or .parquet file" in output, output
     assert not fits and not list(tmp_path.glob("s.*"))
+
+
+def test_an_output_that_is_an_input_or_another_output_is_refused(tmp_path, monkeypatch):
+    from llmdas.enhanced import EnhancedDetector
+
+    X, y = load_demo()
+    data = tmp_path / "d.csv"
+    np.savetxt(data, np.column_stack([X, y]), delimiter=",")
+    original = data.read_bytes()
+    fits = []
+    monkeypatch.setattr(EnhancedDetector, "fit", lambda self, X, y=None: fits.append(X))
+    fit = ["enhance", "--detector", "PCA", "--data", str(data)]
+    scores = str(tmp_path / "s.csv")
+    cases = [
+        (["--scores-out", str(data)], "--scores-out", "--data"),
+        (["--scores-out", scores, "--save", str(data)], "--save", "--data"),
+        (["--scores-out", scores, "--labels-out", scores], "--labels-out", "--scores-out"),
+        (["--scores-out", scores, "--score-data", scores], "--scores-out", "--score-data"),
+    ]
+    (tmp_path / "s.csv").write_bytes(original)  # an existing --score-data file
+    for options, output, other in cases:
+        result = runner.invoke(app, fit + options)
+        message = " ".join(result.output.split())
+        assert result.exit_code == 1, message
+        assert f"{output} " in message and f"is also the {other} file" in message, message
+    assert not fits and data.read_bytes() == original
+    # llmdas score reads --data too (a model file is refused by its suffix already).
+    (tmp_path / "m.joblib").touch()
+    result = runner.invoke(
+        app,
+        [
+            "score",
+            "--model",
+            str(tmp_path / "m.joblib"),
+            "--data",
+            str(data),
+            "--scores-out",
+            str(data),
+        ],
+    )
+    message = " ".join(result.output.split())
+    assert (
+        result.exit_code == 1 and "--scores-out" in message and "is also the --data file" in message
+    )
+    assert data.read_bytes() == original

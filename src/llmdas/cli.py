@@ -305,7 +305,14 @@ def enhance(
     from llmdas.detectors import make_detector
     from llmdas.enhanced import EnhancedDetector
 
-    _check_outputs(scores_out, labels_out)  # a wrong suffix must not cost a fit
+    _check_outputs(  # a wrong suffix must not cost a fit
+        {"--scores-out": scores_out, "--labels-out": labels_out, "--save": save},
+        {
+            "--data": data,
+            "--score-data": score_data,
+            "--program": Path(program) if program else None,
+        },
+    )
     params = _detector_params(detector_param or [])
     base = make_detector(detector, random_state=seed, **params) if params else detector
     labels = _label_column(label_column)
@@ -393,7 +400,9 @@ def score(
     """Score the rows of DATA with a saved enhanced detector (no refitting)."""
     from llmdas.enhanced import load
 
-    _check_outputs(scores_out, labels_out)
+    _check_outputs(
+        {"--scores-out": scores_out, "--labels-out": labels_out}, {"--model": model, "--data": data}
+    )
     fitted = load(model)
     if fitted.classifier_ is not None and "n_jobs" in fitted.classifier_.get_params():
         # Only how many threads predict: the scores are the same for any count.
@@ -551,10 +560,21 @@ def _n_synthetic(text: str) -> float | int:
         ) from None
 
 
-def _check_outputs(*paths: Path | None) -> None:
-    for path in paths:
-        if path is not None:
+def _check_outputs(outputs: dict[str, Path | None], inputs: dict[str, Path | None]) -> None:
+    """Refuse, before any work, an output with a wrong suffix, and one that is an input file or
+    another output: writing it would destroy what the command reads (or has just written)."""
+    taken = {path.resolve(): option for option, path in inputs.items() if path and path.is_file()}
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        if option != "--save":  # a model file may have any name
             check_output_path(path)
+        if path.resolve() in taken:
+            raise ValueError(
+                f"{option} {path} is also the {taken[path.resolve()]} file; writing it would "
+                "overwrite that: choose another path"
+            )
+        taken[path.resolve()] = option
 
 
 def _write_scores(
