@@ -268,6 +268,35 @@ def test_an_unreadable_dataset_file_fails_its_cells_only(tiny_dir, tmp_path):
     assert "text.csv is not a CSV text file" in errors["text"]
 
 
+def test_a_file_that_is_not_a_result_store_is_refused_and_left_as_it_is(tmp_path):
+    import sqlite3
+
+    missing = tmp_path / "missing.db"
+    with pytest.raises(FileNotFoundError, match="result store .*missing.db does not exist"):
+        ResultStore(missing, read_only=True)
+    assert not missing.exists()  # reading creates nothing
+    table = tmp_path / "scores.csv"
+    table.write_text("score\n0.5\n")
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE t (x)")
+    before = {path: path.read_bytes() for path in (table, other)}
+    for read_only in (True, False):
+        with pytest.raises(ValueError, match="scores.csv is not a result store .*not a database"):
+            ResultStore(table, read_only=read_only)
+        with pytest.raises(ValueError, match="other.db is an SQLite database of something else"):
+            ResultStore(other, read_only=read_only)
+    assert {path: path.read_bytes() for path in before} == before
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    with pytest.raises(ValueError, match="empty.db is empty, not a result store"):
+        ResultStore(empty, read_only=True)
+    with ResultStore(empty) as store:  # a new store may start from an empty file
+        assert store.count() == 0
+    with ResultStore(empty, read_only=True) as store:
+        assert store.count() == 0 and store.cells() == []
+
+
 def test_interrupted_run_resumes_without_loss_or_duplicates(tiny_dir, tmp_path):
     """A run that dies after one committed group is completed by a rerun, values unchanged."""
     with ResultStore(tmp_path / "ref.db") as ref:

@@ -1,10 +1,9 @@
 """The measurement code behind `llmdas perf` (no timing assertions: figures live in docs)."""
 
-import sqlite3
-
 import numpy as np
 import pytest
 
+from llmdas.benchmark import ResultStore
 from llmdas.perf import make_mixture, overhead_rows, overhead_summary, run_scale_case
 
 
@@ -28,20 +27,20 @@ def test_scale_case_runs_in_a_fresh_process_and_reports_memory():
 
 def test_overhead_from_a_store(tmp_path):
     path = tmp_path / "r.db"
-    with sqlite3.connect(path) as db:
-        db.execute(
-            "CREATE TABLE cells (dataset, detector, method, error, t_base_fit, t_synthesis, "
-            "t_classifier_fit, t_scoring)"
-        )
-        db.executemany(
-            "INSERT INTO cells VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                ("a", "PCA", "builtin", None, 1.0, 0.5, 0.25, 0.25),  # ratio 1.0
-                ("a", "PCA", "builtin", None, 1.0, 1.0, 1.0, 1.0),  # ratio 3.0 -> median 2.0
-                ("b", "PCA", "builtin", None, 2.0, 0.5, 0.5, 0.0),  # ratio 0.5
-                ("b", "PCA", "gaussian", None, 1.0, 9.0, 9.0, 9.0),  # other method: ignored
-                ("c", "PCA", "builtin", "boom", 1.0, 9.0, 9.0, 9.0),  # error: ignored
-            ],
+    parts = ("t_base_fit", "t_synthesis", "t_classifier_fit", "t_scoring")
+    cells = [
+        ("a", "builtin", 1, None, (1.0, 0.5, 0.25, 0.25)),  # ratio 1.0
+        ("a", "builtin", 2, None, (1.0, 1.0, 1.0, 1.0)),  # ratio 3.0 -> median 2.0
+        ("b", "builtin", 1, None, (2.0, 0.5, 0.5, 0.0)),  # ratio 0.5
+        ("b", "gaussian", 1, None, (1.0, 9.0, 9.0, 9.0)),  # other method: ignored
+        ("c", "builtin", 1, "boom", (1.0, 9.0, 9.0, 9.0)),  # error: ignored
+    ]
+    with ResultStore(path) as store:
+        store.insert_cells(
+            {"dataset": dataset, "detector": "PCA", "method": method, "seed": seed}
+            | {"config_hash": "h", "error": error}
+            | dict(zip(parts, times, strict=True))
+            for dataset, method, seed, error, times in cells
         )
     rows = overhead_rows(path)
     assert [(r["dataset"], r["overhead"]) for r in rows] == [("a", 2.0), ("b", 0.5)]
@@ -63,7 +62,7 @@ def test_overhead_from_a_store(tmp_path):
         "| PCA | 2 | 1.25 | 1.85 | 2.00 | 1.500 | 0.625 | 0.562 | 0.312 |"
     )
     result = CliRunner().invoke(app, ["perf", "overhead", str(tmp_path / "none.db")])
-    assert result.exit_code == 1 and "not found" in result.output
+    assert result.exit_code == 1 and "does not exist" in result.output
 
 
 def test_perf_data_writes_the_mixture_in_every_format(tmp_path):

@@ -771,8 +771,6 @@ def perf_overhead(
     """Enhancement cost relative to the base fit, per detector, from a benchmark store."""
     from llmdas.perf import OVERHEAD_PARTS, overhead_rows, overhead_summary
 
-    if not store.is_file():
-        raise FileNotFoundError(f"result store {store} not found")
     summary = overhead_summary(overhead_rows(store))
     if not summary:
         raise ValueError(f"{store} has no successful 'builtin' cells with timings")

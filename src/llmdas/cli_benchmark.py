@@ -296,9 +296,7 @@ def summary(
 
     if metric not in ("pr", "roc", "both"):
         raise typer.BadParameter("--metric must be pr, roc or both")
-    if not store.is_file():
-        raise FileNotFoundError(f"result store {store} does not exist")
-    with ResultStore(store) as results:
+    with ResultStore(store, read_only=True) as results:
         cells = results.cells(latest=True)
         superseded = results.count() - len(cells)
     if superseded:
@@ -390,9 +388,7 @@ def report(
     from llmdas.benchmark.report import build_report
     from llmdas.detectors import canonical_name
 
-    if not store.is_file():
-        raise FileNotFoundError(f"result store {store} does not exist")
-    with ResultStore(store) as results:
+    with ResultStore(store, read_only=True) as results:
         path = build_report(
             results,
             out,

@@ -190,27 +190,25 @@ def overhead_rows(store_path) -> list[dict]:
     work. Each row also holds the median seconds of every part (``OVERHEAD_PARTS``). Cells with an
     error or without timings are skipped.
     """
-    import sqlite3
     from statistics import median
 
-    with sqlite3.connect(store_path) as db:
-        columns = ", ".join(f"t_{part}" for part in OVERHEAD_PARTS)  # base fit first
-        rows = db.execute(
-            f"SELECT dataset, detector, {columns} "
-            "FROM cells WHERE method = 'builtin' AND error IS NULL AND t_base_fit > 0"
-        ).fetchall()
+    from llmdas.benchmark import ResultStore
+
+    with ResultStore(store_path, read_only=True) as store:
+        cells = store.cells(errors=False)
     grouped: dict[tuple[str, str], list[tuple[float, ...]]] = {}
-    for dataset, detector, *times in rows:
-        if None not in times:
-            grouped.setdefault((dataset, detector), []).append(tuple(times))
+    for cell in cells:
+        times = tuple(cell[f"t_{part}"] for part in OVERHEAD_PARTS)  # base fit first
+        if cell["method"] == "builtin" and None not in times and times[0] > 0:
+            grouped.setdefault((cell["dataset"], cell["detector"]), []).append(times)
     result = []
-    for (dataset, detector), cells in sorted(grouped.items()):
+    for (dataset, detector), timings in sorted(grouped.items()):
         row = {
             "dataset": dataset,
             "detector": detector,
-            "overhead": median(sum(extra) / base for base, *extra in cells),
+            "overhead": median(sum(extra) / base for base, *extra in timings),
         }
-        row.update({part: median(c[i] for c in cells) for i, part in enumerate(OVERHEAD_PARTS)})
+        row.update({part: median(t[i] for t in timings) for i, part in enumerate(OVERHEAD_PARTS)})
         result.append(row)
     return result
 

@@ -83,16 +83,33 @@ class ResultStore:
     ...     store.insert_cells(rows)
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, read_only: bool = False):
         self.path = Path(path)
-        if self.path.parent and not self.path.parent.exists():
+        if read_only:
+            # For the commands that only read (summary, report, perf overhead): a store that is not
+            # there is an error, and nothing, not even an empty schema, is written.
+            if not self.path.is_file():
+                raise FileNotFoundError(f"result store {self.path} does not exist")
+            self._conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+        else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(str(self.path), timeout=60.0)
+            self._conn = sqlite3.connect(str(self.path), timeout=60.0)
         self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(_SCHEMA)
-        self._conn.commit()
+        try:
+            tables = {row[0] for row in self._conn.execute("SELECT name FROM sqlite_master")}
+        except sqlite3.DatabaseError as exc:  # "file is not a database"
+            self._conn.close()
+            raise ValueError(f"{self.path} is not a result store (an SQLite file): {exc}") from None
+        foreign = bool(tables) and "cells" not in tables  # another program's database
+        if foreign or (read_only and not tables):
+            self._conn.close()
+            what = "an SQLite database of something else" if foreign else "empty"
+            raise ValueError(f"{self.path} is {what}, not a result store (no 'cells' table)")
+        if not read_only:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.executescript(_SCHEMA)
+            self._conn.commit()
 
     # ------------------------------------------------------------------------ context manager
     def __enter__(self) -> ResultStore:
