@@ -9,7 +9,7 @@ import pytest
 from pyod.models.iforest import IForest
 from sklearn.base import clone
 from sklearn.ensemble import ExtraTreesClassifier
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from llmdas import EnhancedDetector, SynthesisProgram, load
@@ -240,6 +240,28 @@ def test_custom_classifier_and_instance_detector(split):
         det = EnhancedDetector(base, classifier=clf, random_state=0).fit(X_train)
         assert np.isfinite(det.decision_function(X_test)).all()
     assert not hasattr(base, "decision_scores_")  # the user's instance was cloned, not fitted
+
+
+def test_a_classifier_without_probabilities_is_fused_by_its_decision_function(split):
+    from sklearn.svm import SVC
+
+    X_train, X_test, _ = split
+    det = EnhancedDetector("PCA", classifier=SVC(), random_state=0).fit(X_train)  # the paper's SVM
+    assert not hasattr(det.classifier_, "predict_proba")
+    assert det.weight_ > 0 and 0.5 < det.separability_ <= 1
+    parts = det.score_parts(X_test)
+    margin = det.classifier_.decision_function(X_test)
+    # The classifier's share of each score follows its margin's order among the training rows.
+    order = np.argsort(margin, kind="stable")
+    assert (np.diff(parts.classifier[order]) >= 0).all() and np.ptp(parts.classifier) > 0
+
+
+@pytest.mark.parametrize(
+    "classifier", [LinearRegression(), "rf", object()], ids=["regressor", "name", "object"]
+)
+def test_a_classifier_that_cannot_score_rows_is_refused_before_the_fit(classifier, split):
+    with pytest.raises(ValueError, match="classifier must be a scikit-learn classifier with"):
+        EnhancedDetector("PCA", classifier=classifier).fit(split[0])
 
 
 def test_a_pyod_iforest_instance_is_scored_by_the_registry_class(split):

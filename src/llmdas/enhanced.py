@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 import joblib
 import numpy as np
 from pyod.models.base import BaseDetector
-from sklearn.base import clone
+from sklearn.base import clone, is_classifier
 from sklearn.ensemble import ExtraTreesClassifier
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.utils.validation import check_is_fitted
@@ -130,7 +130,9 @@ class EnhancedDetector(BaseDetector):
         integers only) to the nearest value that column can take, so that the classifier cannot
         spot synthetic rows by values no real row holds (:func:`llmdas.support.snap_to_support`).
     classifier : sklearn classifier, optional
-        Normal-vs-synthetic classifier with ``predict_proba``. Default: 50 extremely randomised
+        Normal-vs-synthetic classifier with ``predict_proba`` or, failing that, ``decision_function``
+        (e.g. ``SVC()``, the paper's other choice; the fusion uses only the order of its scores, or
+        their min-max range with ``normalization="minmax"``). Default: 50 extremely randomised
         trees (``ExtraTreesClassifier``), each on a bootstrap sample of at most 1000 rows, with
         out-of-bag scoring (cheap, and every row gets an out-of-bag estimate). Without out-of-bag
         estimates the training rows are scored by 5-fold cross-fitting.
@@ -332,6 +334,16 @@ class EnhancedDetector(BaseDetector):
                 raise ValueError(f"{name} must be None or an integer >= 2, got {limit!r}")
         if not isinstance(self.snap_discrete, bool | np.bool_):
             raise ValueError(f"snap_discrete must be True or False, got {self.snap_discrete!r}")
+        clf = self.classifier
+        if clf is not None and not (
+            hasattr(clf, "get_params")  # an estimator at all (is_classifier fails on others)
+            and is_classifier(clf)
+            and (hasattr(clf, "predict_proba") or hasattr(clf, "decision_function"))
+        ):
+            raise ValueError(
+                "classifier must be a scikit-learn classifier with predict_proba or "
+                f"decision_function, got {clf!r}"
+            )
         n = self.n_synthetic
         if isinstance(n, bool) or not isinstance(n, (int, float)) or n <= 0:
             raise ValueError(f"n_synthetic must be a positive fraction or count, got {n!r}")
@@ -437,7 +449,7 @@ class EnhancedDetector(BaseDetector):
         labels = np.r_[np.zeros(len(rows)), np.ones(len(synthetic))].astype(int)
         clf = self._make_classifier(len(data))
         clf.fit(data, labels)
-        proba = _out_of_sample_proba(clf, data, labels)
+        proba = _out_of_sample_scores(clf, data, labels)
         self.classifier_ = clf
         self.separability_ = _roc_auc(labels, proba)
         if self.weight == "auto":
@@ -464,7 +476,7 @@ class EnhancedDetector(BaseDetector):
         clf_train[rows] = proba[: len(rows)]
         if len(rows) < len(X):
             rest = np.setdiff1d(np.arange(len(X)), rows, assume_unique=True)
-            clf_train[rest] = clf.predict_proba(X[rest])[:, 1]
+            clf_train[rest] = _anomaly_scores(clf, X[rest])
         return clf_train
 
     def _make_classifier(self, n_rows: int):
@@ -505,7 +517,7 @@ class EnhancedDetector(BaseDetector):
         )
         if self.classifier_ is None or self.weight_ == 0:
             return ScoreParts(base, np.zeros(len(X)))
-        proba = self.classifier_.predict_proba(X)[:, 1]
+        proba = _anomaly_scores(self.classifier_, X)
         return ScoreParts(base, self.weight_ * self._clf_norm.transform(proba))
 
     def base_decision_function(self, X) -> np.ndarray:
@@ -551,8 +563,19 @@ def _subsample_index(n: int, limit: int | None, rng: np.random.Generator) -> np.
     return np.sort(rng.choice(n, size=limit, replace=False))
 
 
-def _out_of_sample_proba(clf, data: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """P(anomaly) of every training row from models that did not see it (OOB or 5-fold)."""
+def _score_method(clf) -> str:
+    """How a classifier scores rows as anomalous: its probability if it has one."""
+    return "predict_proba" if hasattr(clf, "predict_proba") else "decision_function"
+
+
+def _anomaly_scores(clf, X: np.ndarray) -> np.ndarray:
+    """The classifier's score of class 1 (synthetic anomaly) for each row of ``X``."""
+    scores = getattr(clf, _score_method(clf))(X)
+    return scores[:, 1] if scores.ndim == 2 else scores  # decision_function: 1-D for 2 classes
+
+
+def _out_of_sample_scores(clf, data: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """The anomaly score of every training row from models that did not see it (OOB or 5-fold)."""
     oob = getattr(clf, "oob_decision_function_", None)
     if oob is not None:
         proba = oob[:, 1]
@@ -562,7 +585,9 @@ def _out_of_sample_proba(clf, data: np.ndarray, labels: np.ndarray) -> np.ndarra
     if n_splits < 2:
         raise ValueError("need at least 2 synthetic and 2 normal rows to cross-fit the classifier")
     folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=0)
-    return cross_val_predict(clone(clf), data, labels, cv=folds, method="predict_proba")[:, 1]
+    method = _score_method(clf)
+    scores = cross_val_predict(clone(clf), data, labels, cv=folds, method=method)
+    return scores[:, 1] if scores.ndim == 2 else scores
 
 
 def _roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
