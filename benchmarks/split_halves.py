@@ -54,7 +54,7 @@ def main() -> None:
     parser.add_argument("store")
     parser.add_argument("--method", default="builtin")
     args = parser.parse_args()
-    with ResultStore(args.store) as results:
+    with ResultStore(args.store, read_only=True) as results:
         cells = [
             c
             for c in results.cells(latest=True)

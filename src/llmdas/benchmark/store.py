@@ -81,6 +81,9 @@ class ResultStore:
 
     >>> with ResultStore("results.db") as store:  # doctest: +SKIP
     ...     store.insert_cells(rows)
+
+    ``read_only=True`` opens an existing store without writing to it (not even the schema).
+    Either way a file that is not a result store is refused with ``ValueError`` and left as it is.
     """
 
     def __init__(self, path: str | Path, *, read_only: bool = False):
