@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -318,3 +320,24 @@ def test_bad_parquet_files_fail_clearly(tmp_path, monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "pyarrow.parquet", None)  # not installed
     with pytest.raises(ImportError, match=r"needs pyarrow.*pip install 'llmdas\[parquet\]'"):
         load_features(tmp_path / "gap.parquet")
+
+
+def test_a_table_whose_write_fails_leaves_the_old_file_and_no_partial_one(tmp_path, monkeypatch):
+    from llmdas.data import write_table
+
+    path = tmp_path / "scores.csv"
+    write_table(path, {"score": np.arange(3.0)})
+    old = path.read_bytes()
+
+    def fail_halfway(fname, values, **kwargs):
+        Path(fname).write_text("score\n0\n")  # part of the table, then the disk is full
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savetxt", fail_halfway)
+    with pytest.raises(OSError, match="No space left"):
+        write_table(path, {"score": np.arange(1e6)})
+    assert path.read_bytes() == old and [p.name for p in tmp_path.iterdir()] == ["scores.csv"]
+    monkeypatch.undo()
+    write_table(tmp_path / "new.npy", {"a": np.ones(2), "b": np.zeros(2)})  # np.save adds no suffix
+    assert np.load(tmp_path / "new.npy").shape == (2, 2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.npy", "scores.csv"]

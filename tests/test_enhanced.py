@@ -3,6 +3,7 @@
 import copy
 import pickle
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -450,3 +451,20 @@ def test_synthetic_count_is_capped(split):
     with pytest.warns(SmallSampleWarning, match="and 7 synthetic rows"):
         det = EnhancedDetector("ECOD", n_synthetic=7, random_state=0).fit(split[0])
     assert len(det.synthetic_) == 7
+
+
+def test_a_failed_save_keeps_the_model_file_that_was_there(fitted, tmp_path, monkeypatch):
+    import joblib
+
+    det, X_train = fitted
+    path = det.save(tmp_path / "model.joblib")
+    old = path.read_bytes()
+
+    def interrupted(value, filename, **kwargs):
+        Path(filename).write_bytes(b"half a pickle")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(joblib, "dump", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        det.save(path)
+    assert path.read_bytes() == old and [p.name for p in tmp_path.iterdir()] == ["model.joblib"]

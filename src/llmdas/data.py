@@ -17,6 +17,7 @@ from typing import TextIO
 
 import numpy as np
 
+from llmdas._atomic import replacing
 from llmdas._validation import check_X
 
 __all__ = [
@@ -471,21 +472,21 @@ def write_table(path: str | Path, columns: dict[str, np.ndarray], fmt: str = "%.
     """
     path = Path(path)
     check_output_path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".parquet":
-        import pyarrow as pa
+    with replacing(path) as tmp:  # an interrupted write leaves no partial table
+        if path.suffix == ".parquet":
+            import pyarrow as pa
 
-        _pyarrow_parquet(path, "writing").write_table(pa.table(columns), path)
-        return
-    values = (
-        np.column_stack(list(columns.values()))
-        if len(columns) > 1
-        else next(iter(columns.values()))
-    )
-    if path.suffix == ".npy":
-        np.save(path, values)
-    else:
-        np.savetxt(path, values, fmt=fmt, delimiter=",", header=",".join(columns), comments="")
+            _pyarrow_parquet(path, "writing").write_table(pa.table(columns), tmp)
+            return
+        values = (
+            np.column_stack(list(columns.values()))
+            if len(columns) > 1
+            else next(iter(columns.values()))
+        )
+        if path.suffix == ".npy":
+            np.save(tmp, values)
+        else:
+            np.savetxt(tmp, values, fmt=fmt, delimiter=",", header=",".join(columns), comments="")
 
 
 def _csv_problem(message: str, header_lines: int) -> str:

@@ -36,6 +36,7 @@ from sklearn.ensemble import ExtraTreesClassifier
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.utils.validation import check_is_fitted
 
+from llmdas._atomic import replacing
 from llmdas._validation import check_feature_names, check_X, feature_names
 from llmdas.detectors import (
     detector_name,
@@ -535,8 +536,8 @@ class EnhancedDetector(BaseDetector):
     def save(self, path: str | Path) -> Path:
         """Pickle the fitted detector to ``path`` with joblib; read it back with :func:`load`."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        joblib.dump({"llmdas_model": self, "format": MODEL_FORMAT}, path)
+        with replacing(path) as tmp:  # a failed save keeps the model file that was there
+            joblib.dump({"llmdas_model": self, "format": MODEL_FORMAT}, tmp)
         return path
 
 

@@ -23,6 +23,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from llmdas._atomic import replacing
+
 from .base import (
     Completion,
     LLMProvider,
@@ -99,10 +101,8 @@ class RecordingProvider(LLMProvider):
             **self.inner.describe(),
             "calls": self._calls,
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(self.path.suffix + ".tmp")
-        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        tmp.replace(self.path)
+        with replacing(self.path) as tmp:
+            tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         return self.path
 
 

@@ -1,0 +1,28 @@
+"""Files that appear whole or not at all: written beside their final path, then renamed over it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["replacing"]
+
+
+@contextmanager
+def replacing(path: str | Path) -> Iterator[Path]:
+    """A temporary path to write ``path``'s new content to; it replaces ``path`` on success.
+
+    A write that fails or is interrupted (a full disk, Ctrl-C, a killed process) leaves the old
+    file as it was and no partial one, and readers never see a half-written file. The temporary
+    name keeps ``path``'s suffix, as writers such as ``np.save`` add theirs otherwise.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)  # atomic within one file system
+    finally:
+        tmp.unlink(missing_ok=True)
