@@ -422,6 +422,9 @@ def test_store_save_and_validate(server, tmp_path):
     assert "syntax" in checks["syntax.py"][1]
     assert checks["hostile.py"][0] is False and "forbidden" in checks["hostile.py"][1]
     assert checks["nometa.py"][0] is False and "metadata" in checks["nometa.py"][1]
+    # One file, e.g. a program written by hand, is checked on its own.
+    (single,) = validate_store(bad_dir / "hostile.py", probe_rows=64, n_samples=16)
+    assert single.path == bad_dir / "hostile.py" and single.message == checks["hostile.py"][1]
 
 
 def _cli_app():
@@ -519,3 +522,5 @@ def test_cli_errors_are_one_line_exit_1(server, tmp_path, monkeypatch):
     empty.mkdir()
     result = runner.invoke(app, ["programs", "validate", str(empty)])
     assert result.exit_code == 1 and "no program files" in result.output
+    result = runner.invoke(app, ["programs", "validate", str(tmp_path / "missing.py")])
+    assert result.exit_code == 1 and "no program store or program file" in result.output

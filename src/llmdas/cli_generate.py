@@ -150,21 +150,25 @@ def generate(
 
 @_one_line_errors
 def programs_validate(
-    directory: Annotated[Path, typer.Argument(help="Program store directory.")] = Path("programs"),
+    directory: Annotated[
+        Path, typer.Argument(help="Program store directory, or one program file.")
+    ] = Path("programs"),
 ) -> None:
-    """Check every program in a store: it parses, passes the static check and runs."""
+    """Check every program in a store (or one program file): it parses, passes the static check
+    and runs."""
     from llmdas.store import validate_store
 
     checks = validate_store(directory)
     if not checks:
         raise FileNotFoundError(f"no program files (*.py) under {directory}")
-    table = compact_table(f"Programs in {directory}")
+    root = directory.parent if directory.is_file() else directory
+    table = compact_table(f"Programs in {root}")
     table.add_column("file")
     table.add_column("ok")
     table.add_column("message")
     for path, ok, message in checks:
         table.add_row(
-            str(path.relative_to(directory)),
+            str(path.relative_to(root)),
             "[green]yes[/]" if ok else "[red]no[/]",
             literal(message),
         )

@@ -71,21 +71,26 @@ def validate_store(
 ) -> list[StoreCheck]:
     """Check each ``*.py`` under ``directory``: parses, passes the static check, runs on probe data.
 
-    Returns one :class:`StoreCheck` ``(path, ok, message)`` per file, sorted by path. A program
-    whose detector is not a known detector name is run against IForest.
+    ``directory`` may also be one program file, e.g. one written by hand. Returns one
+    :class:`StoreCheck` ``(path, ok, message)`` per file, sorted by path. A program whose detector
+    is not a known detector name is run against IForest.
     """
     from llmdas.detectors import canonical_name
     from llmdas.generate import fit_probe_detector, make_probe_data, review_output
     from llmdas.sandbox import ProgramError, SandboxLimits, check_source, run_program
 
     directory = Path(directory)
-    if not directory.is_dir():
-        raise FileNotFoundError(f"program store {directory} is not a directory")
+    if directory.is_file():
+        files = [directory]
+    elif directory.is_dir():
+        files = sorted(directory.rglob("*.py"))
+    else:
+        raise FileNotFoundError(f"no program store or program file {directory}")
     X_probe = make_probe_data(probe_rows, seed=seed)
     limits = SandboxLimits(timeout_s=timeout_s, memory_mb=memory_mb)
     fitted: dict[str, Any] = {}
     results: list[StoreCheck] = []
-    for path in sorted(directory.rglob("*.py")):
+    for path in files:
         try:
             program = SynthesisProgram.from_file(path)
         except ProgramFormatError as exc:
