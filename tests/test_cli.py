@@ -499,13 +499,17 @@ def test_an_output_that_is_an_input_or_another_output_is_refused(tmp_path, monke
         (["--scores-out", scores, "--save", str(data)], "--save", "--data"),
         (["--scores-out", scores, "--labels-out", scores], "--labels-out", "--scores-out"),
         (["--scores-out", scores, "--score-data", scores], "--scores-out", "--score-data"),
+        (["--scores-out", scores, "--save", str(tmp_path)], "--save", None),
     ]
     (tmp_path / "s.csv").write_bytes(original)  # an existing --score-data file
     for options, output, other in cases:
         result = runner.invoke(app, fit + options)
         message = " ".join(result.output.split())
         assert result.exit_code == 1, message
-        assert f"{output} " in message and f"is also the {other} file" in message, message
+        reason = (
+            "is a directory; name a file in it" if other is None else f"is also the {other} file"
+        )
+        assert f"{output} " in message and reason in message, message
     assert not fits and data.read_bytes() == original
     # llmdas score reads --data too (a model file is refused by its suffix already).
     (tmp_path / "m.joblib").touch()

@@ -341,3 +341,7 @@ def test_a_table_whose_write_fails_leaves_the_old_file_and_no_partial_one(tmp_pa
     write_table(tmp_path / "new.npy", {"a": np.ones(2), "b": np.zeros(2)})  # np.save adds no suffix
     assert np.load(tmp_path / "new.npy").shape == (2, 2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new.npy", "scores.csv"]
+    # Through a symbolic link, the file it points to is replaced and the link stays.
+    (tmp_path / "link.csv").symlink_to(path)
+    write_table(tmp_path / "link.csv", {"score": np.ones(2)})
+    assert (tmp_path / "link.csv").is_symlink() and load_features(path).shape == (2, 1)

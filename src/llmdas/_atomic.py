@@ -19,6 +19,8 @@ def replacing(path: str | Path) -> Iterator[Path]:
     name keeps ``path``'s suffix, as writers such as ``np.save`` add theirs otherwise.
     """
     path = Path(path)
+    if path.is_symlink():  # replace the file it points to, not the link
+        path = path.resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
     try:

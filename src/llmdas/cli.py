@@ -569,6 +569,8 @@ def _check_outputs(outputs: dict[str, Path | None], inputs: dict[str, Path | Non
             continue
         if option != "--save":  # a model file may have any name
             check_output_path(path)
+        if path.is_dir():
+            raise ValueError(f"{option} {path} is a directory; name a file in it")
         if path.resolve() in taken:
             raise ValueError(
                 f"{option} {path} is also the {taken[path.resolve()]} file; writing it would "
