@@ -31,10 +31,10 @@ def _csv_list(text: str | None) -> list[str]:
 
 def _seeds(text: str) -> list[int]:
     try:
-        seeds = [int(s) for s in _csv_list(text)]
+        seeds: list[int] | None = [int(s) for s in _csv_list(text)]
     except ValueError:
-        seeds = [-1]
-    if any(not 0 <= s < 2**32 for s in seeds):
+        seeds = None
+    if seeds is None or any(not 0 <= s < 2**32 for s in seeds):
         raise typer.BadParameter(f"seeds must be integers in [0, 2**32 - 1], got {text!r}")
     return seeds
 

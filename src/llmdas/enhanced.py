@@ -439,10 +439,11 @@ class EnhancedDetector(BaseDetector):
     def _fit_classifier(
         self, X: np.ndarray, synthetic: np.ndarray, rng: np.random.Generator
     ) -> np.ndarray:
-        """Fit ``classifier_``, set ``separability_`` and ``weight_``; return P(anomaly) of ``X``.
+        """Fit ``classifier_``, set ``separability_`` and ``weight_``; return its scores of ``X``
+        (P(anomaly), or the ``decision_function`` of a classifier without probabilities).
 
         The classifier trains on at most ``max_classifier_rows`` normal rows plus the synthetic
-        ones. Every returned probability is out-of-sample: out-of-bag (or cross-fitted) for the rows
+        ones. Every returned score is out-of-sample: out-of-bag (or cross-fitted) for the rows
         the classifier trained on, a plain prediction for the rows it never saw.
         """
         rows = _subsample_index(len(X), self.max_classifier_rows, rng)
@@ -450,9 +451,9 @@ class EnhancedDetector(BaseDetector):
         labels = np.r_[np.zeros(len(rows)), np.ones(len(synthetic))].astype(int)
         clf = self._make_classifier(len(data))
         clf.fit(data, labels)
-        proba = _out_of_sample_scores(clf, data, labels)
+        scores = _out_of_sample_scores(clf, data, labels)
         self.classifier_ = clf
-        self.separability_ = _roc_auc(labels, proba)
+        self.separability_ = _roc_auc(labels, scores)
         if self.weight == "auto":
             self.weight_ = separability_weight(self.separability_, self.weight_scale)
             spread = chance_auc_spread(len(rows), len(synthetic))
@@ -474,7 +475,7 @@ class EnhancedDetector(BaseDetector):
             self.weight_ = float(self.weight)
 
         clf_train = np.empty(len(X))
-        clf_train[rows] = proba[: len(rows)]
+        clf_train[rows] = scores[: len(rows)]
         if len(rows) < len(X):
             rest = np.setdiff1d(np.arange(len(X)), rows, assume_unique=True)
             clf_train[rest] = _anomaly_scores(clf, X[rest])
@@ -518,8 +519,8 @@ class EnhancedDetector(BaseDetector):
         )
         if self.classifier_ is None or self.weight_ == 0:
             return ScoreParts(base, np.zeros(len(X)))
-        proba = _anomaly_scores(self.classifier_, X)
-        return ScoreParts(base, self.weight_ * self._clf_norm.transform(proba))
+        scores = _anomaly_scores(self.classifier_, X)
+        return ScoreParts(base, self.weight_ * self._clf_norm.transform(scores))
 
     def base_decision_function(self, X) -> np.ndarray:
         """The base detector's own (finite) scores of ``X``, for comparison."""
@@ -571,8 +572,12 @@ def _score_method(clf) -> str:
 
 def _anomaly_scores(clf, X: np.ndarray) -> np.ndarray:
     """The classifier's score of class 1 (synthetic anomaly) for each row of ``X``."""
-    scores = getattr(clf, _score_method(clf))(X)
-    return scores[:, 1] if scores.ndim == 2 else scores  # decision_function: 1-D for 2 classes
+    return _class_1(getattr(clf, _score_method(clf))(X))
+
+
+def _class_1(scores: np.ndarray) -> np.ndarray:
+    """Class 1's column of ``predict_proba``'s output; ``decision_function``'s is 1-D already."""
+    return scores[:, 1] if scores.ndim == 2 else scores
 
 
 def _out_of_sample_scores(clf, data: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -587,8 +592,7 @@ def _out_of_sample_scores(clf, data: np.ndarray, labels: np.ndarray) -> np.ndarr
         raise ValueError("need at least 2 synthetic and 2 normal rows to cross-fit the classifier")
     folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=0)
     method = _score_method(clf)
-    scores = cross_val_predict(clone(clf), data, labels, cv=folds, method=method)
-    return scores[:, 1] if scores.ndim == 2 else scores
+    return _class_1(cross_val_predict(clone(clf), data, labels, cv=folds, method=method))
 
 
 def _roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
