@@ -530,3 +530,27 @@ def test_an_output_that_is_an_input_or_another_output_is_refused(tmp_path, monke
         result.exit_code == 1 and "--scores-out" in message and "is also the --data file" in message
     )
     assert data.read_bytes() == original
+
+
+def test_on_program_error_base_falls_back_to_the_detector(tmp_path):
+    X, y = load_demo()
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    crash = "def generate_hard_anomalies(n_samples, model, X_train):\n    raise RuntimeError('x')\n"
+    program = SynthesisProgram.from_source(crash, detector="PCA", name="crash")
+    program.save(tmp_path / "crash.py")
+    fit = ["enhance", "--detector", "PCA", "--data", str(tmp_path / "d.npz")]
+    fit += ["--program", str(tmp_path / "crash.py"), "--scores-out", str(tmp_path / "s.csv")]
+    result = runner.invoke(app, fit)
+    assert result.exit_code == 1 and "synthesis program crashed" in result.output
+    assert not (tmp_path / "s.csv").exists()
+    result = runner.invoke(app, [*fit, "--on-program-error", "base", "--save", str(tmp_path / "m")])
+    message = " ".join(result.output.split())
+    assert result.exit_code == 0, message
+    assert (
+        "falling back to the base detector PCA" in message and "the base detector alone" in message
+    )
+    model = load(tmp_path / "m")
+    assert model.classifier_ is None and model.weight_ == 0
+    # The scores written are the detector's evidence alone (CSV keeps 10 digits).
+    scores = np.loadtxt(tmp_path / "s.csv", skiprows=1)
+    assert np.allclose(scores, model.score_parts(X).base, rtol=1e-9)

@@ -298,6 +298,13 @@ def enhance(
     program_timeout: Annotated[
         float, typer.Option(help="Seconds the synthesis program may run.")
     ] = 120.0,
+    on_program_error: Annotated[
+        str,
+        typer.Option(
+            help="What a program that fails (crashes, times out, returns bad rows) does: 'raise' "
+            "stops with its error; 'base' warns and scores with the base detector alone."
+        ),
+    ] = "raise",
     chunk_rows: _ChunkRowsOption = DEFAULT_CHUNK_ROWS,
     n_jobs: _NJobsOption = 1,
 ) -> None:
@@ -361,6 +368,7 @@ def enhance(
         contamination=contamination,
         random_state=seed,
         program_timeout=program_timeout,
+        on_program_error=on_program_error,
         n_jobs=n_jobs,
     )
     model.fit(X_train)
@@ -374,10 +382,13 @@ def enhance(
         f"in {sum(model.timings_.values()):.1f} s"
     )
     # Whether the classifier took part at all: weight 0 means the base detector alone.
-    console.print(
-        f"classifier weight {model.weight_:.2f} (separability of its synthetic rows "
-        f"{model.separability_:.3f}; 0 = the base detector alone)"
-    )
+    if model.program_error_ is not None:
+        console.print("no classifier: the program failed (warning above); the base detector alone")
+    else:
+        console.print(
+            f"classifier weight {model.weight_:.2f} (separability of its synthetic rows "
+            f"{model.separability_:.3f}; 0 = the base detector alone)"
+        )
     if save is not None:  # first, so that the fit is kept whatever happens to the scores
         model.save(save)
         console.print(f"saved model to {save}")
