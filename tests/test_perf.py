@@ -85,3 +85,24 @@ def test_perf_data_writes_the_mixture_in_every_format(tmp_path):
     assert np.array_equal(load_dataset(tmp_path / "m.parquet")[0], X)  # float32 kept exactly
     result = CliRunner().invoke(app, ["perf", "data", str(tmp_path / "m.txt")])
     assert result.exit_code == 1 and "use .npz, .csv, .npy or .parquet" in result.output
+
+
+@pytest.mark.parametrize(
+    ("options", "code", "message"),
+    [
+        (["--sizes", "10x"], 2, "--sizes must be row counts >= 2"),
+        (["--sizes", "1"], 2, "--sizes must be row counts >= 2"),
+        (["--sizes", "1000", "--detectors", "FOO"], 1, "unknown detector 'FOO'"),
+    ],
+)
+def test_perf_scale_refuses_bad_input_before_running_any_case(options, code, message, monkeypatch):
+    from typer.testing import CliRunner
+
+    import llmdas.perf
+    from llmdas.cli import app
+
+    ran = []
+    monkeypatch.setattr(llmdas.perf, "run_scale_case", lambda *a, **k: ran.append(a))
+    result = CliRunner().invoke(app, ["perf", "scale", *options])
+    assert result.exit_code == code and message in " ".join(result.output.split())
+    assert not ran
