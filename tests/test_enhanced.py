@@ -2,6 +2,7 @@
 
 import copy
 import pickle
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,7 +16,12 @@ from sklearn.metrics import roc_auc_score
 
 from llmdas import EnhancedDetector, SynthesisProgram, load
 from llmdas.detectors import make_detector
-from llmdas.enhanced import ModelVersionWarning, ProgramFallbackWarning, SmallSampleWarning
+from llmdas.enhanced import (
+    ConstantColumnWarning,
+    ModelVersionWarning,
+    ProgramFallbackWarning,
+    SmallSampleWarning,
+)
 from llmdas.fusion import EcdfNormalizer, TailNormalizer
 from llmdas.sandbox import BadOutputError, ProgramCrashError
 
@@ -468,3 +474,20 @@ def test_a_failed_save_keeps_the_model_file_that_was_there(fitted, tmp_path, mon
     with pytest.raises(KeyboardInterrupt):
         det.save(path)
     assert path.read_bytes() == old and [p.name for p in tmp_path.iterdir()] == ["model.joblib"]
+
+
+def test_constant_training_columns_are_named_in_a_warning(split):
+    import pandas as pd
+
+    X_train = split[0]  # its last column is constant
+    with pytest.warns(ConstantColumnWarning, match=r"1 of the 7 training columns .*\(indices 6\)"):
+        EnhancedDetector("PCA", random_state=0).fit(X_train)
+    frame = pd.DataFrame(X_train, columns=[f"c{j}" for j in range(7)])
+    with pytest.warns(ConstantColumnWarning, match=r"\(names 'c6'\)"):
+        EnhancedDetector("PCA", random_state=0).fit(frame)
+    wide = np.hstack([X_train[:, :6], np.zeros((len(X_train), 8))])
+    with pytest.warns(ConstantColumnWarning, match=r"8 of the 14 .*6, 7, 8, 9, 10 and 3 more"):
+        EnhancedDetector("PCA", random_state=0).fit(wide)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no constant column, no warning
+        EnhancedDetector("PCA", random_state=0).fit(X_train[:, :6])

@@ -58,6 +58,7 @@ __all__ = [
     "ModelVersionWarning",
     "ProgramFallbackWarning",
     "ScoreParts",
+    "ConstantColumnWarning",
     "SmallSampleWarning",
     "load",
 ]
@@ -94,6 +95,10 @@ class ProgramFallbackWarning(UserWarning):
 
 class SmallSampleWarning(UserWarning):
     """Too few rows for the classifier's separability, and so its weight, to mean much."""
+
+
+class ConstantColumnWarning(UserWarning):
+    """Some training columns hold one value only: nothing can be learned from them."""
 
 
 class ModelVersionWarning(UserWarning):
@@ -244,10 +249,15 @@ class EnhancedDetector(BaseDetector):
 
     # ------------------------------------------------------------------------------------ fit
     def fit(self, X, y=None) -> EnhancedDetector:
-        """Fit on normal rows ``X`` (``y`` is ignored, as in PyOD's unsupervised detectors)."""
+        """Fit on normal rows ``X`` (``y`` is ignored, as in PyOD's unsupervised detectors).
+
+        Warns with :class:`ConstantColumnWarning` when some columns of ``X`` hold one value only,
+        and with :class:`SmallSampleWarning` when ``X`` has too few rows for the automatic weight.
+        """
         self._check_params()
         names = feature_names(X)
         X = check_X(X, min_rows=2, require_variation=True)
+        _warn_constant_columns(X, names)
         self._set_n_classes(y)  # PyOD bookkeeping that predict_proba relies on
         self.n_features_in_ = X.shape[1]
         if names is not None:
@@ -556,6 +566,23 @@ def _installed_version(package: str) -> str:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return "not installed"
+
+
+def _warn_constant_columns(X: np.ndarray, names: list[str] | None) -> None:
+    """Warn when some columns of the training rows are constant (all of them is an error)."""
+    constant = np.flatnonzero((X[0] == X).all(axis=0))
+    if len(constant) == 0:
+        return
+    labels = [repr(names[j]) if names is not None else str(j) for j in constant[:5]]
+    more = f" and {len(constant) - 5} more" if len(constant) > 5 else ""
+    warnings.warn(
+        f"{len(constant)} of the {X.shape[1]} training columns hold one value only "
+        f"({'names' if names is not None else 'indices'} {', '.join(labels)}{more}): some "
+        "detectors (PCA, IForest and HBOS) give a new row the same score whatever its value "
+        "there; check that the training rows cover the normal range",
+        ConstantColumnWarning,
+        stacklevel=3,
+    )
 
 
 def _subsample_index(n: int, limit: int | None, rng: np.random.Generator) -> np.ndarray:
