@@ -160,6 +160,31 @@ def test_summary_cli_writes_csv_and_markdown(tmp_path):
     assert "AUC-ROC" in out_md.read_text() and "Δ AUC-ROC" in per.read_text()
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["summary", "STORE", "--csv", "STORE"],
+        ["summary", "STORE", "--per-dataset", "STORE"],
+        ["report", "STORE", "--out", "STORE"],
+        ["perf", "overhead", "STORE", "--markdown", "STORE"],
+    ],
+    ids=["summary-csv", "summary-per-dataset", "report", "perf-overhead"],
+)
+def test_a_command_never_writes_over_the_store_it_reads(command, tmp_path):
+    # `llmdas summary r.db --csv r.db` replaced a benchmark's results with their summary.
+    from typer.testing import CliRunner
+
+    from llmdas.cli import app
+
+    db = tmp_path / "r.db"
+    with ResultStore(db) as store:
+        store.insert_cells([dict(c) for c in TINY])
+    before = db.read_bytes()
+    result = CliRunner().invoke(app, [str(db) if part == "STORE" else part for part in command])
+    assert result.exit_code == 1 and "is also the STORE file" in " ".join(result.output.split())
+    assert db.read_bytes() == before
+
+
 def test_summary_table_is_whole_in_an_80_column_terminal(tmp_path):
     from typer.testing import CliRunner
 

@@ -309,13 +309,14 @@ def enhance(
     from llmdas.detectors import make_detector
     from llmdas.enhanced import EnhancedDetector
 
-    _check_outputs(  # a wrong suffix must not cost a fit
+    check_outputs(  # a wrong suffix must not cost a fit
         {"--scores-out": scores_out, "--labels-out": labels_out, "--save": save},
         {
             "--data": data,
             "--score-data": score_data,
             "--program": Path(program) if program else None,
         },
+        tables=_TABLE_OUTPUTS,
     )
     params = _detector_params(detector_param or [])
     base = make_detector(detector, random_state=seed, **params) if params else detector
@@ -408,8 +409,10 @@ def score(
     """Score the rows of DATA with a saved enhanced detector (no refitting)."""
     from llmdas.enhanced import load
 
-    _check_outputs(
-        {"--scores-out": scores_out, "--labels-out": labels_out}, {"--model": model, "--data": data}
+    check_outputs(
+        {"--scores-out": scores_out, "--labels-out": labels_out},
+        {"--model": model, "--data": data},
+        tables=_TABLE_OUTPUTS,
     )
     fitted = load(model)
     if fitted.classifier_ is not None and "n_jobs" in fitted.classifier_.get_params():
@@ -568,14 +571,24 @@ def _n_synthetic(text: str) -> float | int:
         ) from None
 
 
-def _check_outputs(outputs: dict[str, Path | None], inputs: dict[str, Path | None]) -> None:
-    """Refuse, before any work, an output with a wrong suffix, and one that is an input file or
-    another output: writing it would destroy what the command reads (or has just written)."""
+# The options whose files write_table writes (their suffix sets the format).
+_TABLE_OUTPUTS = ("--scores-out", "--labels-out")
+
+
+def check_outputs(
+    outputs: dict[str, Path | None],
+    inputs: dict[str, Path | None],
+    *,
+    tables: tuple[str, ...] = (),
+) -> None:
+    """Refuse, before any work, an output that is an input file, another output or a directory:
+    writing it would destroy what the command reads (or has just written). The outputs named in
+    ``tables`` are written by :func:`llmdas.data.write_table`, and their suffix is checked too."""
     taken = {path.resolve(): option for option, path in inputs.items() if path and path.is_file()}
     for option, path in outputs.items():
         if path is None:
             continue
-        if option != "--save":  # a model file may have any name
+        if option in tables:
             check_output_path(path)
         if path.is_dir():
             raise ValueError(f"{option} {path} is a directory; name a file in it")

@@ -293,9 +293,13 @@ def summary(
         to_csv,
         to_markdown,
     )
+    from llmdas.cli import check_outputs
 
     if metric not in ("pr", "roc", "both"):
         raise typer.BadParameter("--metric must be pr, roc or both")
+    check_outputs(
+        {"--csv": csv, "--markdown": markdown, "--per-dataset": per_dataset}, {"STORE": store}
+    )
     with ResultStore(store, read_only=True) as results:
         cells = results.cells(latest=True)
         superseded = results.count() - len(cells)
@@ -386,8 +390,10 @@ def report(
     """Render a self-contained HTML report (tables, Δ charts, KDE and t-SNE of one dataset)."""
     from llmdas.benchmark import ResultStore
     from llmdas.benchmark.report import build_report
+    from llmdas.cli import check_outputs
     from llmdas.detectors import canonical_name
 
+    check_outputs({"--out": out}, {"STORE": store})
     with ResultStore(store, read_only=True) as results:
         path = build_report(
             results,

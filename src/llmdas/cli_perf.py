@@ -141,7 +141,10 @@ def perf_overhead(
     markdown: Annotated[Path | None, typer.Option(help="Also write the table as Markdown.")] = None,
 ) -> None:
     """Enhancement cost relative to the base fit, per detector, from a benchmark store."""
+    from llmdas.cli import check_outputs
     from llmdas.perf import OVERHEAD_PARTS, overhead_rows, overhead_summary
+
+    check_outputs({"--markdown": markdown}, {"STORE": store})
 
     summary = overhead_summary(overhead_rows(store))
     if not summary:
