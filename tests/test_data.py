@@ -122,6 +122,14 @@ def test_an_npz_of_object_arrays_is_refused_by_name(tmp_path):
         load_dataset(tmp_path / "obj.npz")
 
 
+def test_quoted_csv_cells_are_read_as_numbers(tmp_path):
+    # Some exporters quote every cell (pandas with quoting=csv.QUOTE_ALL, database dumps).
+    (tmp_path / "q.csv").write_text('"a","b","label"\n"1.5","2","0"\n"3",4,"1"\n')
+    X, y = load_dataset(tmp_path / "q.csv")
+    assert X.tolist() == [[1.5, 2.0], [3.0, 4.0]] and y.tolist() == [0, 1]
+    assert feature_columns(tmp_path / "q.csv", label_column=-1) == ["a", "b"]
+
+
 @pytest.mark.parametrize("header", [True, False])
 def test_a_csv_byte_order_mark_is_not_part_of_the_first_cell(tmp_path, header):
     # Excel writes UTF-8 CSV files with a byte-order mark. Read as text, it made the first cell of
