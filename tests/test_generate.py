@@ -518,6 +518,35 @@ def test_cli_errors_are_one_line_exit_1(server, tmp_path, monkeypatch):
     )
     assert result.exit_code == 1 and "unknown provider" in result.output
 
+    # Mistakes that the end of a generation would hit are refused before any LLM call.
+    calls_before = len(server.requests)
+    afile = tmp_path / "afile"
+    afile.touch()
+    for options, message in (
+        (["--detector", "FOO"], "unknown detector 'FOO'"),
+        (["--detector", "KNN", "--out", str(afile)], "is a file; name a program store"),
+        (["--detector", "KNN", "--record", str(tmp_path)], "is a directory; name a file"),
+    ):
+        result = runner.invoke(
+            app, ["generate", "--model", "m", "--base-url", server.url + "/v1", *options]
+        )
+        assert result.exit_code == 1 and message in " ".join(result.output.split())
+    assert len(server.requests) == calls_before
+    transcript = tmp_path / "rec.json"
+    transcript.write_text("{}")
+    replay = [
+        "generate",
+        "--detector",
+        "KNN",
+        "--provider",
+        "replay",
+        "--base-url",
+        str(transcript),
+    ]
+    result = runner.invoke(app, [*replay, "--record", str(transcript)])
+    assert "is also the --base-url file" in " ".join(result.output.split())
+    assert transcript.read_text() == "{}"
+
     empty = tmp_path / "empty"
     empty.mkdir()
     result = runner.invoke(app, ["programs", "validate", str(empty)])

@@ -70,7 +70,9 @@ def generate(
         str, typer.Option(help="Prompt variant: default, generic, simple or random.")
     ] = "default",
     temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.7,
-    seed: Annotated[int, typer.Option(help="Seed of the probe data and sandbox runs.")] = 0,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the probe data and sandbox runs.", min=0, max=2**32 - 1)
+    ] = 0,
     llm_review: Annotated[
         bool, typer.Option(help="Also ask the LLM to critique each working candidate.")
     ] = False,
@@ -81,10 +83,17 @@ def generate(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every step.")] = False,
 ) -> None:
     """Ask an LLM for a synthesis program for a detector, test, repair and review it, then save it."""
+    from llmdas.cli import check_outputs
+    from llmdas.detectors import canonical_name
     from llmdas.generate import GenerationConfig, generate_program
     from llmdas.llm import make_provider
     from llmdas.store import save_generated
 
+    # Mistakes the LLM calls (which cost money and minutes) would only reach at their end.
+    detector = canonical_name(detector)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; name a program store directory")
+    check_outputs({"--record": record}, {"--base-url": Path(base_url) if base_url else None})
     if verbose:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     llm = make_provider(
