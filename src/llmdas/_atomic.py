@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +23,8 @@ def replacing(path: str | Path) -> Iterator[Path]:
     if path.is_symlink():  # replace the file it points to, not the link
         path = path.resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    # Unique per process and thread; not tempfile.mkstemp, whose 0600 mode the file would keep.
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}-{threading.get_ident()}.tmp{path.suffix}")
     try:
         yield tmp
         os.replace(tmp, path)  # atomic within one file system
