@@ -40,6 +40,10 @@ def test_sha_depends_on_source_only():
         ("# /// llmdas-program\n# name = \n# ///\n" + SOURCE, "not valid TOML"),
         ('# /// llmdas-program\n# name = "x"\n# ///\n' + SOURCE, "lacks detector"),
         (
+            '# /// llmdas-program\n# name = 5\n# detector = "PCA"\n# ///\n' + SOURCE,
+            "name must be a quoted string, got 5",
+        ),
+        (
             '# /// llmdas-program\n# name = "x"\n# detector = "PCA"\n# provenance = "me"\n# ///\n'
             + SOURCE,
             r"provenance must be a table .*got str 'me'",
@@ -63,3 +67,23 @@ def test_program_files_are_read_as_utf8_text_with_or_without_a_byte_order_mark(t
     (tmp_path / "latin1.py").write_bytes(program.to_text().encode("latin-1"))
     with pytest.raises(ProgramFormatError, match=r"latin1.py is not UTF-8 text"):
         SynthesisProgram.from_file(tmp_path / "latin1.py")
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"source": 123}, "source must be text, got 123"),
+        ({"name": None}, "name must be text"),
+        ({"provenance": "me"}, "provenance must be a dict"),
+    ],
+)
+def test_a_program_with_a_field_of_the_wrong_type_is_refused_where_it_is_made(fields, message):
+    with pytest.raises(ProgramFormatError, match=message):
+        SynthesisProgram(**{"source": SOURCE, "detector": "PCA", "name": "x", **fields})
+
+
+def test_load_program_names_what_it_takes():
+    from llmdas.programs import load_program
+
+    with pytest.raises(TypeError, match="a SynthesisProgram, a .py file or a built-in program"):
+        load_program(42)

@@ -54,7 +54,7 @@ _BLOCK_RE = re.compile(
 
 
 class ProgramFormatError(ValueError):
-    """A program file whose metadata block is missing or malformed."""
+    """A program whose file or fields are malformed: no metadata block, a field of the wrong type."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,18 @@ class SynthesisProgram:
     policy: str = ""
     explanation: str = ""
     provenance: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # A program is handed around as data (stores, transcripts, benchmarks): a wrong type is
+        # refused here, where it is made, not in the sandbox or a hash much later.
+        for name in ("source", "detector", "name", "policy", "explanation"):
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                raise ProgramFormatError(f"a program's {name} must be text, got {value!r}")
+        if not isinstance(self.provenance, dict):
+            raise ProgramFormatError(
+                f"a program's provenance must be a dict, got {self.provenance!r}"
+            )
 
     @property
     def sha256(self) -> str:
@@ -132,9 +144,14 @@ class SynthesisProgram:
             meta = tomllib.loads(toml_text)
         except tomllib.TOMLDecodeError as exc:
             raise ProgramFormatError(f"{origin}: metadata block is not valid TOML: {exc}") from exc
-        missing = [key for key in ("name", "detector") if not isinstance(meta.get(key), str)]
+        missing = [key for key in ("name", "detector") if key not in meta]
         if missing:
             raise ProgramFormatError(f"{origin}: metadata lacks {', '.join(missing)}")
+        for key in ("name", "detector"):
+            if not isinstance(meta[key], str):
+                raise ProgramFormatError(
+                    f"{origin}: {key} must be a quoted string, got {meta[key]!r}"
+                )
         provenance = meta.get("provenance", {})
         if not isinstance(provenance, dict):
             raise ProgramFormatError(

@@ -95,6 +95,11 @@ def load_program(spec: str | Path | SynthesisProgram) -> SynthesisProgram:
     """Resolve a program given as an instance, a ``.py`` path, a built-in name or a detector name."""
     if isinstance(spec, SynthesisProgram):
         return spec
+    if not isinstance(spec, str | Path):
+        raise TypeError(
+            "a program is a SynthesisProgram, a .py file or a built-in program's name, "
+            f"got {spec!r}"
+        )
     path = Path(spec).expanduser()
     if path.suffix == ".py" or path.exists():
         if not path.is_file():
