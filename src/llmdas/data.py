@@ -131,7 +131,9 @@ def load_dataset(
         raise ValueError(f"{path.name}: X has {X.shape[0]} rows but y has {y.shape[0]} labels")
     values = np.unique(y)
     if not set(values.tolist()) <= {0, 1}:
-        preview = ", ".join(f"{v:g}" for v in values[:4]) + (", ..." if len(values) > 4 else "")
+        # Numbers as 1 or 0.5, anything else (text labels) as itself.
+        shown = [f"{v:g}" if isinstance(v, int | float) else repr(v) for v in values[:4].tolist()]
+        preview = ", ".join(shown) + (", ..." if len(values) > 4 else "")
         hint = ""
         if path.suffix in _TABLE_SUFFIXES:
             where = "the last column" if label_column == -1 else f"column {label_column!r}"
