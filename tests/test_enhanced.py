@@ -491,3 +491,17 @@ def test_constant_training_columns_are_named_in_a_warning(split):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no constant column, no warning
         EnhancedDetector("PCA", random_state=0).fit(X_train[:, :6])
+
+
+def test_values_beyond_float32_range_are_scored_and_too_large_ones_refused_at_fit(fitted):
+    det, X_train = fitted
+    # The classifier's trees compare float32 copies; 1e300 used to fail deep inside scikit-learn.
+    extreme = np.vstack([X_train[:3], np.full((1, 6), 1e300), np.full((1, 6), -1e300)])
+    scores = det.decision_function(extreme)
+    assert np.isfinite(scores).all() and set(np.argsort(scores)[-2:]) == {3, 4}
+    parts = det.score_parts(extreme)
+    assert np.array_equal(parts.classifier[:3], det.score_parts(X_train[:3]).classifier)
+    huge = X_train.copy()
+    huge[:, 4] *= 1e300
+    with pytest.raises(ValueError, match="column 4 of X holds values as large as .*rescale"):
+        EnhancedDetector("IForest").fit(huge)

@@ -257,6 +257,7 @@ class EnhancedDetector(BaseDetector):
         self._check_params()
         names = feature_names(X)
         X = check_X(X, min_rows=2, require_variation=True)
+        _check_magnitude(X, names)
         _warn_constant_columns(X, names)
         self._set_n_classes(y)  # PyOD bookkeeping that predict_proba relies on
         self.n_features_in_ = X.shape[1]
@@ -457,7 +458,7 @@ class EnhancedDetector(BaseDetector):
         the classifier trained on, a plain prediction for the rows it never saw.
         """
         rows = _subsample_index(len(X), self.max_classifier_rows, rng)
-        data = np.vstack([X[rows], synthetic])
+        data = _in_float32_range(np.vstack([X[rows], synthetic]))
         labels = np.r_[np.zeros(len(rows)), np.ones(len(synthetic))].astype(int)
         clf = self._make_classifier(len(data))
         clf.fit(data, labels)
@@ -568,6 +569,24 @@ def _installed_version(package: str) -> str:
         return "not installed"
 
 
+# Beyond this magnitude a squared difference of two values overflows float64: the detectors' and
+# the programs' distances become infinite.
+_MAX_TRAINING_MAGNITUDE = 1e150
+
+
+def _check_magnitude(X: np.ndarray, names: list[str] | None) -> None:
+    """Refuse training rows whose values are too large for squared distances."""
+    peak = np.abs(X).max(axis=0)
+    if peak.max() > _MAX_TRAINING_MAGNITUDE:
+        j = int(peak.argmax())
+        column = repr(names[j]) if names is not None else str(j)
+        raise ValueError(
+            f"column {column} of X holds values as large as {peak[j]:.3g}: squared differences "
+            "of such values overflow, and the programs and most detectors compute them; rescale "
+            "the columns (standardise them, or take the log of counts and amounts) first"
+        )
+
+
 def _warn_constant_columns(X: np.ndarray, names: list[str] | None) -> None:
     """Warn when some columns of the training rows are constant (all of them is an error)."""
     constant = np.flatnonzero((X[0] == X).all(axis=0))
@@ -599,7 +618,22 @@ def _score_method(clf) -> str:
 
 def _anomaly_scores(clf, X: np.ndarray) -> np.ndarray:
     """The classifier's score of class 1 (synthetic anomaly) for each row of ``X``."""
-    return _class_1(getattr(clf, _score_method(clf))(X))
+    return _class_1(getattr(clf, _score_method(clf))(_in_float32_range(X)))
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _in_float32_range(X: np.ndarray) -> np.ndarray:
+    """``X`` with values beyond float32's range clipped to it.
+
+    scikit-learn's trees compare float32 copies of the features, and refuse a value that becomes
+    infinite as float32 (a finite 1e300, say). Clipped, such a value still lies beyond every split
+    threshold, so the trees' answers stay those of the value itself.
+    """
+    if X.size and np.abs(X).max() > _FLOAT32_MAX:
+        return np.clip(X, -_FLOAT32_MAX, _FLOAT32_MAX)
+    return X
 
 
 def _class_1(scores: np.ndarray) -> np.ndarray:
