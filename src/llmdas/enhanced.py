@@ -576,7 +576,7 @@ _MAX_TRAINING_MAGNITUDE = 1e150
 
 def _check_magnitude(X: np.ndarray, names: list[str] | None) -> None:
     """Refuse training rows whose values are too large for squared distances."""
-    peak = np.abs(X).max(axis=0)
+    peak = np.maximum(X.max(axis=0), -X.min(axis=0))  # no |X| copy of a large X
     if peak.max() > _MAX_TRAINING_MAGNITUDE:
         j = int(peak.argmax())
         column = repr(names[j]) if names is not None else str(j)
@@ -631,7 +631,7 @@ def _in_float32_range(X: np.ndarray) -> np.ndarray:
     infinite as float32 (a finite 1e300, say). Clipped, such a value still lies beyond every split
     threshold, so the trees' answers stay those of the value itself.
     """
-    if X.size and np.abs(X).max() > _FLOAT32_MAX:
+    if X.size and max(X.max(), -X.min()) > _FLOAT32_MAX:  # no |X| copy of a large X
         return np.clip(X, -_FLOAT32_MAX, _FLOAT32_MAX)
     return X
 
