@@ -204,3 +204,27 @@ def test_summary_table_is_whole_in_an_80_column_terminal(tmp_path):
     assert row[2:7] == ["3", "0.3667", "0.4167", "+0.0500", "2/3"]
     assert row[8:] == ["-0.0500", "b"]
     assert "paper's Table 1, base → Δ, wins: PCA 0.5975 → +0.0402, 30/36" in result.output
+
+
+def test_a_store_of_failed_cells_says_why_in_the_summary(tmp_path):
+    from typer.testing import CliRunner
+
+    from llmdas.cli import app
+
+    db = tmp_path / "r.db"
+    with ResultStore(db) as store:
+        store.insert_cells(
+            [
+                _cell("a", 1, 0.4, None, error="base fit failed: ValueError: [x] too few rows"),
+                _cell("a", 2, 0.4, None, error="base fit failed: ValueError: [x] too few rows"),
+                _cell("b", 1, 0.4, None, error="worker failed"),
+            ]
+        )
+    result = CliRunner().invoke(app, ["summary", str(db)])
+    message = " ".join(result.output.split())
+    assert result.exit_code == 0, message
+    assert (
+        "no successful cells with enhanced scores in the store (3 cell(s) ended in an error;"
+        in message
+    )
+    assert "the most common, in 2: base fit failed: ValueError: [x] too few rows" in message

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from llmdas._terminal import compact_table, console, err_console, labelled
+from llmdas._terminal import compact_table, console, err_console, labelled, literal
 from llmdas.data import DATASET_FORMATS
 
 __all__ = ["register"]
@@ -269,6 +269,15 @@ def _print_run_report(result, *, quiet: bool, top: int = 10) -> None:
         )
 
 
+def _error_hint(cells: list[dict]) -> str:
+    """The most common error among ``cells``, as a hint of what went wrong."""
+    from collections import Counter
+
+    errors = Counter(c["error"] for c in cells if c.get("error"))
+    (error, count), *_ = errors.most_common(1)
+    return f"; the most common, in {count}: {error}"
+
+
 def _sec(value) -> str:
     return "" if value is None else f"{value:.2f}"
 
@@ -335,7 +344,8 @@ def summary(
             listed = "; ".join(f"{det} {figures}" for det, figures in paper.items())
             console.print(f"paper's Table 1, base → Δ, wins: {listed}", style="dim")
     if not rows:
-        console.print("no successful cells with enhanced scores in the store")
+        failed = f" ({n_errors} cell(s) ended in an error{_error_hint(cells)})" if n_errors else ""
+        console.print(literal(f"no successful cells with enhanced scores in the store{failed}"))
     plain = base_only(ok, metric)
     if plain:
         extra = compact_table("Base only (method none)")
