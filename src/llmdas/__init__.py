@@ -22,6 +22,13 @@ _EXPORTS = {
     "make_detector": "llmdas.detectors",
     "EnhancedDetector": "llmdas.enhanced",
     "load": "llmdas.enhanced",
+    # What fit, load and a program run may warn or raise, for `except` and warning filters.
+    "ConstantColumnWarning": "llmdas.enhanced",
+    "ModelVersionWarning": "llmdas.enhanced",
+    "ProgramFallbackWarning": "llmdas.enhanced",
+    "SmallSampleWarning": "llmdas.enhanced",
+    "ProgramError": "llmdas.sandbox",
+    "SandboxUnavailableError": "llmdas.sandbox",
     "SynthesisProgram": "llmdas.program",
     "builtin_program": "llmdas.programs",
     "list_builtin": "llmdas.programs",
@@ -49,9 +56,17 @@ if TYPE_CHECKING:
         random_split,
     )
     from llmdas.detectors import DETECTOR_NAMES, make_detector  # noqa: F401
-    from llmdas.enhanced import EnhancedDetector, load  # noqa: F401
+    from llmdas.enhanced import (  # noqa: F401
+        ConstantColumnWarning,
+        EnhancedDetector,
+        ModelVersionWarning,
+        ProgramFallbackWarning,
+        SmallSampleWarning,
+        load,
+    )
     from llmdas.program import SynthesisProgram  # noqa: F401
     from llmdas.programs import builtin_program, list_builtin, load_program  # noqa: F401
+    from llmdas.sandbox import ProgramError, SandboxUnavailableError  # noqa: F401
 
 
 def __getattr__(name: str):
