@@ -69,3 +69,13 @@ def test_enhancement_runs_on_wide_sparse_binary_data(name):
     scores = det.decision_function(X[80:])
     assert det.synthetic_.shape == (40, 700) and np.isfinite(det.synthetic_).all()
     assert scores.shape == (40,) and np.isfinite(scores).all()
+
+
+def test_iforest_program_probes_very_wide_data_within_its_memory_limit():
+    # Its finite-difference probe shifted every feature of 2 rows: 4 d^2 cells, 3.2 GB at
+    # d = 10 000, past the sandbox's 4 GB limit. It now probes a random subset of the features.
+    from llmdas import EnhancedDetector
+
+    X = np.random.default_rng(0).normal(size=(60, 10_000))
+    det = EnhancedDetector("IForest", program_memory_mb=2048, random_state=0).fit(X)
+    assert det.synthetic_.shape == (30, 10_000) and np.isfinite(det.synthetic_).all()

@@ -6,7 +6,8 @@
 # change a random subset of at most 30% of their features by 0.5-2 robust spreads (IQR/1.349):
 # half of those candidates move outward (away from the feature median) along the features the
 # score is least sensitive to, measured by finite differences of model.predict_score on up to 30
-# borderline rows: the features whose isolation paths are long; the other half break dependencies
+# borderline rows (on data of more than about 1600 features, of a random subset of them): the
+# features whose isolation paths are long; the other half break dependencies
 # by taking each selected feature from an independent training row. Three times as many candidates
 # as needed are scored and the lowest-scoring half is kept (hard), the rest drawn at random from
 # the remaining candidates so the classifier also sees the outer shell. The other half of the rows
@@ -66,15 +67,21 @@ def detector_aware_rows(n_samples, model, X_train):
     # --- detector-aware direction (in units of the per-feature spread) ------------------------
     # At most 30 probe rows, fewer on very wide data so the 2 x d shifted copies stay small.
     R = B[rng.integers(len(B), size=min(30, len(B), max(2, 5_000_000 // (d * d))))]
-    # R and all 2 x d shifted copies of it in one scoring call (one round trip, not 2 x d + 1).
+    # R and its shifted copies in one scoring call (one round trip, not 2 x d + 1). Beyond about
+    # 1600 features even 2 probe rows make 4 d^2 cells (3.2 GB at d = 10 000): there a random
+    # subset of the features is probed, about 10 million cells, and the others get the mean.
     k = len(R)
-    shifts = np.zeros((2 * d, d))
-    shifts[np.arange(d), np.arange(d)] = sc
-    shifts[d + np.arange(d), np.arange(d)] = -sc
+    n_probe = min(d, max(1, 10_000_000 // (2 * k * d)))
+    feats = np.arange(d) if n_probe == d else np.sort(rng.choice(d, n_probe, replace=False))
+    shifts = np.zeros((2 * n_probe, d))
+    shifts[np.arange(n_probe), feats] = sc[feats]
+    shifts[n_probe + np.arange(n_probe), feats] = -sc[feats]
     probe = (R[None, :, :] + shifts[:, None, :]).reshape(-1, d)
     probe_s = np.asarray(model.predict_score(np.vstack([R, probe])), dtype=float)
-    base_s, probe_s = probe_s[:k], probe_s[k:].reshape(2, d, k)
-    sens = np.mean(np.maximum(probe_s[0], probe_s[1]) - base_s[None, :], axis=1)
+    base_s, probe_s = probe_s[:k], probe_s[k:].reshape(2, n_probe, k)
+    probed = np.mean(np.maximum(probe_s[0], probe_s[1]) - base_s[None, :], axis=1)
+    sens = np.full(d, probed.mean())
+    sens[feats] = probed
     wgt = 1.0 / (1e-6 + sens - sens.min() + 1e-3 * (np.abs(sens).mean() + 1e-12))
     wgt = wgt / wgt.max()  # 1 = longest path (least sensitive feature)
     sgn = np.sign(B - med)
