@@ -79,3 +79,14 @@ def test_iforest_program_probes_very_wide_data_within_its_memory_limit():
     X = np.random.default_rng(0).normal(size=(60, 10_000))
     det = EnhancedDetector("IForest", program_memory_mb=2048, random_state=0).fit(X)
     assert det.synthetic_.shape == (30, 10_000) and np.isfinite(det.synthetic_).all()
+
+
+@pytest.mark.slow
+def test_pca_program_fits_very_wide_data_well_inside_the_time_limit():
+    # Its SVD of up to 5000 standardised rows took 110 s of synthesis on 5000 x 10 000 rows, just
+    # under the default 120 s limit; with fewer rows on very wide data it takes about 30 s.
+    from llmdas import EnhancedDetector
+
+    X = np.random.default_rng(0).normal(size=(5000, 10_000))
+    det = EnhancedDetector("PCA", program_timeout=60, random_state=0).fit(X)
+    assert det.synthetic_.shape == (2500, 10_000) and np.isfinite(det.synthetic_).all()
