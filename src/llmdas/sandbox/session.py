@@ -254,6 +254,7 @@ class _Session:
         self.limits = limits
         self.log = _CappedLog(limits.max_log_bytes)
         self.n_score_calls = 0
+        self.score_s = 0.0  # seconds this process spent in score_fn, for the timeout message
         self.outgoing: list[memoryview] = []
         self.reader = _FrameReader(self._allowed_payload)
 
@@ -462,6 +463,7 @@ class _Session:
         if n == 0:
             scores = np.empty(0)
         else:
+            started = time.monotonic()
             try:
                 scores = np.asarray(self.score_fn(X.copy()), dtype=np.float64).reshape(-1)
                 if scores.shape != (n,):
@@ -475,6 +477,8 @@ class _Session:
                     }
                 )
                 return
+            finally:
+                self.score_s += time.monotonic() - started
         self._queue({"type": "scores"}, np.ascontiguousarray(scores, dtype="<f8").data)
 
     # -- messages ----------------------------------------------------------
@@ -503,9 +507,17 @@ class _Session:
         return self._shape_message(got)
 
     def _timeout(self) -> ProgramTimeoutError:
+        # Most of the time may have gone to the detector scoring the program's rows, not to the
+        # program: on large, wide data a slow detector needs a longer limit, not another program.
+        scoring = ""
+        if self.score_s >= 0.1 * self.limits.timeout_s:
+            scoring = (
+                f", {self.score_s:.0f} s of it in the detector scoring "
+                f"{self.n_score_calls} model.predict_score call(s)"
+            )
         return ProgramTimeoutError(
-            f"synthesis program timed out after {self.limits.timeout_s:g} s (the time limit is "
-            "EnhancedDetector's program_timeout, --program-timeout of llmdas enhance)"
+            f"synthesis program timed out after {self.limits.timeout_s:g} s{scoring} (the time "
+            "limit is EnhancedDetector's program_timeout, --program-timeout of llmdas enhance)"
         )
 
     def _memory(self) -> ProgramMemoryError:
