@@ -335,6 +335,10 @@ def test_prefit_reuses_the_given_detector(split):
         ({"random_state": np.random.RandomState(0)}, "random_state must be None or an integer"),
         ({"program_timeout": 0}, "program_timeout must be a finite number of seconds > 0"),
         ({"program_memory_mb": 16}, "program_memory_mb must be an integer >= 64"),
+        ({"n_jobs": 0}, "n_jobs must be None or a nonzero integer"),
+        ({"n_jobs": "2"}, "n_jobs must be None or a nonzero integer"),
+        ({"n_synthetic": float("inf")}, "n_synthetic must be a positive fraction or count"),
+        ({"prefit": "yes"}, "prefit must be True or False"),
     ],
 )
 def test_bad_parameters(params, message, split):

@@ -177,8 +177,8 @@ class EnhancedDetector(BaseDetector):
         training scores), which lets a benchmark share one base fit across several programs.
     random_state : int in [0, 2**32 - 1], optional
         Seeds the base detector, the program's random generator and the classifier.
-    n_jobs : int, default=1
-        Parallel jobs for the default classifier.
+    n_jobs : int or None, default=1
+        Parallel jobs for the default classifier (-1: all cores).
 
     Attributes
     ----------
@@ -344,8 +344,16 @@ class EnhancedDetector(BaseDetector):
             limit = getattr(self, name)
             if limit is not None and (not isinstance(limit, int) or limit < 2):
                 raise ValueError(f"{name} must be None or an integer >= 2, got {limit!r}")
-        if not isinstance(self.snap_discrete, bool | np.bool_):
-            raise ValueError(f"snap_discrete must be True or False, got {self.snap_discrete!r}")
+        for name in ("snap_discrete", "prefit"):
+            if not isinstance(getattr(self, name), bool | np.bool_):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        n_jobs = self.n_jobs
+        if n_jobs is not None and (
+            isinstance(n_jobs, bool) or not isinstance(n_jobs, int | np.integer) or n_jobs == 0
+        ):
+            raise ValueError(
+                f"n_jobs must be None or a nonzero integer (-1: all cores), got {n_jobs!r}"
+            )
         clf = self.classifier
         if clf is not None and not (
             hasattr(clf, "get_params")  # an estimator at all (is_classifier fails on others)
@@ -357,7 +365,7 @@ class EnhancedDetector(BaseDetector):
                 f"decision_function, got {clf!r}"
             )
         n = self.n_synthetic
-        if isinstance(n, bool) or not isinstance(n, (int, float)) or n <= 0:
+        if isinstance(n, bool) or not isinstance(n, (int, float)) or not math.isfinite(n) or n <= 0:
             raise ValueError(f"n_synthetic must be a positive fraction or count, got {n!r}")
         # Checked before the base fit, which can take minutes, rather than when the program runs.
         timeout = self.program_timeout
