@@ -421,6 +421,11 @@ def test_cli_reports_bad_input(tiny_dir, tmp_path):
     )
     assert result.exit_code == 2 and "seeds must be integers in [0, 2**32 - 1]" in result.output
     assert not db.exists()
+    result = CliRunner().invoke(
+        app, ["benchmark", "--data", str(tiny_dir), "--datasets", "nope", "--store", str(db)]
+    )
+    assert result.exit_code == 1 and "dataset 'nope' not found" in result.output
+    assert not db.exists()
 
 
 def test_failed_rows_record_every_cell_of_a_lost_group(tiny_dir, tmp_path):

@@ -93,7 +93,7 @@ def benchmark(
 ) -> None:
     """Benchmark base vs enhanced detectors; results go to a resumable SQLite store."""
     from llmdas.benchmark import ResultStore, make_plan, parse_methods
-    from llmdas.benchmark.cells import list_dataset_names
+    from llmdas.benchmark.cells import dataset_path, list_dataset_names
     from llmdas.data import data_dir as default_data_dir
     from llmdas.detectors import canonical_name
 
@@ -115,7 +115,10 @@ def benchmark(
     if not dets:
         raise typer.BadParameter("no detectors given")
     method_specs = parse_methods(methods, detectors=dets, programs_dir=programs, cross=cross)
-    seed_list = _seeds(seeds)  # before the store is created: bad input leaves no file behind
+    # Before the store is created, so that bad input leaves no file behind.
+    seed_list = _seeds(seeds)
+    for name in names:
+        dataset_path(directory, name)  # a name that is not there raises FileNotFoundError
 
     with ResultStore(store) as results:
         if retry_errors:
