@@ -98,7 +98,7 @@ class SmallSampleWarning(UserWarning):
 
 
 class ConstantColumnWarning(UserWarning):
-    """Some training columns hold one value only: nothing can be learned from them."""
+    """Some training columns hold one value only, which some detectors then ignore entirely."""
 
 
 class ModelVersionWarning(UserWarning):
