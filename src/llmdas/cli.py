@@ -592,12 +592,13 @@ def check_outputs(
             check_output_path(path)
         if path.is_dir():
             raise ValueError(f"{option} {path} is a directory; name a file in it")
-        if path.resolve() in taken:
+        key = path.resolve()
+        if key in taken:
             raise ValueError(
-                f"{option} {path} is also the {taken[path.resolve()]} file; writing it would "
-                "overwrite that: choose another path"
+                f"{option} {path} is also the {taken[key]} file; writing it would overwrite "
+                "that: choose another path"
             )
-        taken[path.resolve()] = option
+        taken[key] = option
 
 
 def _write_scores(

@@ -348,9 +348,7 @@ class EnhancedDetector(BaseDetector):
             if not isinstance(getattr(self, name), bool | np.bool_):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         n_jobs = self.n_jobs
-        if n_jobs is not None and (
-            isinstance(n_jobs, bool) or not isinstance(n_jobs, int | np.integer) or n_jobs == 0
-        ):
+        if n_jobs is not None and (not _is_integer(n_jobs) or n_jobs == 0):
             raise ValueError(
                 f"n_jobs must be None or a nonzero integer (-1: all cores), got {n_jobs!r}"
             )
@@ -374,17 +372,13 @@ class EnhancedDetector(BaseDetector):
                 f"program_timeout must be a finite number of seconds > 0, got {timeout!r}"
             )
         memory = self.program_memory_mb
-        if isinstance(memory, bool) or not isinstance(memory, int | np.integer) or memory < 64:
+        if not _is_integer(memory) or memory < 64:
             raise ValueError(f"program_memory_mb must be an integer >= 64, got {memory!r}")
         seed = self.random_state
         # One seed feeds the base detector, NumPy's generator and scikit-learn, which all accept
         # integers in [0, 2**32 - 1]; checked here so that a bad one is not reported as a failed
         # base fit.
-        if seed is not None and (
-            isinstance(seed, bool)
-            or not isinstance(seed, int | np.integer)
-            or not 0 <= seed < 2**32
-        ):
+        if seed is not None and (not _is_integer(seed) or not 0 <= seed < 2**32):
             raise ValueError(
                 f"random_state must be None or an integer in [0, 2**32 - 1], got {seed!r}"
             )
@@ -575,6 +569,11 @@ def _installed_version(package: str) -> str:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return "not installed"
+
+
+def _is_integer(value) -> bool:
+    """An integer parameter: Python's or NumPy's, but not a bool (which Python counts as one)."""
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
 # Beyond this magnitude a squared difference of two values overflows float64: the detectors' and
