@@ -87,3 +87,32 @@ def test_load_program_names_what_it_takes():
 
     with pytest.raises(TypeError, match="a SynthesisProgram, a .py file or a built-in program"):
         load_program(42)
+
+
+def test_a_failed_save_keeps_the_program_file_that_was_there(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    path = SynthesisProgram(source=SOURCE, detector="PCA", name="old").save(tmp_path / "p.py")
+    old = path.read_text()
+
+    def interrupted(self, text, **kwargs):
+        Path.write_bytes(self, text[:20].encode())
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "write_text", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        SynthesisProgram(source=SOURCE, detector="PCA", name="new").save(path)
+    monkeypatch.undo()
+    assert path.read_text() == old and [p.name for p in tmp_path.iterdir()] == ["p.py"]
+
+
+def test_a_store_skips_hidden_files_and_folders(tmp_path):
+    from llmdas.program import program_files
+    from llmdas.programs import load_store
+
+    mine = SynthesisProgram(source=SOURCE, detector="PCA", name="mine").save(tmp_path / "PCA/m.py")
+    stale = SynthesisProgram(source=SOURCE, detector="PCA", name="stale")
+    stale.save(tmp_path / "PCA/.m.123-456.tmp.py")  # what an interrupted save leaves
+    stale.save(tmp_path / ".ipynb_checkpoints/m-checkpoint.py")
+    assert program_files(tmp_path) == [mine]
+    assert load_store(tmp_path)["PCA"].name == "mine"

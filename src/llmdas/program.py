@@ -36,12 +36,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from llmdas._atomic import replacing
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-__all__ = ["ENTRY_POINT", "ProgramFormatError", "SynthesisProgram"]
+__all__ = ["ENTRY_POINT", "ProgramFormatError", "SynthesisProgram", "program_files"]
 
 #: Name of the function every synthesis program must define.
 ENTRY_POINT = "generate_hard_anomalies"
@@ -118,10 +120,13 @@ class SynthesisProgram:
         return "\n".join(lines) + "\n" + self.source.lstrip("\n")
 
     def save(self, path: str | Path) -> Path:
-        """Write the program to ``path`` (a ``.py`` file) and return the path."""
+        """Write the program to ``path`` (a ``.py`` file) and return the path.
+
+        The write is atomic: a failed one keeps the file that was there and leaves no partial one.
+        """
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.to_text(), encoding="utf-8")
+        with replacing(path) as tmp:
+            tmp.write_text(self.to_text(), encoding="utf-8")
         return path
 
     @classmethod
@@ -189,6 +194,21 @@ class SynthesisProgram:
 
 
 # ---------------------------------------------------------------------- TOML writing
+def program_files(directory: str | Path) -> list[Path]:
+    """The program files (``*.py``) under ``directory``, sorted, hidden files and folders skipped.
+
+    Hidden names are skipped because they are not programs anyone saved: the temporary file of
+    an interrupted :meth:`SynthesisProgram.save` and editor or notebook copies such as
+    ``.ipynb_checkpoints/``, which would otherwise load as a second program for a detector.
+    """
+    directory = Path(directory)
+    return sorted(
+        path
+        for path in directory.rglob("*.py")
+        if not any(part.startswith(".") for part in path.relative_to(directory).parts)
+    )
+
+
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmdas.program import ProgramFormatError, SynthesisProgram
+from llmdas._atomic import replacing
+from llmdas.program import ProgramFormatError, SynthesisProgram, program_files
 
 __all__ = ["StoreCheck", "save_generated", "validate_store"]
 
@@ -32,11 +33,12 @@ def save_generated(
     """Write ``program`` to ``DIR/<detector>/<name>.py`` (and the transcript as ``.json``)."""
     folder = Path(directory) / _safe(program.detector)
     path = folder / f"{_safe(program.name)}.py"
+    if transcript is not None:  # first, so that no program appears without its transcript
+        with replacing(path.with_suffix(".json")) as tmp:
+            tmp.write_text(
+                json.dumps(transcript, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+            )
     program.save(path)
-    if transcript is not None:
-        path.with_suffix(".json").write_text(
-            json.dumps(transcript, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
     logger.info("saved program %s to %s", program.name, path)
     return path
 
@@ -83,7 +85,7 @@ def validate_store(
     if directory.is_file():
         files = [directory]
     elif directory.is_dir():
-        files = sorted(directory.rglob("*.py"))
+        files = program_files(directory)
     else:
         raise FileNotFoundError(f"no program store or program file {directory}")
     X_probe = make_probe_data(probe_rows, seed=seed)

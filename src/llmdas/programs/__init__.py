@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from llmdas.detectors import canonical_name
-from llmdas.program import SynthesisProgram
+from llmdas.program import SynthesisProgram, program_files
 
 if TYPE_CHECKING:
     if sys.version_info >= (3, 11):
@@ -132,7 +132,7 @@ def load_store(directory: str | Path) -> dict[str, SynthesisProgram]:
     if not directory.is_dir():
         raise FileNotFoundError(f"program store {directory} is not a directory")
     found: dict[str, tuple[float, SynthesisProgram]] = {}
-    for path in sorted(directory.rglob("*.py")):
+    for path in program_files(directory):
         program = SynthesisProgram.from_file(path)
         key = canonical_name(program.detector)
         mtime = path.stat().st_mtime
