@@ -18,6 +18,7 @@ from llmdas import EnhancedDetector, SynthesisProgram, load
 from llmdas.detectors import make_detector
 from llmdas.enhanced import (
     ConstantColumnWarning,
+    FeatureNamesWarning,
     ModelVersionWarning,
     ProgramFallbackWarning,
     SmallSampleWarning,
@@ -114,7 +115,8 @@ def test_data_frames_must_be_scored_with_their_fitted_columns(fitted):
     frame = pd.DataFrame(X_train, columns=columns)
     det = EnhancedDetector("IForest", program=JITTER, random_state=0).fit(frame)
     assert list(det.feature_names_in_) == columns
-    expected = det.decision_function(X_train[:10])  # an array has no names to check
+    with pytest.warns(FeatureNamesWarning):  # an array has no names to check
+        expected = det.decision_function(X_train[:10])
     assert np.array_equal(det.decision_function(frame.iloc[:10]), expected)
     with pytest.raises(ValueError, match="different order"):
         det.decision_function(frame[columns[::-1]])
@@ -509,3 +511,22 @@ def test_values_beyond_float32_range_are_scored_and_too_large_ones_refused_at_fi
     huge[:, 4] *= 1e300
     with pytest.raises(ValueError, match="column 4 of X holds values as large as .*rescale"):
         EnhancedDetector("IForest").fit(huge)
+
+
+def test_scoring_warns_when_only_one_side_has_column_names(fitted):
+    import pandas as pd
+
+    det, X_train = fitted  # fitted on an array
+    X_test = X_train[:20] + 0.5
+    frame = pd.DataFrame(X_test, columns=[f"c{j}" for j in range(X_test.shape[1])])
+    with pytest.warns(FeatureNamesWarning, match="fitted without them"):
+        det.decision_function(frame)
+    named = EnhancedDetector("PCA", random_state=0).fit(
+        pd.DataFrame(X_train, columns=frame.columns)
+    )
+    with pytest.warns(FeatureNamesWarning, match="X has no column names"):
+        named.score_parts(X_test)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FeatureNamesWarning)
+        named.decision_function(frame)  # names on both sides: checked, no warning
+        det.decision_function(X_test)

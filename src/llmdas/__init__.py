@@ -24,6 +24,7 @@ _EXPORTS = {
     "load": "llmdas.enhanced",
     # What fit, load and a program run may warn or raise, for `except` and warning filters.
     "ConstantColumnWarning": "llmdas.enhanced",
+    "FeatureNamesWarning": "llmdas.enhanced",
     "ModelVersionWarning": "llmdas.enhanced",
     "ProgramFallbackWarning": "llmdas.enhanced",
     "SmallSampleWarning": "llmdas.enhanced",
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
     from llmdas.enhanced import (  # noqa: F401
         ConstantColumnWarning,
         EnhancedDetector,
+        FeatureNamesWarning,
         ModelVersionWarning,
         ProgramFallbackWarning,
         SmallSampleWarning,

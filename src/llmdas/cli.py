@@ -613,7 +613,13 @@ def _write_scores(
     Every chunk is scored before anything is written, so that a bad row anywhere leaves no
     partial output. Returns the number of rows.
     """
-    scored = [model.score_parts(X) for X in chunks]
+    from llmdas.enhanced import FeatureNamesWarning
+
+    with warnings.catch_warnings():
+        # The file's columns were checked against the fitted ones (_check_columns); its rows come
+        # as plain arrays.
+        warnings.simplefilter("ignore", FeatureNamesWarning)
+        scored = [model.score_parts(X) for X in chunks]
     base = np.concatenate([p.base for p in scored])
     classifier = np.concatenate([p.classifier for p in scored])
     scores = base + classifier

@@ -59,6 +59,7 @@ __all__ = [
     "ProgramFallbackWarning",
     "ScoreParts",
     "ConstantColumnWarning",
+    "FeatureNamesWarning",
     "SmallSampleWarning",
     "load",
 ]
@@ -99,6 +100,14 @@ class SmallSampleWarning(UserWarning):
 
 class ConstantColumnWarning(UserWarning):
     """Some training columns hold one value only, which some detectors then ignore entirely."""
+
+
+class FeatureNamesWarning(UserWarning):
+    """Rows to score come with column names and the fit's rows did not, or the other way round.
+
+    As scikit-learn warns: the columns cannot then be checked against the fitted ones, and a
+    frame whose columns are in another order is scored wrongly without any error.
+    """
 
 
 class ModelVersionWarning(UserWarning):
@@ -543,7 +552,18 @@ class EnhancedDetector(BaseDetector):
 
     def _check_scoring_input(self, X) -> np.ndarray:
         """``X`` as a checked array; a data frame's columns must be the fitted ones, in order."""
-        check_feature_names(getattr(self, "feature_names_in_", None), feature_names(X))
+        fitted, given = getattr(self, "feature_names_in_", None), feature_names(X)
+        if (fitted is None) != (given is None):
+            warnings.warn(
+                "X has no column names, but this detector was fitted with column names; the "
+                "columns are taken to be the fitted ones in their order"
+                if given is None
+                else "X has column names, but this detector was fitted without them; they are "
+                "not checked",
+                FeatureNamesWarning,
+                stacklevel=3,
+            )
+        check_feature_names(fitted, given)
         return check_X(X, n_features=self.n_features_in_)
 
     # ---------------------------------------------------------------------------- persistence
