@@ -180,6 +180,11 @@ def test_csv_without_labels_is_named_in_the_error(tmp_path):
         ("1,2,0\n4,NA,1\n", r"line 2, column 2 holds 'NA' \(a missing value"),
         ("a;b;y\n1;2;0\n", "this one seems to separate by ';'"),
         ("a\tb\ty\n1\t2\t0\n", "this one seems to separate by tabs"),
+        # numpy cuts a long cell short; the hint must survive that.
+        (
+            "a;b;y\n" + ";".join(["0.123456789012345678"] * 8) + "\n",
+            r"\.\.\. \(\d+\+ characters\).*by ';'",
+        ),
         ("", "bad.csv holds no rows"),
         ("a,b,label\n", "bad.csv holds no rows"),
     ],

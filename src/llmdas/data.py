@@ -497,10 +497,14 @@ def _csv_problem(message: str, header_lines: int) -> str:
     if ragged:  # numpy counts these rows from 1, after the header
         before, after, row = map(int, ragged.groups())
         return f"line {row + header_lines} has {after} columns, the lines before it {before}"
-    cell = re.search(r"could not convert string '(.*)' to \w+ at row (\d+), column (\d+)", message)
+    # numpy cuts a long cell after 100 characters, and its closing quote with it.
+    cell = re.search(
+        r"could not convert string '(.*?)('?) to \w+ at row (\d+), column (\d+)", message
+    )
     if cell:  # numpy counts these rows from 0, after the header
-        text, row, column = cell.group(1), int(cell.group(2)), int(cell.group(3))
-        what = "is empty (a missing value: impute or drop it)" if not text else f"holds {text!r}"
+        text, row, column = cell.group(1), int(cell.group(3)), int(cell.group(4))
+        shown = repr(text) if cell.group(2) else f"{text[:60]!r}... ({len(text)}+ characters)"
+        what = "is empty (a missing value: impute or drop it)" if not text else f"holds {shown}"
         if text.strip().upper() in _MISSING_MARKS:
             what += " (a missing value: impute or drop it)"
         separator = next((mark for mark in (";", "\\t", "|") if mark in text), None)
