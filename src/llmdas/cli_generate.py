@@ -163,8 +163,7 @@ def programs_validate(
         Path, typer.Argument(help="Program store directory, or one program file.")
     ] = Path("programs"),
 ) -> None:
-    """Check every program in a store (or one program file): it parses, passes the static check
-    and runs."""
+    """Check every program in a store, or one program file: it parses, is safe and runs."""
     from llmdas.store import validate_store
 
     checks = validate_store(directory)
