@@ -297,6 +297,24 @@ def test_a_file_that_is_not_a_result_store_is_refused_and_left_as_it_is(tmp_path
         assert store.count() == 0 and store.cells() == []
 
 
+def test_reading_a_store_writes_nothing_and_leaves_no_files_behind(tmp_path, monkeypatch):
+    import sqlite3
+
+    path = tmp_path / "r.db"
+    with ResultStore(path) as store:
+        assert store.count() == 0
+    before = path.read_bytes()
+    with ResultStore(path, read_only=True) as store:
+        assert store.count() == 0
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            store._conn.execute("CREATE TABLE t (x)")
+    assert [p.name for p in tmp_path.iterdir()] == ["r.db"] and path.read_bytes() == before
+    monkeypatch.setattr("os.access", lambda *args: False)  # a store on a read-only file system
+    with ResultStore(path, read_only=True) as store:
+        assert store.count() == 0
+    assert path.read_bytes() == before
+
+
 def test_interrupted_run_resumes_without_loss_or_duplicates(tiny_dir, tmp_path):
     """A run that dies after one committed group is completed by a rerun, values unchanged."""
     with ResultStore(tmp_path / "ref.db") as ref:
@@ -426,6 +444,15 @@ def test_cli_reports_bad_input(tiny_dir, tmp_path):
     )
     assert result.exit_code == 1 and "dataset 'nope' not found" in result.output
     assert not db.exists()
+    for option, value, message in [
+        ("--seeds", "1,2,1", "--seeds gives 1 more than once"),
+        ("--detectors", "PCA,pca", "--detectors gives PCA more than once"),
+    ]:
+        result = CliRunner().invoke(
+            app, ["benchmark", "--data", str(tiny_dir), option, value, "--store", str(db)]
+        )
+        assert result.exit_code == 2 and message in result.output
+        assert not db.exists()
 
 
 def test_failed_rows_record_every_cell_of_a_lost_group(tiny_dir, tmp_path):

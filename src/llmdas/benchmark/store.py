@@ -10,6 +10,7 @@ cells whose key is missing.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -93,7 +94,13 @@ class ResultStore:
             # there is an error, and nothing, not even an empty schema, is written.
             if not self.path.is_file():
                 raise FileNotFoundError(f"result store {self.path} does not exist")
-            self._conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+            if os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK):
+                # query_only refuses every write; unlike mode=ro, the connection still removes
+                # the -wal and -shm files on close, which a read-only one leaves behind.
+                self._conn = sqlite3.connect(str(self.path), timeout=60.0)
+                self._conn.execute("PRAGMA query_only = ON")
+            else:  # e.g. a store on a read-only file system
+                self._conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(str(self.path), timeout=60.0)
