@@ -16,11 +16,17 @@ from llmdas._validation import check_feature_names, check_X, feature_names
         (np.zeros((3, 0)), "no columns"),
         (np.array([[1 + 2j, 3]]), "complex"),
         (sparse.csr_matrix(np.eye(3)), r"sparse matrix.*X\.toarray\(\)"),
+        (np.ma.masked_greater(np.eye(3), 0.5), "masked array with 3 masked value"),
     ],
 )
 def test_bad_input_names_the_problem(X, message):
     with pytest.raises(ValueError, match=message):
         check_X(X)
+
+
+def test_a_masked_array_without_masked_values_is_its_numbers():
+    X = np.ma.masked_array(np.eye(3), mask=False)
+    assert np.array_equal(check_X(X), np.eye(3))
 
 
 def test_too_few_rows_and_feature_mismatch():

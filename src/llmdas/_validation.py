@@ -39,6 +39,11 @@ def check_X(
         raise ValueError(
             f"{name} is a sparse matrix; the detectors need dense rows: pass {name}.toarray()"
         )
+    if np.ma.isMaskedArray(X) and np.ma.count_masked(X):  # np.asarray would drop the mask
+        raise ValueError(
+            f"{name} is a masked array with {np.ma.count_masked(X)} masked value(s), which would "
+            "be read as the numbers under the mask; impute or drop them first"
+        )
     if _is_pandas_frame(X):
         X = _pandas_frame_values(X, name)
     elif hasattr(X, "to_numpy"):  # polars frames, pandas series
