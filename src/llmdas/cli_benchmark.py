@@ -117,8 +117,13 @@ def benchmark(
     method_specs = parse_methods(methods, detectors=dets, programs_dir=programs, cross=cross)
     # Before the store is created, so that bad input leaves no file behind.
     seed_list = _seeds(seeds)
-    for option, values in (("--datasets", names), ("--detectors", dets), ("--seeds", seed_list)):
-        twice = sorted({str(v) for v in values if values.count(v) > 1})
+    given: dict[str, list[str]] = {
+        "--datasets": names,
+        "--detectors": dets,
+        "--seeds": [str(s) for s in seed_list],
+    }
+    for option, values in given.items():
+        twice = sorted({v for v in values if values.count(v) > 1})
         if twice:
             raise typer.BadParameter(f"{option} gives {', '.join(twice)} more than once")
     for name in names:
