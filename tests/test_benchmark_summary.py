@@ -203,7 +203,9 @@ def test_summary_table_is_whole_in_an_80_column_terminal(tmp_path):
     row = next(line for line in lines if line.split()[:2] == ["PCA", "builtin"]).split()
     assert row[2:7] == ["3", "0.3667", "0.4167", "+0.0500", "2/3"]
     assert row[8:] == ["-0.0500", "b"]
-    assert "paper's Table 1, base → Δ, wins: PCA 0.5975 → +0.0402, 30/36" in result.output
+    assert "paper's Table 1, base → Δ, wins: PCA 0.5975 → +0.0402, 30/36" in " ".join(
+        result.output.split()
+    )
 
 
 def test_a_store_of_failed_cells_says_why_in_the_summary(tmp_path):

@@ -516,7 +516,7 @@ def test_cli_errors_are_one_line_exit_1(server, tmp_path, monkeypatch):
     result = runner.invoke(
         app, ["generate", "--detector", "KNN", "--provider", "nope", "--model", "m"]
     )
-    assert result.exit_code == 1 and "unknown provider" in result.output
+    assert result.exit_code == 1 and "unknown provider" in " ".join(result.output.split())
 
     # Mistakes that the end of a generation would hit are refused before any LLM call.
     calls_before = len(server.requests)
@@ -550,6 +550,8 @@ def test_cli_errors_are_one_line_exit_1(server, tmp_path, monkeypatch):
     empty = tmp_path / "empty"
     empty.mkdir()
     result = runner.invoke(app, ["programs", "validate", str(empty)])
-    assert result.exit_code == 1 and "no program files" in result.output
+    assert result.exit_code == 1 and "no program files" in " ".join(result.output.split())
     result = runner.invoke(app, ["programs", "validate", str(tmp_path / "missing.py")])
-    assert result.exit_code == 1 and "no program store or program file" in result.output
+    assert result.exit_code == 1 and "no program store or program file" in " ".join(
+        result.output.split()
+    )
