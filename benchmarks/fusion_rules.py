@@ -84,9 +84,7 @@ def collect(path: Path, detector: str, seed: int, variant: str = "default") -> d
         "y": y_test,
         "T": det._base_norm.transform(base_test),
         # The plain rank, whatever power the library's normaliser applies on top of it.
-        "U": replace(det._clf_norm, power=1.0).transform(
-            det.classifier_.predict_proba(X_test)[:, 1]
-        ),
+        "U": replace(det._clf_norm, power=1.0).transform(det._classifier_scores(X_test)),
         "clf_sep": det.separability_,
         "base_sep": roc_auc_score(labels, np.r_[det.base_scores_, base_synthetic]),
     }

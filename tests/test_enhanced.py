@@ -71,7 +71,7 @@ def test_paper_fusion_is_minmax_base_plus_weighted_classifier(fitted):
     base = det.base_decision_function(X_new)
     base_train = det.base_scores_
     expected_base = (base - base_train.min()) / (base_train.max() - base_train.min())
-    proba = det.classifier_.predict_proba(X_new)[:, 1]
+    proba = det.classifier_.predict_proba(det.classifier_scaler_.transform(X_new))[:, 1]
     clf_train = det.classifier_.oob_decision_function_[: len(X_train), 1]
     expected_clf = (proba - clf_train.min()) / (clf_train.max() - clf_train.min())
     assert det.weight_ == 0.5
@@ -88,7 +88,7 @@ def test_default_fusion_is_tail_evidence_plus_auto_weighted_squared_rank(fitted)
     X_new = np.vstack([X_train[:30], X_train[:5] + 10.0])
     T = TailNormalizer.fit(det.base_scores_)
     U = EcdfNormalizer.fit(oob[: len(X_train)])
-    rank = U.transform(det.classifier_.predict_proba(X_new)[:, 1])
+    rank = U.transform(det.classifier_.predict_proba(det.classifier_scaler_.transform(X_new))[:, 1])
     expected = T.transform(det.base_decision_function(X_new)) + det.weight_ * rank**2
     assert np.allclose(det.decision_function(X_new), expected)
     # Far-out rows keep growing past the training range instead of saturating.
@@ -259,7 +259,7 @@ def test_a_classifier_without_probabilities_is_fused_by_its_decision_function(sp
     assert not hasattr(det.classifier_, "predict_proba")
     assert det.weight_ > 0 and 0.5 < det.separability_ <= 1
     parts = det.score_parts(X_test)
-    margin = det.classifier_.decision_function(X_test)
+    margin = det.classifier_.decision_function(det.classifier_scaler_.transform(X_test))
     # The classifier's share of each score follows its margin's order among the training rows.
     order = np.argsort(margin, kind="stable")
     assert (np.diff(parts.classifier[order]) >= 0).all() and np.ptp(parts.classifier) > 0
@@ -369,7 +369,7 @@ def test_pickle_and_save_load_round_trip(fitted, tmp_path):
     import joblib
 
     joblib.dump({"llmdas_model": det, "format": 1}, tmp_path / "old.joblib")
-    with pytest.raises(ValueError, match="model format 1, this one reads 2"):
+    with pytest.raises(ValueError, match="model format 1, this one reads 2 and 3"):
         load(tmp_path / "old.joblib")
     (tmp_path / "other.joblib").write_bytes(b"not a model")
     with pytest.raises(Exception):  # noqa: B017 - joblib's own error for a corrupt file
@@ -392,12 +392,17 @@ def test_loading_a_model_fitted_with_other_library_versions_warns(fitted, tmp_pa
 
 
 def test_a_model_saved_before_the_squared_rank_keeps_its_scores(fitted, tmp_path):
-    # Format-2 files written before EcdfNormalizer had ``power`` hold no such field; they must
-    # still load and score with the plain rank they were fitted with.
+    # Format-2 files written before EcdfNormalizer had ``power`` hold no such field, nor the
+    # classifier_scaler_ that came later; they must still load and score as they were fitted:
+    # with the plain rank, and the classifier on the rows as they are.
     det, X_train = fitted
     old = copy.deepcopy(det)
     del old._clf_norm.__dict__["power"]
+    del old.classifier_scaler_
     path = old.save(tmp_path / "old.joblib")
+    import joblib
+
+    joblib.dump({**joblib.load(path), "format": 2}, path)
     rank = replace(det._clf_norm, power=1.0).transform(
         det.classifier_.predict_proba(X_train[:20])[:, 1]
     )
@@ -530,3 +535,39 @@ def test_scoring_warns_when_only_one_side_has_column_names(fitted):
         warnings.simplefilter("error", FeatureNamesWarning)
         named.decision_function(frame)  # names on both sides: checked, no warning
         det.decision_function(X_test)
+
+
+@pytest.mark.parametrize("offset, scale", [(1.7e9, 100.0), (0.0, 1e-9)])
+def test_the_classifier_sees_a_column_whatever_its_offset_and_scale(split, offset, scale):
+    # The trees compare float32 values and take a span under 1e-7 for constant: unstandardised,
+    # a column of Unix times (steps of 128 s as float32) or of values near 1e-9 was lost to them.
+    X_train, X_test, _ = split
+    moved_train, moved_test = X_train.copy(), X_test.copy()
+    for X in (moved_train, moved_test):
+        X[:, 0] = offset + scale * X[:, 0]
+    reference = EnhancedDetector("ECOD", random_state=0).fit(X_train)
+    moved = EnhancedDetector("ECOD", random_state=0).fit(moved_train)
+    assert moved.separability_ == pytest.approx(reference.separability_, abs=0.005)
+    share = np.corrcoef(
+        moved.score_parts(moved_test).classifier, reference.score_parts(X_test).classifier
+    )[0, 1]
+    assert share > 0.99
+
+
+def test_the_classifier_scores_the_same_by_chunks_of_rows(fitted, monkeypatch):
+    import llmdas.enhanced
+
+    _, X_train = fitted
+
+    def fit():  # the classifier trains on 50 rows and scores the other 150 in fit
+        return EnhancedDetector(
+            "IForest", program=JITTER, max_classifier_rows=50, random_state=0
+        ).fit(X_train)
+
+    whole = fit()
+    monkeypatch.setattr(llmdas.enhanced, "_SCORING_CHUNK_ROWS", 7)
+    chunked = fit()
+    assert np.array_equal(chunked.decision_scores_, whole.decision_scores_)
+    parts = whole.score_parts(X_train)
+    assert np.array_equal(chunked.score_parts(X_train).classifier, parts.classifier)
+    assert np.ptp(parts.classifier) > 0

@@ -34,6 +34,7 @@ from pyod.models.base import BaseDetector
 from sklearn.base import clone, is_classifier
 from sklearn.ensemble import ExtraTreesClassifier
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from llmdas._atomic import replacing
@@ -69,18 +70,23 @@ __all__ = [
 # that the automatic weight is unreliable.
 _MAX_CHANCE_AUC_SPREAD = 0.1
 
+# Rows the classifier scores at a time (a standardised float64 copy of 65536 x 50 is 26 MB).
+_SCORING_CHUNK_ROWS = 65536
 # Rows each tree of the default classifier trains on (a bootstrap sample of at most this size).
 _DEFAULT_TREE_ROWS = 1000
 #: Version of what :class:`EnhancedDetector` computes for given parameters. Bump it with every
 #: change that moves its scores without changing a constructor default (the fusion arithmetic, the
 #: default classifier's settings, ...): benchmark stores hash it, so that a resumed run recomputes
 #: its cells instead of mixing old and new results. 2: strictly increasing base evidence;
-#: 3: squared classifier rank.
-METHOD_VERSION = 3
+#: 3: squared classifier rank; 4: the classifier sees standardised columns.
+METHOD_VERSION = 4
 #: Version of the files written by :meth:`EnhancedDetector.save`; 2 since the base normaliser
-#: became strictly increasing (its fitted attributes changed). Format-2 files from before the
-#: squared classifier rank still score as fitted: their normaliser lacks ``power`` and gets 1.
-MODEL_FORMAT = 2
+#: became strictly increasing (its fitted attributes changed), 3 since the classifier scores
+#: standardised columns (``classifier_scaler_``), which a reader of format 2 would skip. Format-2
+#: files still load and score as fitted: a normaliser without ``power`` gets 1, and a model
+#: without ``classifier_scaler_`` gives its classifier the rows as they are.
+MODEL_FORMAT = 3
+_READABLE_FORMATS = (2, 3)
 
 
 class ScoreParts(NamedTuple):
@@ -193,6 +199,7 @@ class EnhancedDetector(BaseDetector):
     ----------
     detector_ : fitted base detector
     classifier_ : fitted classifier, or ``None`` after a fallback
+    classifier_scaler_ : fitted ``StandardScaler``: the classifier scores ``classifier_scaler_.transform(X)``
     program_ : SynthesisProgram that was run
     synthetic_ : ndarray of shape (n_synthetic, n_features), or ``None`` after a fallback; the
         rows the classifier trained on (after ``snap_discrete``)
@@ -469,7 +476,12 @@ class EnhancedDetector(BaseDetector):
         the classifier trained on, a plain prediction for the rows it never saw.
         """
         rows = _subsample_index(len(X), self.max_classifier_rows, rng)
-        data = _in_float32_range(np.vstack([X[rows], synthetic]))
+        # The classifier sees every column centred and scaled by the normal rows it trains on.
+        # Trees are blind to that for sensible values, but not at the extremes: they compare
+        # float32 copies (a column of Unix times, about 1.7e9, then moves in steps of 128 s) and
+        # take a column whose values in a node span less than 1e-7 for constant.
+        self.classifier_scaler_ = StandardScaler().fit(X[rows])
+        data = _in_float32_range(self.classifier_scaler_.transform(np.vstack([X[rows], synthetic])))
         labels = np.r_[np.zeros(len(rows)), np.ones(len(synthetic))].astype(int)
         clf = self._make_classifier(len(data))
         clf.fit(data, labels)
@@ -500,7 +512,7 @@ class EnhancedDetector(BaseDetector):
         clf_train[rows] = scores[: len(rows)]
         if len(rows) < len(X):
             rest = np.setdiff1d(np.arange(len(X)), rows, assume_unique=True)
-            clf_train[rest] = _anomaly_scores(clf, X[rest])
+            clf_train[rest] = self._classifier_scores(X[rest])
         return clf_train
 
     def _make_classifier(self, n_rows: int):
@@ -541,8 +553,23 @@ class EnhancedDetector(BaseDetector):
         )
         if self.classifier_ is None or self.weight_ == 0:
             return ScoreParts(base, np.zeros(len(X)))
-        scores = _anomaly_scores(self.classifier_, X)
+        scores = self._classifier_scores(X)
         return ScoreParts(base, self.weight_ * self._clf_norm.transform(scores))
+
+    def _classifier_scores(self, X: np.ndarray) -> np.ndarray:
+        """The classifier's score of class 1 (synthetic anomaly) for each row of ``X``.
+
+        By chunks of rows, so that the standardised copy of ``X`` stays small on large data.
+        """
+        scaler = getattr(self, "classifier_scaler_", None)  # None in models saved before it
+        score = getattr(self.classifier_, _score_method(self.classifier_))
+        parts = []
+        for start in range(0, len(X), _SCORING_CHUNK_ROWS):
+            chunk = X[start : start + _SCORING_CHUNK_ROWS]
+            if scaler is not None:
+                chunk = scaler.transform(chunk)
+            parts.append(_class_1(score(_in_float32_range(chunk))))
+        return np.concatenate(parts) if parts else np.empty(0)
 
     def base_decision_function(self, X) -> np.ndarray:
         """The base detector's own (finite) scores of ``X``, for comparison."""
@@ -643,11 +670,6 @@ def _score_method(clf) -> str:
     return "predict_proba" if hasattr(clf, "predict_proba") else "decision_function"
 
 
-def _anomaly_scores(clf, X: np.ndarray) -> np.ndarray:
-    """The classifier's score of class 1 (synthetic anomaly) for each row of ``X``."""
-    return _class_1(getattr(clf, _score_method(clf))(_in_float32_range(X)))
-
-
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
@@ -701,10 +723,11 @@ def load(path: str | Path) -> EnhancedDetector:
         ) from None
     if not isinstance(payload, dict) or "llmdas_model" not in payload:
         raise ValueError(f"{path} is not an llmdas model file")
-    if payload.get("format") != MODEL_FORMAT:
+    if payload.get("format") not in _READABLE_FORMATS:
+        readable = " and ".join(map(str, _READABLE_FORMATS))
         raise ValueError(
             f"{path} was saved by another llmdas version (model format {payload.get('format')}, "
-            f"this one reads {MODEL_FORMAT}); fit and save the detector again"
+            f"this one reads {readable}); fit and save the detector again"
         )
     model = payload["llmdas_model"]
     fitted_with = getattr(model, "versions_", None)  # None in files from before llmdas recorded it
