@@ -156,7 +156,8 @@ class EnhancedDetector(BaseDetector):
         their min-max range with ``normalization="minmax"``). Default: 50 extremely randomised
         trees (``ExtraTreesClassifier``), each on a bootstrap sample of at most 1000 rows, with
         out-of-bag scoring (cheap, and every row gets an out-of-bag estimate). Without out-of-bag
-        estimates the training rows are scored by 5-fold cross-fitting.
+        estimates the training rows are scored by 5-fold cross-fitting. Any classifier sees the
+        columns standardised by the normal rows it trains on (``classifier_scaler_``).
     weight : float or "auto", default="auto"
         Weight ``w`` of the classifier's normalised score. ``"auto"``: ``weight_scale *
         max(0, 2 * AUC - 1)`` with AUC the out-of-sample separability of synthetic vs normal rows;
