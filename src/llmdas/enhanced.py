@@ -200,7 +200,8 @@ class EnhancedDetector(BaseDetector):
     ----------
     detector_ : fitted base detector
     classifier_ : fitted classifier, or ``None`` after a fallback
-    classifier_scaler_ : fitted ``StandardScaler``: the classifier scores ``classifier_scaler_.transform(X)``
+    classifier_scaler_ : fitted ``StandardScaler``, or ``None`` after a fallback; the classifier
+        scores ``classifier_scaler_.transform(X)``
     program_ : SynthesisProgram that was run
     synthetic_ : ndarray of shape (n_synthetic, n_features), or ``None`` after a fallback; the
         rows the classifier trained on (after ``snap_discrete``)
@@ -220,6 +221,7 @@ class EnhancedDetector(BaseDetector):
 
     # Fitted attributes whose type a type checker cannot infer from their first assignment.
     classifier_: Any
+    classifier_scaler_: StandardScaler | None
     weight_: float
     separability_: float
     synthetic_: np.ndarray | None
@@ -327,6 +329,7 @@ class EnhancedDetector(BaseDetector):
         started = time.perf_counter()
         if self.synthetic_ is None:
             self.classifier_, self.weight_, self.separability_ = None, 0.0, float("nan")
+            self.classifier_scaler_ = None
             clf_train = np.zeros(len(X))
         else:
             clf_train = self._fit_classifier(X, self.synthetic_, rng)

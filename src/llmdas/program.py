@@ -193,7 +193,6 @@ class SynthesisProgram:
         return cls(source=source, detector=detector, name=name, **metadata)
 
 
-# ---------------------------------------------------------------------- TOML writing
 def program_files(directory: str | Path) -> list[Path]:
     """The program files (``*.py``) under ``directory``, sorted, hidden files and folders skipped.
 
@@ -209,6 +208,7 @@ def program_files(directory: str | Path) -> list[Path]:
     )
 
 
+# ---------------------------------------------------------------------- TOML writing
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
