@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-__all__ = ["replacing"]
+__all__ = ["replacing", "write_json"]
 
 
 @contextmanager
@@ -30,3 +32,9 @@ def replacing(path: str | Path) -> Iterator[Path]:
         os.replace(tmp, path)  # atomic within one file system
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    """Write ``data`` to ``path`` as indented UTF-8 JSON, atomically (see :func:`replacing`)."""
+    with replacing(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -13,13 +13,12 @@ llmdas's probe data against the detector it names.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmdas._atomic import replacing
+from llmdas._atomic import write_json
 from llmdas.program import ProgramFormatError, SynthesisProgram, program_files
 
 __all__ = ["StoreCheck", "save_generated", "validate_store"]
@@ -34,10 +33,7 @@ def save_generated(
     folder = Path(directory) / _safe(program.detector)
     path = folder / f"{_safe(program.name)}.py"
     if transcript is not None:  # first, so that no program appears without its transcript
-        with replacing(path.with_suffix(".json")) as tmp:
-            tmp.write_text(
-                json.dumps(transcript, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-            )
+        write_json(path.with_suffix(".json"), transcript)
     program.save(path)
     logger.info("saved program %s to %s", program.name, path)
     return path

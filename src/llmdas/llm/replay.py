@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from llmdas._atomic import replacing
+from llmdas._atomic import write_json
 
 from .base import (
     Completion,
@@ -101,8 +101,7 @@ class RecordingProvider(LLMProvider):
             **self.inner.describe(),
             "calls": self._calls,
         }
-        with replacing(self.path) as tmp:
-            tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_json(self.path, data)
         return self.path
 
 
