@@ -93,7 +93,7 @@ def benchmark(
 ) -> None:
     """Benchmark base vs enhanced detectors; results go to a resumable SQLite store."""
     from llmdas.benchmark import ResultStore, make_plan, parse_methods
-    from llmdas.benchmark.cells import dataset_path, list_dataset_names
+    from llmdas.benchmark.cells import dataset_path, list_dataset_names, repeated
     from llmdas.data import data_dir as default_data_dir
     from llmdas.detectors import canonical_name
 
@@ -123,7 +123,7 @@ def benchmark(
         "--seeds": [str(s) for s in seed_list],
     }
     for option, values in given.items():
-        twice = sorted({v for v in values if values.count(v) > 1})
+        twice = repeated(values)
         if twice:
             raise typer.BadParameter(f"{option} gives {', '.join(twice)} more than once")
     for name in names:

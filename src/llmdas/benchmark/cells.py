@@ -129,7 +129,7 @@ def parse_methods(
         directory = Path(programs_dir).expanduser().resolve()
         specs.append(MethodSpec(f"store:{directory.name}", "store", str(directory)))
     names = [s.name for s in specs]
-    duplicated = sorted({n for n in names if names.count(n) > 1})
+    duplicated = repeated(names)
     if duplicated:
         raise ValueError(f"method(s) given twice: {', '.join(duplicated)}")
     if not specs:
@@ -183,6 +183,11 @@ class Plan:
     n_planned: int  #: cells in the full grid
     n_missing: int  #: cells not yet in the store (the ones the groups hold)
     config: dict[str, Any]
+
+
+def repeated(values: list[str]) -> list[str]:
+    """The values that occur more than once in ``values``, sorted."""
+    return sorted({v for v in values if values.count(v) > 1})
 
 
 def dataset_path(data_dir: str | Path, name: str) -> Path:
