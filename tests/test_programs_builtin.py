@@ -46,6 +46,29 @@ def test_program_makes_hard_but_novel_rows(name, split):
     assert np.median(syn_scores) < np.max(train_scores)
 
 
+@pytest.mark.parametrize("program", list_builtin(), ids=lambda p: p.name)
+def test_program_moves_rows_alike_whatever_the_scale_and_keeps_constant_columns(program, split):
+    # Tolerances relative to each column's magnitude: with absolute ones (1e-12), data whose columns
+    # all vary by less than that had every column taken for constant. A power of two scales every
+    # number exactly, so a scale-free program returns exactly the scaled rows. A column that does
+    # not vary keeps its value in every synthetic row: any other value gives the row away.
+    X_train, _, _ = split
+    X_train = np.hstack([X_train, np.zeros((len(X_train), 1))])  # a constant 3.0 and a constant 0
+
+    def run(X):
+        mean, spread = X.mean(axis=0), np.where(X.std(axis=0) > 0, X.std(axis=0), 1.0)
+        return run_program(
+            program.source, lambda Z: (((Z - mean) / spread) ** 2).sum(axis=1), X, 40, seed=0
+        ).X
+
+    rows = run(X_train)
+    for scale in (2.0**-40, 2.0**40):
+        assert np.array_equal(run(X_train * scale), rows * scale)
+    constant = (X_train == X_train[0]).all(axis=0)
+    assert constant.sum() == 2
+    assert (rows[:, constant] == X_train[0, constant]).all()
+
+
 def test_lookup_by_name_detector_and_file(tmp_path):
     pca = builtin_program("pca")
     assert load_program(pca.name) == pca

@@ -46,11 +46,12 @@ def generate_hard_anomalies(n_samples: int, model, X_train):
             ).ravel()
         return np.where(np.isfinite(out), out, np.inf)
 
-    # Per-feature scale; constant features get the mean absolute value (or 1) so they can move too.
+    # Per-feature scale. A feature that does not vary (relative to its magnitude, so that X and
+    # 1e-12 * X move alike) is not moved: any other value would give the row away.
     mean = X.mean(axis=0)
     sd = X.std(axis=0)
-    fallback = np.where(np.abs(mean) > 0, np.abs(mean), 1.0)
-    sd = np.where(sd > 1e-12, sd, 0.1 * fallback)
+    varies = sd > 1e-12 * np.abs(X).max(axis=0)
+    sd = np.where(varies, sd, 0.0)
 
     # Training scores on a subsample keep the cost small on large data sets.
     ref_idx = rng.choice(n, size=min(n, 4096), replace=False)
@@ -66,7 +67,7 @@ def generate_hard_anomalies(n_samples: int, model, X_train):
     # Candidate directions in standardised space: K-1 random ones plus the outward direction.
     K = 8
     dirs = rng.standard_normal((n_samples, K, d))
-    outward = (seeds - mean) / sd
+    outward = (seeds - mean) / np.where(varies, sd, 1.0)
     dirs[:, 0, :] = outward + 1e-3 * dirs[:, 0, :]  # tiny jitter: the seed may sit at the mean
     dirs /= np.linalg.norm(dirs, axis=2, keepdims=True) + 1e-12
 

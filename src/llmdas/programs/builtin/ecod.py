@@ -47,11 +47,14 @@ def detector_aware_rows(n_samples, model, X_train):
         border = np.argsort(s)[-max(2, n // 2) :]
 
     # --- robust per-feature spread --------------------------------------------------------------
+    # Tolerances are relative to each column's magnitude, so that X and 1e-12 * X move alike. A
+    # column that does not vary keeps its value: any other value would give the row away.
+    tol = 1e-12 * np.abs(X).max(0)
     q75, q25 = np.percentile(X, [75, 25], axis=0)
     sc = (q75 - q25) / 1.349
     sd = X.std(0)
-    sc = np.where(sc > 1e-12, sc, sd)
-    sc = np.where(sc > 1e-12, sc, 1e-3 * (np.abs(X).mean(0) + 1e-3))
+    sc = np.where(sc > tol, sc, sd)
+    sc = np.where(sc > tol, sc, 0.0)
     med = np.median(X, 0)
 
     # --- candidates -----------------------------------------------------------------------------
@@ -80,7 +83,7 @@ def detector_aware_rows(n_samples, model, X_train):
     # --- hardness filter --------------------------------------------------------------------------
     cs = np.asarray(model.predict_score(C), dtype=float)
     cs = np.where(np.isfinite(cs), cs, np.inf)
-    changed = np.abs(C - B).max(1) > 1e-12  # never return copies of normals
+    changed = (np.abs(C - B) > tol).any(1)  # never return copies of normals
     order = np.argsort(np.where(changed, cs, np.inf), kind="stable")
     order = order[changed[order]] if changed.sum() >= n_samples else order
     n_hard = n_samples // 2 + n_samples % 2
@@ -96,12 +99,14 @@ def local_shell_rows(n_rows, X):
 
     rng = np.random.default_rng()
     mean, spread = X.mean(axis=0), X.std(axis=0)
-    spread[spread < 1e-12] = 1.0
+    varies = spread > 1e-12 * np.abs(X).max(axis=0)  # relative, as in detector_aware_rows
+    spread[~varies] = 1.0
     Z = (X - mean) / spread
     m = min(len(Z), 2000)
     if m < 2 or n_rows == 0:
         return np.empty((0, X.shape[1]))
-    Zs = Z[rng.choice(len(Z), m, replace=False)]
+    sample = rng.choice(len(Z), m, replace=False)
+    Zs = Z[sample]
     sq = (Zs**2).sum(axis=1)
     k = min(5, m - 1)
     kth = np.empty(m)  # 5-NN distance of each parent, in blocks of rows to bound memory
@@ -121,7 +126,9 @@ def local_shell_rows(n_rows, X):
     radius = kth[parents] * np.where(
         near, rng.uniform(1.0, 2.0, n_rows), rng.uniform(3.0, 6.0, n_rows)
     )
-    return (Zs[parents] + directions * radius[:, None]) * spread + mean
+    rows = (Zs[parents] + directions * radius[:, None]) * spread + mean
+    rows[:, ~varies] = X[sample[parents]][:, ~varies]  # a column that does not vary keeps its value
+    return rows
 
 
 def generate_hard_anomalies(n_samples: int, model, X_train):

@@ -25,7 +25,9 @@ def generate_hard_anomalies(n_samples: int, model, X_train):
     scores = model.predict_score(X)
     seeds = X[np.argsort(scores)[-max(5, n // 10) :]]
     spread = X.std(axis=0)
-    spread[spread == 0] = 1.0
+    # A feature that does not vary (relative to its magnitude) gets no noise: any would give the
+    # row away.
+    spread[spread <= 1e-12 * np.abs(X).max(axis=0)] = 0.0
 
     m = 3 * n_samples
     a = seeds[rng.integers(len(seeds), size=m)]

@@ -25,10 +25,13 @@ def generate_hard_anomalies(n_samples: int, model, X_train):
     scores = model.predict_score(X)
     seeds = X[np.argsort(scores)[-max(5, n // 10) :]]
     spread = X.std(axis=0)
-    spread[spread == 0] = 1.0
+    # A feature that does not vary (relative to its magnitude) gets no noise: any would give the
+    # row away.
+    spread[spread <= 1e-12 * np.abs(X).max(axis=0)] = 0.0
 
     # Nearest training neighbour of each seed (in standardised units), in blocks to bound memory.
-    Zs, Zx = seeds / spread, X / spread
+    unit = np.where(spread > 0, spread, 1.0)
+    Zs, Zx = seeds / unit, X / unit
     nearest = np.empty_like(seeds)
     for start in range(0, len(seeds), 256):
         block = Zs[start : start + 256]
