@@ -24,6 +24,7 @@ _EXPORTS = {
     "load": "llmdas.enhanced",
     # What fit, load and a program run may warn or raise, for `except` and warning filters.
     "ConstantColumnWarning": "llmdas.enhanced",
+    "ConstantScoreWarning": "llmdas.enhanced",
     "FeatureNamesWarning": "llmdas.enhanced",
     "ModelVersionWarning": "llmdas.enhanced",
     "ProgramFallbackWarning": "llmdas.enhanced",
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
     from llmdas.detectors import DETECTOR_NAMES, make_detector  # noqa: F401
     from llmdas.enhanced import (  # noqa: F401
         ConstantColumnWarning,
+        ConstantScoreWarning,
         EnhancedDetector,
         FeatureNamesWarning,
         ModelVersionWarning,

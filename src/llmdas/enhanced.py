@@ -60,6 +60,7 @@ __all__ = [
     "ProgramFallbackWarning",
     "ScoreParts",
     "ConstantColumnWarning",
+    "ConstantScoreWarning",
     "FeatureNamesWarning",
     "SmallSampleWarning",
     "load",
@@ -106,6 +107,10 @@ class SmallSampleWarning(UserWarning):
 
 class ConstantColumnWarning(UserWarning):
     """Some training columns hold one value only, which some detectors then ignore entirely."""
+
+
+class ConstantScoreWarning(UserWarning):
+    """The base detector gives every training row the same score, so it ranks nothing."""
 
 
 class FeatureNamesWarning(UserWarning):
@@ -271,7 +276,8 @@ class EnhancedDetector(BaseDetector):
         """Fit on normal rows ``X`` (``y`` is ignored, as in PyOD's unsupervised detectors).
 
         Warns with :class:`ConstantColumnWarning` when some columns of ``X`` hold one value only,
-        and with :class:`SmallSampleWarning` when ``X`` has too few rows for the automatic weight.
+        with :class:`ConstantScoreWarning` when the detector scores every row of ``X`` alike, and
+        with :class:`SmallSampleWarning` when ``X`` has too few rows for the automatic weight.
         """
         self._check_params()
         names = feature_names(X)
@@ -305,6 +311,7 @@ class EnhancedDetector(BaseDetector):
                 ) from exc
         self.base_scores_ = self._training_scores(X)
         self.timings_["base_fit"] = time.perf_counter() - started
+        _warn_constant_scores(self.detector_name_, self.base_scores_)
         rng = np.random.default_rng(self.random_state)
 
         self.program_error_ = None
@@ -658,6 +665,21 @@ def _warn_constant_columns(X: np.ndarray, names: list[str] | None) -> None:
         "detectors (PCA, IForest and HBOS) give a new row the same score whatever its value "
         "there; check that the training rows cover the normal range",
         ConstantColumnWarning,
+        stacklevel=3,
+    )
+
+
+def _warn_constant_scores(detector: str, scores: np.ndarray) -> None:
+    """Warn when the base detector gives every training row the same score."""
+    if (scores != scores[0]).any():
+        return
+    value = scores[0] + 0.0  # prints -0.0 as 0
+    warnings.warn(
+        f"{detector} gives all {len(scores)} training rows the same score ({value:.6g}), so it "
+        "ranks nothing and the fused score is the classifier's alone; if the columns vary by very "
+        "little (scikit-learn's trees take a column spanning less than 1e-7 for constant; OCSVM's "
+        "default kernel width assumes values of order 1), standardise them first",
+        ConstantScoreWarning,
         stacklevel=3,
     )
 
