@@ -466,6 +466,24 @@ def test_cli_generate_and_validate_end_to_end(server, tmp_path, monkeypatch):
     assert "yes" in validated.output
 
 
+def test_cli_generate_keeps_the_transcript_of_a_failed_generation(server, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    server.push(DESCRIPTION, BROKEN)
+    app, runner = _cli_app(), CliRunner()
+    out = tmp_path / "store"
+    result = runner.invoke(
+        app,
+        ["generate", "--detector", "KNN", "--model", "scripted", "--base-url", server.url + "/v1",
+         "--candidates", "1", "--repairs", "0", "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    failed = out / "KNN-failed-transcript.json"
+    assert str(failed) in "".join(result.output.split())  # rich wraps long paths anywhere
+    transcript = json.loads(failed.read_text(encoding="utf-8"))
+    assert transcript["detector"] == "KNN" and SECRET not in failed.read_text()
+    assert [p.name for p in out.iterdir()] == [failed.name]  # whole, with no temporary file
+
+
 def test_cli_record_then_replay(server, tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     server.push(DESCRIPTION, GOOD)

@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 
+from llmdas._atomic import write_json
 from llmdas._terminal import compact_table, console, err_console, labelled, literal
 
 __all__ = ["generate", "programs_validate"]
@@ -145,9 +146,7 @@ def generate(
         # save the transcript so the failure can be studied
         out.mkdir(parents=True, exist_ok=True)
         failed = out / f"{result.detector}-failed-transcript.json"
-        import json
-
-        failed.write_text(json.dumps(result.transcript, indent=2) + "\n", encoding="utf-8")
+        write_json(failed, result.transcript)
         raise ValueError(f"{result.failure_summary()}; transcript in {failed}")
     path = save_generated(out, result.program, result.transcript)
     console.print(
