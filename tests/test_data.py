@@ -187,6 +187,7 @@ def test_csv_without_labels_is_named_in_the_error(tmp_path):
         ),
         ("", "bad.csv holds no rows"),
         ("a,b,label\n", "bad.csv holds no rows"),
+        ("a,b,a\n1,2,0\n", r"the header of bad.csv names two columns 'a' \(columns 0 and 2\)"),
     ],
 )
 def test_malformed_csv_files_fail_clearly(tmp_path, text, message):
@@ -330,6 +331,13 @@ def test_bad_parquet_files_fail_clearly(tmp_path, monkeypatch):
     pd.DataFrame({"a": []}, dtype=float).to_parquet(tmp_path / "empty.parquet")
     with pytest.raises(ValueError, match="empty.parquet holds no rows"):
         load_features(tmp_path / "empty.parquet")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    twice = pa.table([pa.array([1.0, 2.0])] * 3, names=["a", "b", "a"])
+    pq.write_table(twice, tmp_path / "twice.parquet")  # pyarrow allows it, pandas does not
+    with pytest.raises(ValueError, match=r"twice.parquet names two columns 'a' \(columns 0 and 2"):
+        load_features(tmp_path / "twice.parquet")
     (tmp_path / "fake.parquet").write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="fake.parquet is not a readable Parquet file"):
         load_features(tmp_path / "fake.parquet")

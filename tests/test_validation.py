@@ -76,6 +76,9 @@ def test_feature_names_come_from_frames_with_string_columns():
     assert feature_names(pd.DataFrame(np.zeros((2, 2)), columns=["a", "b"])) == ["a", "b"]
     assert feature_names(pd.DataFrame(np.zeros((2, 2)))) is None  # default integer columns
     assert feature_names(np.zeros((2, 2))) is None
+    twice = pd.DataFrame(np.zeros((2, 3)), columns=["a", "b", "a"])
+    with pytest.raises(ValueError, match=r"X names two columns 'a' \(columns 0 and 2\)"):
+        feature_names(twice)  # as scikit-learn refuses such a frame
 
 
 def test_check_feature_names_names_what_differs():

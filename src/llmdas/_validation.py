@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-__all__ = ["check_X", "check_feature_names", "feature_names"]
+__all__ = ["check_X", "check_feature_names", "check_unique_names", "feature_names"]
 
 
 def check_X(
@@ -129,7 +129,26 @@ def feature_names(X) -> list[str] | None:
     if columns is None:
         return None
     names = list(columns)
-    return [str(c) for c in names] if names and all(isinstance(c, str) for c in names) else None
+    if not names or not all(isinstance(c, str) for c in names):
+        return None
+    check_unique_names(names, "X")
+    return [str(c) for c in names]
+
+
+def check_unique_names(names: list[str], owner: str) -> None:
+    """Raise ``ValueError`` when two columns share a name, as scikit-learn does for data frames.
+
+    Which of the two a name meant, when columns are matched or a label column is picked by name,
+    would be a guess.
+    """
+    seen: dict[str, int] = {}
+    for j, name in enumerate(names):
+        if name in seen:
+            raise ValueError(
+                f"{owner} names two columns {name!r} (columns {seen[name]} and {j}); give every "
+                "column its own name"
+            )
+        seen[name] = j
 
 
 def check_feature_names(

@@ -18,7 +18,7 @@ from typing import TextIO
 import numpy as np
 
 from llmdas._atomic import replacing
-from llmdas._validation import check_X
+from llmdas._validation import check_unique_names, check_X
 
 __all__ = [
     "DATASET_FORMATS",
@@ -358,7 +358,10 @@ def _read_header(path: Path) -> list[str] | None:
     if line.startswith("#"):
         line = line[1:]
     cells = [cell.strip().strip('"') for cell in line.split(",")]
-    return cells if any(not _is_number(cell) for cell in cells) else None
+    if all(_is_number(cell) for cell in cells):
+        return None
+    check_unique_names(cells, f"the header of {path.name}")
+    return cells
 
 
 def _load_npy(path: Path) -> np.ndarray:
@@ -419,7 +422,9 @@ def _parquet_columns(path: Path, parquet_file=None) -> list[str]:
     index = (schema.pandas_metadata or {}).get("index_columns", [])
     # A pandas index is stored as a column (e.g. "__index_level_0__" after filtering rows) or,
     # for a plain range, as metadata only; either way it is no feature.
-    return [name for name in schema.names if name not in index]
+    names = [name for name in schema.names if name not in index]
+    check_unique_names(names, path.name)
+    return names
 
 
 def _load_parquet(path: Path) -> tuple[np.ndarray, list[str]]:
