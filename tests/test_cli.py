@@ -314,6 +314,13 @@ def test_user_errors_exit_1_with_one_line():
     assert "Traceback" not in result.output
     result = runner.invoke(app, ["demo", "--detectors", "Nope"])
     assert result.exit_code == 1 and "unknown detector 'Nope'" in " ".join(result.output.split())
+    assert "instance" not in result.output  # a Python object is no choice on the command line
+    # The name is checked before the data are read.
+    result = runner.invoke(
+        app, ["enhance", "--detector", "Nope", "--data", "/no/such.npz", "--scores-out", "x.csv"]
+    )
+    assert result.exit_code == 1 and "unknown detector 'Nope'" in " ".join(result.output.split())
+    assert "instance" not in result.output
 
 
 def test_programs_list_and_show():

@@ -5,6 +5,7 @@ from pyod.models.iforest import IForest
 from llmdas.detectors import (
     DETECTOR_NAMES,
     NonFiniteScoresWarning,
+    canonical_name,
     detector_name,
     fit_scores_are_plain,
     make_detector,
@@ -54,8 +55,10 @@ def test_fit_scores_are_not_called_plain_for_other_classes_or_non_finite_scores(
 def test_names_are_case_insensitive_and_unknown_names_fail():
     assert type(make_detector("iforest")).__name__ == "IForest"
     assert detector_name("ocsvm") == "OCSVM"
-    with pytest.raises(ValueError, match="unknown detector 'Nope'.*PCA"):
+    with pytest.raises(ValueError, match="unknown detector 'Nope'.*PCA.*PyOD detector instance"):
         make_detector("Nope")
+    with pytest.raises(ValueError, match=r"choose one of PCA, .*, DRL$"):  # for the command line
+        canonical_name("Nope")
 
 
 def test_instances_pass_through_and_random_state_is_set():

@@ -121,11 +121,12 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed.", min=0, max=2**32 - 1)] = 42,
 ) -> None:
     """Run base vs enhanced detectors on the embedded demo data (paper split) and compare."""
+    from llmdas.detectors import canonical_name
     from llmdas.enhanced import EnhancedDetector
 
+    names = [canonical_name(d.strip()) for d in detectors.split(",") if d.strip()]
     X, y = load_dataset(data)
     X_train, X_test, y_test = paper_split(X, y)
-    names = [d.strip() for d in detectors.split(",") if d.strip()]
     console.print(
         f"[bold]{data}[/]: {X_train.shape[0]} training rows (normal only), {X_test.shape[0]} test rows "
         f"({int(y_test.sum())} anomalies), {X.shape[1]} features; seed {seed}"
@@ -306,7 +307,7 @@ def enhance(
     n_jobs: _NJobsOption = 1,
 ) -> None:
     """Fit an enhanced detector on the normal rows of DATA and write anomaly scores."""
-    from llmdas.detectors import make_detector
+    from llmdas.detectors import canonical_name, make_detector
     from llmdas.enhanced import EnhancedDetector
 
     check_outputs(  # a wrong suffix must not cost a fit
@@ -318,6 +319,7 @@ def enhance(
         },
         tables=_TABLE_OUTPUTS,
     )
+    detector = canonical_name(detector)  # before the data are read
     params = _detector_params(detector_param or [])
     base = make_detector(detector, random_state=seed, **params) if params else detector
     labels = _label_column(label_column)

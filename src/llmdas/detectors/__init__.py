@@ -69,9 +69,16 @@ def canonical_name(name: str) -> str:
         return _BY_LOWER[name.lower()]
     except KeyError:
         raise ValueError(
-            f"unknown detector {name!r}; choose one of {', '.join(DETECTOR_NAMES)} "
-            "or pass a fitted-or-unfitted PyOD detector instance"
+            f"unknown detector {name!r}; choose one of {', '.join(DETECTOR_NAMES)}"
         ) from None
+
+
+def _api_name(name: str) -> str:
+    """:func:`canonical_name` for the Python API, whose other choice is a detector instance."""
+    try:
+        return canonical_name(name)
+    except ValueError as exc:
+        raise ValueError(f"{exc}, or pass a PyOD detector instance, fitted or not") from None
 
 
 def make_detector(detector: str | BaseDetector, random_state: int | None = None, **params: Any):
@@ -94,7 +101,7 @@ def make_detector(detector: str | BaseDetector, random_state: int | None = None,
         if params:
             raise TypeError("detector parameters can only be given with a detector name")
         return detector
-    module_name, class_name = _REGISTRY[canonical_name(detector)].split(":")
+    module_name, class_name = _REGISTRY[_api_name(detector)].split(":")
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
     except ImportError as exc:
@@ -132,7 +139,7 @@ def _class_path(detector) -> str:
 def detector_name(detector: str | BaseDetector) -> str:
     """The registry name of a detector given by name or instance (its class name otherwise)."""
     if isinstance(detector, str):
-        return canonical_name(detector)
+        return _api_name(detector)
     name = type(detector).__name__
     return _BY_LOWER.get(name.lower(), name)
 
