@@ -677,8 +677,8 @@ def _warn_constant_scores(detector: str, scores: np.ndarray) -> None:
     warnings.warn(
         f"{detector} gives all {len(scores)} training rows the same score ({value:.6g}), so it "
         "ranks nothing and the fused score is the classifier's alone; if the columns vary by very "
-        "little (scikit-learn's trees take a column spanning less than 1e-7 for constant; OCSVM's "
-        "default kernel width assumes values of order 1), standardise them first",
+        "little (OCSVM's default kernel width assumes values of order 1; scikit-learn 1.9's trees "
+        "take a column spanning less than 1e-7 for constant), standardise them first",
         ConstantScoreWarning,
         stacklevel=3,
     )
