@@ -188,6 +188,8 @@ def test_csv_without_labels_is_named_in_the_error(tmp_path):
         ("", "bad.csv holds no rows"),
         ("a,b,label\n", "bad.csv holds no rows"),
         ("a,b,a\n1,2,0\n", r"the header of bad.csv names two columns 'a' \(columns 0 and 2\)"),
+        # pandas' to_csv writes its index, unnamed, unless index=False
+        (",a,y\n0,1.5,0\n1,2.5,0\n2,0.5,1\n", "first column of bad.csv has no name and numbers"),
     ],
 )
 def test_malformed_csv_files_fail_clearly(tmp_path, text, message):
@@ -196,6 +198,12 @@ def test_malformed_csv_files_fail_clearly(tmp_path, text, message):
     for load in (load_dataset, load_features, lambda p: list(iter_features(p, chunk_rows=1))):
         with pytest.raises(ValueError, match=message):
             load(tmp_path / "bad.csv")
+
+
+def test_an_unnamed_first_column_is_read_unless_it_numbers_the_rows(tmp_path):
+    (tmp_path / "t.csv").write_text(",a,y\n5,1.5,0\n7,2.5,0\n")
+    X, y = load_dataset(tmp_path / "t.csv")
+    assert X.tolist() == [[5.0, 1.5], [7.0, 2.5]] and y.tolist() == [0, 0]
 
 
 def _chunked(path, **kwargs) -> np.ndarray:

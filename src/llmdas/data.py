@@ -311,8 +311,26 @@ def _csv_chunks(path: Path, rows: int) -> Iterator[tuple[np.ndarray, list[str] |
                 raise ValueError(
                     f"{path.name} is not a table of numbers: {_csv_problem(str(exc), line)}"
                 ) from None
+            if line == int(header is not None):  # the first chunk
+                _refuse_row_numbers(path, header, table)
             yield table, header
             line += len(lines)
+
+
+def _refuse_row_numbers(path: Path, header: list[str] | None, table: np.ndarray) -> None:
+    """Refuse a first column without a name that numbers the rows 0, 1, 2, ...
+
+    It is the index that pandas' ``to_csv`` writes unless ``index=False``; read as a feature, it
+    would make every row's position part of its anomaly score.
+    """
+    if header is None or header[0] != "" or table.shape[1] < 2:
+        return
+    if np.array_equal(table[:, 0], np.arange(len(table))):
+        raise ValueError(
+            f"the first column of {path.name} has no name and numbers the rows 0, 1, 2, ...: the "
+            "index that pandas' to_csv writes unless index=False; write the file without it, or "
+            "drop that column"
+        )
 
 
 def _npy_chunks(path: Path, rows: int) -> Iterator[tuple[np.ndarray, None]]:
