@@ -393,6 +393,14 @@ def test_score_checks_csv_headers_against_the_fitted_columns(tmp_path):
     assert "pass --label-column" in output
     result = runner.invoke(app, [*score, "--data", str(labelled), "--label-column", "y"])
     assert result.exit_code == 0, result.output
+    # Without a header, the extra column is found by the count of columns, with the same hint.
+    bare = tmp_path / "bare.csv"
+    np.savetxt(bare, np.column_stack([X, y]), delimiter=",")
+    result = runner.invoke(app, [*score, "--data", str(bare)])
+    output = " ".join(result.output.split())
+    assert result.exit_code == 1, result.output
+    assert f"bare.csv has {X.shape[1] + 1} feature columns, the model was fitted on" in output
+    assert "pass --label-column" in output
     # Rows to score without the training file's label column: the fix is named.
     fit = ["enhance", "--detector", "ECOD", "--data", str(train), "--label-column", "y"]
     fit += ["--scores-out", str(tmp_path / "u.csv"), "--score-data", str(same)]

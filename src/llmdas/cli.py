@@ -13,7 +13,7 @@ import inspect
 import json
 import math
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -423,6 +423,7 @@ def score(
     labels = _label_column(label_column)
     _check_columns(getattr(fitted, "feature_names_in_", None), data, labels)
     chunks = iter_features(data, label_column=labels, chunk_rows=chunk_rows)
+    chunks = _of_width(chunks, fitted.n_features_in_, data, labels)
     n_written = _write_scores(fitted, chunks, scores_out, labels_out, parts)
     console.print(f"scored {n_written} rows of {data.name} with {model.name}; wrote {scores_out}")
 
@@ -533,6 +534,24 @@ def _check_columns(fitted: np.ndarray | list[str] | None, data: Path, label_colu
         if label_column is None and one_more:
             raise ValueError(f"{exc} (if that column holds labels, pass --label-column)") from None
         raise
+
+
+def _of_width(
+    chunks: Iterable[np.ndarray], width: int, data: Path, label_column
+) -> Iterator[np.ndarray]:
+    """The chunks of ``data``, refused as soon as one has another number of columns than the model."""
+    for chunk in chunks:
+        if chunk.shape[1] != width:
+            hint = (
+                " (if one of them holds labels, pass --label-column)"
+                if label_column is None and chunk.shape[1] == width + 1
+                else ""
+            )
+            raise ValueError(
+                f"{data.name} has {chunk.shape[1]} feature columns, the model was fitted on "
+                f"{width}{hint}"
+            )
+        yield chunk
 
 
 def _detector_params(items: list[str]) -> dict[str, Any]:
