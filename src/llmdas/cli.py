@@ -539,7 +539,7 @@ def _check_columns(fitted: np.ndarray | list[str] | None, data: Path, label_colu
 def _of_width(
     chunks: Iterable[np.ndarray], width: int, data: Path, label_column
 ) -> Iterator[np.ndarray]:
-    """The chunks of ``data``, refused as soon as one has another number of columns than the model."""
+    """The chunks of ``data``; the first with another number of columns than the model fails."""
     for chunk in chunks:
         if chunk.shape[1] != width:
             hint = (
