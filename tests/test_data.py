@@ -204,6 +204,8 @@ def test_an_unnamed_first_column_is_read_unless_it_numbers_the_rows(tmp_path):
     (tmp_path / "t.csv").write_text(",a,y\n5,1.5,0\n7,2.5,0\n")
     X, y = load_dataset(tmp_path / "t.csv")
     assert X.tolist() == [[5.0, 1.5], [7.0, 2.5]] and y.tolist() == [0, 0]
+    (tmp_path / "two.csv").write_text(",a,y\n0,1.5,0\n1,2.5,0\n")  # too few rows to tell
+    assert load_dataset(tmp_path / "two.csv")[0].tolist() == [[0.0, 1.5], [1.0, 2.5]]
 
 
 def _chunked(path, **kwargs) -> np.ndarray:

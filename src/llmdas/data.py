@@ -286,6 +286,8 @@ def _csv_chunks(path: Path, rows: int) -> Iterator[tuple[np.ndarray, list[str] |
     header = _read_header(path)
     line = int(header is not None)  # lines before the chunk being read
     width = None
+    # The first values of a first column without a name (pandas' index, if they are 0, 1, 2).
+    unnamed_first: list[float] | None = [] if header is not None and header[0] == "" else None
     with _open_csv(path) as fh:
         if header is not None:
             fh.readline()
@@ -311,21 +313,21 @@ def _csv_chunks(path: Path, rows: int) -> Iterator[tuple[np.ndarray, list[str] |
                 raise ValueError(
                     f"{path.name} is not a table of numbers: {_csv_problem(str(exc), line)}"
                 ) from None
-            if line == int(header is not None):  # the first chunk
-                _refuse_row_numbers(path, header, table)
+            if unnamed_first is not None and len(unnamed_first) < 3 and table.shape[1] > 1:
+                unnamed_first.extend(table[: 3 - len(unnamed_first), 0])
+                _refuse_row_numbers(path, unnamed_first)
             yield table, header
             line += len(lines)
 
 
-def _refuse_row_numbers(path: Path, header: list[str] | None, table: np.ndarray) -> None:
-    """Refuse a first column without a name that numbers the rows 0, 1, 2, ...
+def _refuse_row_numbers(path: Path, first_values: list[float]) -> None:
+    """Refuse a first column without a name whose first three rows hold 0, 1, 2.
 
     It is the index that pandas' ``to_csv`` writes unless ``index=False``; read as a feature, it
-    would make every row's position part of its anomaly score.
+    would make every row's position part of its anomaly score. Only the first three rows decide,
+    so that the answer does not depend on how many rows are read at a time.
     """
-    if header is None or header[0] != "" or table.shape[1] < 2:
-        return
-    if np.array_equal(table[:, 0], np.arange(len(table))):
+    if first_values == [0.0, 1.0, 2.0]:
         raise ValueError(
             f"the first column of {path.name} has no name and numbers the rows 0, 1, 2, ...: the "
             "index that pandas' to_csv writes unless index=False; write the file without it, or "
