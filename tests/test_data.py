@@ -188,6 +188,7 @@ def test_csv_without_labels_is_named_in_the_error(tmp_path):
         ("", "bad.csv holds no rows"),
         ("a,b,label\n", "bad.csv holds no rows"),
         ("a,b,a\n1,2,0\n", r"the header of bad.csv names two columns 'a' \(columns 0 and 2\)"),
+        ("a,,,y\n1,2,3,0\n", r"bad.csv leaves two columns without a name \(columns 1 and 2\)"),
         # pandas' to_csv writes its index, unnamed, unless index=False
         (",a,y\n0,1.5,0\n1,2.5,0\n2,0.5,1\n", "first column of bad.csv has no name and numbers"),
     ],

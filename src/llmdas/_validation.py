@@ -144,9 +144,9 @@ def check_unique_names(names: list[str], owner: str) -> None:
     seen: dict[str, int] = {}
     for j, name in enumerate(names):
         if name in seen:
+            what = f"names two columns {name!r}" if name else "leaves two columns without a name"
             raise ValueError(
-                f"{owner} names two columns {name!r} (columns {seen[name]} and {j}); give every "
-                "column its own name"
+                f"{owner} {what} (columns {seen[name]} and {j}); give every column its own name"
             )
         seen[name] = j
 
