@@ -409,6 +409,11 @@ def test_score_checks_csv_headers_against_the_fitted_columns(tmp_path):
     assert result.exit_code == 1 and "pass --score-label-column none" in output, result.output
     result = runner.invoke(app, [*fit, "--score-label-column", "none"])
     assert result.exit_code == 0, result.output
+    wide = [*fit[:-1], str(bare), "--score-label-column", "none"]  # checked before the fit
+    result = runner.invoke(app, wide)
+    output = " ".join(result.output.split())
+    assert result.exit_code == 1, result.output
+    assert f"bare.csv has {X.shape[1] + 1} feature columns, train.csv has {X.shape[1]}" in output
     # `llmdas info` describes the saved model.
     result = runner.invoke(app, ["info", str(model)])
     output = " ".join(result.output.split())

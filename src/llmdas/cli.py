@@ -353,12 +353,8 @@ def enhance(
         _check_columns(columns, score_data, score_labels)
         # A first pass checks every chunk and keeps none, so memory does not grow with the file;
         # the rows are read again after the fit.
-        for chunk in score_chunks():
-            if chunk.shape[1] != X.shape[1]:
-                raise ValueError(
-                    f"{score_data.name} has {chunk.shape[1]} feature columns, {data.name} has "
-                    f"{X.shape[1]}"
-                )
+        for _ in _of_width(score_chunks(), X.shape[1], score_data, f"{data.name} has"):
+            pass
     model = EnhancedDetector(
         base,
         program=program,
@@ -423,7 +419,8 @@ def score(
     labels = _label_column(label_column)
     _check_columns(getattr(fitted, "feature_names_in_", None), data, labels)
     chunks = iter_features(data, label_column=labels, chunk_rows=chunk_rows)
-    chunks = _of_width(chunks, fitted.n_features_in_, data, labels)
+    hint = "--label-column" if labels is None else None
+    chunks = _of_width(chunks, fitted.n_features_in_, data, "the model was fitted on", hint)
     n_written = _write_scores(fitted, chunks, scores_out, labels_out, parts)
     console.print(f"scored {n_written} rows of {data.name} with {model.name}; wrote {scores_out}")
 
@@ -537,19 +534,23 @@ def _check_columns(fitted: np.ndarray | list[str] | None, data: Path, label_colu
 
 
 def _of_width(
-    chunks: Iterable[np.ndarray], width: int, data: Path, label_column
+    chunks: Iterable[np.ndarray],
+    width: int,
+    data: Path,
+    expected: str,
+    label_option: str | None = None,
 ) -> Iterator[np.ndarray]:
-    """The chunks of ``data``; the first with another number of columns than the model fails."""
+    """The chunks of ``data``; the first with other than ``width`` columns fails, saying
+    ``expected`` before the width, and naming ``label_option`` when one column is extra."""
     for chunk in chunks:
         if chunk.shape[1] != width:
             hint = (
-                " (if one of them holds labels, pass --label-column)"
-                if label_column is None and chunk.shape[1] == width + 1
+                f" (if one of them holds labels, pass {label_option})"
+                if label_option is not None and chunk.shape[1] == width + 1
                 else ""
             )
             raise ValueError(
-                f"{data.name} has {chunk.shape[1]} feature columns, the model was fitted on "
-                f"{width}{hint}"
+                f"{data.name} has {chunk.shape[1]} feature columns, {expected} {width}{hint}"
             )
         yield chunk
 

@@ -66,7 +66,7 @@ def detector_aware_rows(n_samples, model, X_train):
     r = rng.uniform(0.5, 2.0, size=(m, 1))
 
     # --- detector-aware direction (in units of the per-feature spread) ------------------------
-    mu, sd_ = X.mean(0), np.where(sc > 0, X.std(0), 0.0)
+    mu, sd_ = X.mean(0), np.where(sc > 0, sd, 0.0)
     Z = (X - mu) / np.where(sd_ > 0, sd_, 1.0)
     # The SVD costs rows x d x min(rows, d): at most 5000 rows, fewer on very wide data, so that
     # it takes seconds (5000 rows x 10 000 columns would take minutes, past the time limit).
