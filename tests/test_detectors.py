@@ -1,6 +1,9 @@
 import numpy as np
 import pytest
 from pyod.models.iforest import IForest
+from sklearn.covariance import EllipticEnvelope
+from sklearn.ensemble import IsolationForest
+from sklearn.svm import OneClassSVM
 
 from llmdas.detectors import (
     DETECTOR_NAMES,
@@ -65,8 +68,21 @@ def test_instances_pass_through_and_random_state_is_set():
     det = IForest(n_estimators=10)
     assert make_detector(det) is det
     assert make_detector("IForest", random_state=3).random_state == 3
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="PyOD-style detector, got object"):
         make_detector(object())
+
+
+def test_a_class_or_a_scikit_learn_outlier_detector_is_refused_with_what_to_pass_instead():
+    # A class has fit and decision_function as attributes; scikit-learn's detectors score normal
+    # rows higher, so either would be fitted and then score wrongly (or fail deep inside).
+    with pytest.raises(TypeError, match=r"got the class IForest; pass IForest\(\)"):
+        make_detector(IForest)
+    with pytest.raises(TypeError, match="IsolationForest follows scikit-learn's .* use 'IForest'"):
+        make_detector(IsolationForest())
+    with pytest.raises(TypeError, match="OneClassSVM follows .* use 'OCSVM'"):
+        detector_name(OneClassSVM())
+    with pytest.raises(TypeError, match="EllipticEnvelope follows .* use a registry name"):
+        make_detector(EllipticEnvelope())
 
 
 def test_named_detectors_take_their_constructor_arguments_and_refuse_others():

@@ -274,6 +274,21 @@ def test_a_classifier_that_cannot_score_rows_is_refused_before_the_fit(classifie
         EnhancedDetector("PCA", classifier=classifier).fit(split[0])
 
 
+@pytest.mark.parametrize("prefit", [False, True])
+def test_a_scikit_learn_outlier_detector_is_refused_even_with_a_program(prefit, split):
+    # Its decision_function is higher for normal rows: fitted and fused, it would rank backwards.
+    from sklearn.ensemble import IsolationForest
+
+    base = IsolationForest(random_state=0)
+    if prefit:
+        base.fit(split[0])
+    det = EnhancedDetector(base, program="IForest", prefit=prefit)
+    with pytest.raises(TypeError, match="IsolationForest follows scikit-learn's convention"):
+        det.fit(split[0])
+    with pytest.raises(TypeError, match="PyOD-style detector, got NoneType"):
+        EnhancedDetector(None).fit(np.full((3, 2), np.nan))  # before the rows are looked at
+
+
 def test_a_pyod_iforest_instance_is_scored_by_the_registry_class(split):
     from llmdas.detectors.iforest import IForest as LlmdasIForest
 

@@ -353,6 +353,7 @@ class EnhancedDetector(BaseDetector):
         return self
 
     def _check_params(self) -> None:
+        detector_name(self.detector)  # an unknown name or a wrong kind of object fails first
         if self.on_program_error not in ("raise", "base"):
             raise ValueError(
                 f"on_program_error must be 'raise' or 'base', got {self.on_program_error!r}"

@@ -18,11 +18,13 @@ from typing import Any
 
 import numpy as np
 from pyod.models.base import BaseDetector
+from sklearn.base import OutlierMixin
 
 __all__ = [
     "DETECTOR_NAMES",
     "NonFiniteScoresWarning",
     "canonical_name",
+    "check_detector_instance",
     "detector_name",
     "fit_scores_are_plain",
     "make_detector",
@@ -94,10 +96,7 @@ def make_detector(detector: str | BaseDetector, random_state: int | None = None,
         Extra constructor arguments for a named detector.
     """
     if not isinstance(detector, str):
-        if not (hasattr(detector, "fit") and hasattr(detector, "decision_function")):
-            raise TypeError(
-                f"detector must be a name or a PyOD-style detector, got {type(detector).__name__}"
-            )
+        check_detector_instance(detector)
         if params:
             raise TypeError("detector parameters can only be given with a detector name")
         return detector
@@ -121,6 +120,40 @@ def make_detector(detector: str | BaseDetector, random_state: int | None = None,
     return cls(**params)
 
 
+# scikit-learn's outlier detectors and the registry names of their PyOD counterparts.
+_PYOD_FOR_SKLEARN = {
+    "IsolationForest": "IForest",
+    "OneClassSVM": "OCSVM",
+    "LocalOutlierFactor": "LOF",
+}
+
+
+def check_detector_instance(detector: Any) -> None:
+    """Raise ``TypeError`` unless ``detector`` is a detector instance that scores as PyOD's do.
+
+    A class passes for a detector by its attributes, and scikit-learn's outlier detectors
+    (``IsolationForest``, ``OneClassSVM``, ...) have ``fit`` and ``decision_function`` too, but
+    their ``decision_function`` is *higher for normal rows*: taken as PyOD's, it would rank
+    every row backwards without any error.
+    """
+    if isinstance(detector, type):
+        raise TypeError(
+            f"detector must be a detector instance, got the class {detector.__name__}; "
+            f"pass {detector.__name__}()"
+        )
+    kind = type(detector).__name__
+    if not (hasattr(detector, "fit") and hasattr(detector, "decision_function")):
+        raise TypeError(f"detector must be a name or a PyOD-style detector, got {kind}")
+    if isinstance(detector, OutlierMixin) and not isinstance(detector, BaseDetector):
+        counterpart = _PYOD_FOR_SKLEARN.get(kind)
+        hint = f"'{counterpart}'" if counterpart else "a registry name"
+        raise TypeError(
+            f"{kind} follows scikit-learn's convention (decision_function higher for normal "
+            f"rows), the opposite of PyOD's, and would rank rows backwards; use {hint} or a "
+            "PyOD detector instance"
+        )
+
+
 def registry_equivalent(detector: BaseDetector) -> BaseDetector:
     """An unfitted registry detector with ``detector``'s parameters if the registry's class scores
     exactly as ``detector``'s class does, only faster (PyOD's IForest); else ``detector`` itself."""
@@ -140,6 +173,7 @@ def detector_name(detector: str | BaseDetector) -> str:
     """The registry name of a detector given by name or instance (its class name otherwise)."""
     if isinstance(detector, str):
         return _api_name(detector)
+    check_detector_instance(detector)
     name = type(detector).__name__
     return _BY_LOWER.get(name.lower(), name)
 
