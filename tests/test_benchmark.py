@@ -256,11 +256,15 @@ def test_an_unreadable_dataset_file_fails_its_cells_only(tiny_dir, tmp_path):
     (data / "alpha.npz").write_bytes((tiny_dir / "alpha.npz").read_bytes())
     (data / "broken.npz").write_bytes(b"not a zip archive")
     (data / "text.csv").write_bytes(b"1,2,0\n\xff,3,1\n")
+    np.savez(data / "normal.npz", X=np.random.default_rng(0).normal(size=(40, 3)), y=np.zeros(40))
     with ResultStore(tmp_path / "r.db") as store:
-        plan = _plan(data, store, datasets=("alpha", "broken", "text"), detectors=("PCA",))
+        names = ("alpha", "broken", "text", "normal")
+        plan = _plan(data, store, datasets=names, detectors=("PCA",))
         run_plan(plan, store)
         errors = {c["dataset"]: c["error"] for c in store.cells()}
     assert errors["alpha"] is None
+    # Without anomalies its AUC-PR used to be stored as 0.0 and averaged into the tables.
+    assert "ValueError: y holds no anomaly (1)" in errors["normal"]
     assert errors["broken"] == (
         "reading and splitting the data failed: "
         "ValueError: broken.npz is not an .npz archive (np.savez writes them)"

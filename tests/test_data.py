@@ -40,6 +40,15 @@ def test_random_split_depends_on_seed_only():
     assert len(a[0]) + len(a[1]) == len(X)
 
 
+@pytest.mark.parametrize("split", [paper_split, random_split])
+def test_a_split_needs_labels_0_and_1_and_an_anomaly_to_evaluate(split):
+    X = np.arange(20, dtype=float).reshape(10, 2)
+    with pytest.raises(ValueError, match="y holds no anomaly .*AUC-PR and AUC-ROC are undefined"):
+        split(X, np.zeros(10))
+    with pytest.raises(ValueError, match=r"y must hold 0 \(normal\) and 1 \(anomaly\) only"):
+        split(X, np.r_[np.zeros(8), 2, 2])  # 2 would count as an anomaly and fail the metrics
+
+
 def test_formats_round_trip(tmp_path):
     X, y = load_demo()
     np.savez(tmp_path / "d.npz", X=X, y=y)

@@ -617,6 +617,13 @@ def _check_labelled(X, y) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(y).ravel()
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]} labels")
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError("y must hold 0 (normal) and 1 (anomaly) only")
     if np.count_nonzero(y == 0) < 4:
         raise ValueError("need at least 4 normal rows (y == 0) to split into train and test")
+    if not y.any():  # every metric of the test rows would be undefined, or 0 by convention
+        raise ValueError(
+            "y holds no anomaly (1): the test rows would all be normal, and AUC-PR and AUC-ROC "
+            "are undefined"
+        )
     return X, y
