@@ -328,6 +328,10 @@ def test_a_base_detector_that_cannot_fit_the_rows_is_named():
         ValueError, match="base detector KNN could not be fitted on 4 rows x 3 feat"
     ):
         EnhancedDetector("KNN").fit(X)  # n_neighbors=5 needs more rows
+    # PyOD's KNN takes any method and then fails on it with an AttributeError deep in its fit;
+    # the message names the changed parameter and keeps the original error's type.
+    with pytest.raises(ValueError, match=r"KNN\(method='foo'\) could not .*: AttributeError"):
+        EnhancedDetector(make_detector("KNN", method="foo")).fit(np.tile(X, (5, 1)))
 
 
 def test_prefit_reuses_the_given_detector(split):

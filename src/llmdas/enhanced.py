@@ -40,6 +40,7 @@ from sklearn.utils.validation import check_is_fitted
 from llmdas._atomic import replacing
 from llmdas._validation import check_feature_names, check_X, feature_names
 from llmdas.detectors import (
+    describe_detector,
     detector_name,
     fit_scores_are_plain,
     make_detector,
@@ -304,10 +305,15 @@ class EnhancedDetector(BaseDetector):
             try:
                 with np.errstate(all="ignore"):
                     self.detector_.fit(X)
-            except ValueError as exc:  # e.g. KNN's n_neighbors above the number of rows
+            except MemoryError:
+                raise
+            except Exception as exc:  # KNN's n_neighbors above the number of rows, a bad method
+                # PyOD checks few parameters itself: a KNN method it does not know fails later
+                # with an AttributeError, which says nothing of the parameter.
+                cause = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
                 raise ValueError(
-                    f"the base detector {self.detector_name_} could not be fitted on "
-                    f"{X.shape[0]} rows x {X.shape[1]} features: {exc}"
+                    f"the base detector {describe_detector(self.detector_)} could not be fitted "
+                    f"on {X.shape[0]} rows x {X.shape[1]} features: {cause}"
                 ) from exc
         self.base_scores_ = self._training_scores(X)
         self.timings_["base_fit"] = time.perf_counter() - started

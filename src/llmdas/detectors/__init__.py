@@ -25,6 +25,7 @@ __all__ = [
     "NonFiniteScoresWarning",
     "canonical_name",
     "check_detector_instance",
+    "describe_detector",
     "detector_name",
     "fit_scores_are_plain",
     "make_detector",
@@ -176,6 +177,28 @@ def detector_name(detector: str | BaseDetector) -> str:
     check_detector_instance(detector)
     name = type(detector).__name__
     return _BY_LOWER.get(name.lower(), name)
+
+
+def describe_detector(detector) -> str:
+    """The detector's registry name with the parameters that differ from its defaults, as
+    ``KNN(method='foo')``: what a user changed is what to look at when a fit fails."""
+    try:
+        defaults = {
+            name: param.default
+            for name, param in inspect.signature(type(detector)).parameters.items()
+        }
+        params = detector.get_params(deep=False)
+    except (TypeError, ValueError, AttributeError):  # no introspectable constructor
+        return detector_name(detector)
+    # repr, not ==: parameters may be arrays. The seed is set by llmdas, not changed by a user.
+    changed = [
+        f"{name}={value!r}"
+        for name, value in params.items()
+        if name != "random_state" and name in defaults and repr(value) != repr(defaults[name])
+    ]
+    return (
+        f"{detector_name(detector)}({', '.join(changed)})" if changed else detector_name(detector)
+    )
 
 
 def fit_scores_are_plain(detector) -> bool:
