@@ -147,6 +147,15 @@ def test_pca_fits_and_scores_as_pyod_does_in_every_scoring_block(monkeypatch, pa
     np.testing.assert_allclose(ours.decision_function(new), stock.decision_function(new), rtol=1e-9)
 
 
+def test_iforest_refuses_training_values_that_its_float32_trees_would_make_infinite():
+    X = np.random.default_rng(0).normal(size=(100, 3))
+    with np.errstate(over="ignore"):  # the cast to float32 overflows
+        assert np.ptp(IForest(random_state=0).fit(X * 1e100).decision_scores_) == 0  # PyOD: all 0
+    with pytest.raises(ValueError, match=r"column 1 holds values as large as 3.*e\+100, beyond"):
+        make_detector("IForest").fit(X * [1, 1e100, 1])
+    make_detector("IForest").fit(X * 1e38)  # within float32's range
+
+
 @pytest.mark.parametrize(
     "params",
     [{}, {"max_features": 0.5}, {"n_estimators": 7, "max_samples": 40, "bootstrap": True}],
@@ -167,6 +176,8 @@ def test_iforest_scores_as_pyod_does_bit_for_bit(params, monkeypatch):
         assert np.array_equal(ours.decision_function(rows), stock.decision_function(rows))
     with pytest.raises(TypeError, match="dense data is required"):  # as PyOD's own
         ours.decision_function(csr_matrix(new))
+    with pytest.raises(TypeError, match="dense data is required"):
+        make_detector("IForest").fit(csr_matrix(X))
     with pytest.raises(ValueError, match="features"):
         ours.decision_function(new[:, :5])
     # Left to PyOD's own scoring: trees scored in parallel threads, as a caller asked joblib, and

@@ -9,8 +9,10 @@ rows two or three times per fit, so this cost is paid on every enhanced fit.
 This subclass computes the same numbers without the dispatch: each tree's leaves come from the
 same ``tree_.apply``, their path lengths are added in the same order and with the same arithmetic,
 so the scores equal PyOD's bit for bit (``tests/test_detectors.py`` checks it for several
-settings). Fitting is PyOD's, unchanged. Parallel jobs asked for with joblib, and names that a
-future scikit-learn renames, leave scoring to PyOD.
+settings). Fitting is PyOD's, except that training values beyond float32's range are refused:
+scikit-learn's trees cast them to infinity without an error, and a forest grown on them isolates
+nothing (on rows of order 1e100 every score is 0). Parallel jobs asked for with joblib, and names
+that a future scikit-learn renames, leave scoring to PyOD.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from joblib.parallel import get_active_backend
 from pyod.models.iforest import IForest as _PyODIForest
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 try:  # private to scikit-learn: without it, PyOD scores
     from sklearn.ensemble._iforest import _average_path_length
@@ -26,6 +28,8 @@ except ImportError:  # pragma: no cover - depends on the installed scikit-learn
     _average_path_length = None
 
 __all__ = ["IForest"]
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 # What the loop reads from a fitted scikit-learn IsolationForest; without any of them, PyOD scores.
 _FOREST_ATTRIBUTES = (
@@ -42,6 +46,18 @@ _FOREST_ATTRIBUTES = (
 class IForest(_PyODIForest):
     """PyOD ``IForest`` whose ``decision_function`` skips joblib's per-tree dispatch (see module
     docstring); the scores are PyOD's, bit for bit."""
+
+    def fit(self, X, y=None):
+        X = check_array(X)  # PyOD's own check, which refuses sparse and non-finite X
+        peak = np.maximum(X.max(axis=0), -X.min(axis=0))  # no |X| copy
+        if (peak > _FLOAT32_MAX).any():
+            j = int(peak.argmax())
+            raise ValueError(
+                f"column {j} holds values as large as {peak[j]:.3g}, beyond float32's "
+                f"{_FLOAT32_MAX:.3g}, in which scikit-learn's trees compute; rescale the columns "
+                "(standardise them, or take the log of counts and amounts) first"
+            )
+        return super().fit(X, y)
 
     def decision_function(self, X):
         check_is_fitted(self, ["decision_scores_", "threshold_", "labels_"])
