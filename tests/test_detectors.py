@@ -147,6 +147,26 @@ def test_pca_fits_and_scores_as_pyod_does_in_every_scoring_block(monkeypatch, pa
     np.testing.assert_allclose(ours.decision_function(new), stock.decision_function(new), rtol=1e-9)
 
 
+def test_only_an_rbf_one_class_svm_has_a_score_ceiling():
+    from llmdas.detectors import score_ceiling
+
+    X = np.random.default_rng(0).normal(size=(100, 3))
+    svm = make_detector("OCSVM").fit(X)
+    ceiling = score_ceiling(svm, X)
+    far = svm.decision_function(np.r_[X[:5] * 3, X[:5] * 100])
+    assert (far <= ceiling).all() and far[-1] == ceiling  # reached where the kernel underflows
+    assert score_ceiling(make_detector("OCSVM", kernel="linear").fit(X), X) is None
+    assert score_ceiling(make_detector("IForest").fit(X), X) is None
+    assert score_ceiling(make_detector("OCSVM"), X) is None  # not fitted
+
+    class Flipped(type(svm)):  # the same fitted SVM, scored the other way round
+        def decision_function(self, X):
+            return -super().decision_function(X)
+
+    flipped = Flipped().fit(X)
+    assert score_ceiling(flipped, X) is None
+
+
 def test_iforest_refuses_training_values_that_its_float32_trees_would_make_infinite():
     X = np.random.default_rng(0).normal(size=(100, 3))
     with np.errstate(over="ignore"):  # the cast to float32 overflows

@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from llmdas.fusion import TailNormalizer, chance_auc_spread
+from llmdas.fusion import LogGap, TailNormalizer, chance_auc_spread
 
 
 def test_tail_evidence_is_strictly_increasing_and_never_ties_distinct_scores():
@@ -32,6 +32,17 @@ def test_tail_evidence_at_training_scores_is_the_empirical_tail_p_value():
 def test_tail_evidence_of_constant_training_scores_still_ranks():
     T = TailNormalizer.fit(np.zeros(10))
     assert np.all(np.diff(T.transform(np.array([-1.0, 0.0, 1.0]))) > 0)
+
+
+def test_log_gap_keeps_the_order_below_the_ceiling_and_maps_the_ceiling_alone_above_it():
+    ceiling = 0.5
+    # Distinct scores, up to the last float before the ceiling.
+    below = np.unique(np.r_[ceiling - np.geomspace(1.0, 1e-15, 200), np.nextafter(ceiling, 0)])
+    mapped = LogGap(ceiling)(below)
+    assert np.all(np.diff(mapped) > 0) and np.isfinite(mapped).all()
+    top = LogGap(ceiling)(np.array([ceiling, ceiling]))
+    assert top[0] == top[1] > mapped.max()  # the same value, whatever else is mapped with it
+    assert np.array_equal(LogGap(ceiling)(np.array([ceiling])), top[:1])
 
 
 def test_chance_auc_spread_matches_the_auc_of_random_scores():

@@ -46,9 +46,16 @@ from llmdas.detectors import (
     make_detector,
     registry_equivalent,
     sanitize_scores,
+    score_ceiling,
     score_detector,
 )
-from llmdas.fusion import chance_auc_spread, fuse, make_normalizers, separability_weight
+from llmdas.fusion import (
+    LogGap,
+    chance_auc_spread,
+    fuse,
+    make_normalizers,
+    separability_weight,
+)
 from llmdas.program import SynthesisProgram
 from llmdas.programs import builtin_program, list_builtin, load_program
 from llmdas.sandbox import ProgramError, SandboxLimits, run_program
@@ -80,15 +87,18 @@ _DEFAULT_TREE_ROWS = 1000
 #: change that moves its scores without changing a constructor default (the fusion arithmetic, the
 #: default classifier's settings, ...): benchmark stores hash it, so that a resumed run recomputes
 #: its cells instead of mixing old and new results. 2: strictly increasing base evidence;
-#: 3: squared classifier rank; 4: the classifier sees standardised columns.
-METHOD_VERSION = 4
+#: 3: squared classifier rank; 4: the classifier sees standardised columns; 5: OCSVM's scores
+#: mapped by ``LogGap`` before ``T``.
+METHOD_VERSION = 5
 #: Version of the files written by :meth:`EnhancedDetector.save`; 2 since the base normaliser
 #: became strictly increasing (its fitted attributes changed), 3 since the classifier scores
-#: standardised columns (``classifier_scaler_``), which a reader of format 2 would skip. Format-2
-#: files still load and score as fitted: a normaliser without ``power`` gets 1, and a model
-#: without ``classifier_scaler_`` gives its classifier the rows as they are.
-MODEL_FORMAT = 3
-_READABLE_FORMATS = (2, 3)
+#: standardised columns (``classifier_scaler_``), which a reader of format 2 would skip, 4 since
+#: OCSVM's scores are mapped before ``T`` (``_base_map``), which a reader of format 3 would skip.
+#: Older files still load and score as fitted: a normaliser without ``power`` gets 1, a model
+#: without ``classifier_scaler_`` gives its classifier the rows as they are, and one without
+#: ``_base_map`` normalises the raw scores.
+MODEL_FORMAT = 4
+_READABLE_FORMATS = (2, 3, 4)
 
 
 class ScoreParts(NamedTuple):
@@ -346,11 +356,13 @@ class EnhancedDetector(BaseDetector):
             clf_train = np.zeros(len(X))
         else:
             clf_train = self._fit_classifier(X, self.synthetic_, rng)
+        ceiling = score_ceiling(self.detector_, X) if self.normalization == "tail" else None
+        self._base_map = None if ceiling is None else LogGap(ceiling)
         self._base_norm, self._clf_norm = make_normalizers(
-            self.normalization, self.base_scores_, clf_train
+            self.normalization, self._mapped(self.base_scores_), clf_train
         )
         self.decision_scores_ = fuse(
-            self._base_norm.transform(self.base_scores_),
+            self._base_evidence(self.base_scores_),
             self._clf_norm.transform(clf_train),
             self.weight_,
         )
@@ -566,13 +578,20 @@ class EnhancedDetector(BaseDetector):
         """
         check_is_fitted(self, ["detector_", "decision_scores_"])
         X = self._check_scoring_input(X)
-        base = self._base_norm.transform(
-            score_detector(self.detector_, X, reference=self.base_scores_)
-        )
+        base = self._base_evidence(score_detector(self.detector_, X, reference=self.base_scores_))
         if self.classifier_ is None or self.weight_ == 0:
             return ScoreParts(base, np.zeros(len(X)))
         scores = self._classifier_scores(X)
         return ScoreParts(base, self.weight_ * self._clf_norm.transform(scores))
+
+    def _mapped(self, scores: np.ndarray) -> np.ndarray:
+        """Base scores on the scale ``T`` is fitted on (:class:`~llmdas.fusion.LogGap` or none)."""
+        base_map = getattr(self, "_base_map", None)  # None in models saved before it
+        return scores if base_map is None else base_map(scores)
+
+    def _base_evidence(self, scores: np.ndarray) -> np.ndarray:
+        """``T`` of base scores: the detector's share of the fused score."""
+        return self._base_norm.transform(self._mapped(scores))
 
     def _classifier_scores(self, X: np.ndarray) -> np.ndarray:
         """The classifier's score of class 1 (synthetic anomaly) for each row of ``X``.

@@ -10,6 +10,13 @@ looking at test labels. llmdas's default is one rule for every dataset, fitted o
   linearly past the training maximum, so rows the detector already rates far outside the training
   range keep their lead — min-max would let a classifier bump them — and it is strictly
   increasing, so it keeps the detector's ranking exactly.
+* Before ``T``, a detector whose scores approach a ceiling far from the data has them mapped by
+  :class:`LogGap`, ``-log(ceiling - s)``. PyOD's OCSVM (RBF kernel) scores ``rho - sum_i a_i
+  K(x, x_i)``: every row far from the support vectors lands just below ``rho``, where equal steps
+  of the raw score are no longer comparable evidence, and ``T`` would hand the order of these
+  near-ties to the classifier. On the log scale they spread by the log of their kernel mass,
+  roughly a squared distance to the nearest support vectors; rows whose mass the detector itself
+  rounds to nothing stay tied, and the classifier orders those.
 * ``U`` (:class:`EcdfNormalizer`) is the *square* of the classifier probability's rank among the
   training rows' out-of-sample probabilities, in ``[0, 1]`` (plus a small slope past the maximum).
   The classifier can therefore move a row by at most ``w`` units of base evidence, and squaring
@@ -32,6 +39,7 @@ import numpy as np
 
 __all__ = [
     "EcdfNormalizer",
+    "LogGap",
     "MinMaxNormalizer",
     "TailNormalizer",
     "chance_auc_spread",
@@ -60,6 +68,24 @@ class MinMaxNormalizer:
         if span <= 0 or not np.isfinite(span):
             return np.zeros_like(np.asarray(scores, dtype=np.float64))
         return (np.asarray(scores, dtype=np.float64) - self.lo) / span
+
+
+@dataclass(frozen=True)
+class LogGap:
+    """``s -> -log(ceiling - s)``: strictly increasing below ``ceiling``, so it keeps the ranking.
+
+    A score at the ceiling (a gap the detector's own arithmetic rounded to 0) maps to a fixed value
+    above every finite one, so that it stays tied with its like whatever else is scored with it.
+    """
+
+    ceiling: float
+
+    def __call__(self, scores: np.ndarray) -> np.ndarray:
+        gap = self.ceiling - np.asarray(scores, dtype=np.float64)
+        # The smallest positive gap is about half a unit in the last place of the ceiling.
+        top = 1.0 - np.log(np.spacing(abs(self.ceiling)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(gap > 0, -np.log(gap), top)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ __all__ = [
     "make_detector",
     "registry_equivalent",
     "sanitize_scores",
+    "score_ceiling",
     "score_detector",
 ]
 
@@ -199,6 +200,29 @@ def describe_detector(detector) -> str:
     return (
         f"{detector_name(detector)}({', '.join(changed)})" if changed else detector_name(detector)
     )
+
+
+def score_ceiling(detector, X: np.ndarray) -> float | None:
+    """The supremum of a fitted detector's scores, if it has one that rows far from every
+    training row approach; ``None`` otherwise. ``X``: a few rows to check it on.
+
+    PyOD's OCSVM with the RBF kernel scores ``offset_ - sum_i a_i K(x, x_i)`` with ``a_i >= 0``
+    and ``K > 0`` (scikit-learn's ``OneClassSVM.score_samples`` negated and shifted), so its
+    scores lie below ``offset_`` and approach it far from the support vectors. Recognised by its
+    fitted ``OneClassSVM`` (a wrapper that passes attributes through is recognised too) and
+    checked on the first rows of ``X``, so that a detector scoring otherwise gets ``None``.
+    """
+    from sklearn.svm import OneClassSVM
+
+    svm = getattr(detector, "detector_", None)
+    if not (isinstance(svm, OneClassSVM) and svm.kernel == "rbf" and hasattr(svm, "offset_")):
+        return None
+    ceiling = float(np.ravel(svm.offset_)[0])
+    probe = X[:5]
+    with np.errstate(all="ignore"):
+        scores = np.asarray(detector.decision_function(probe), dtype=np.float64)
+        expected = ceiling - svm.score_samples(probe)
+    return ceiling if np.allclose(scores, expected, rtol=1e-9, atol=0.0) else None
 
 
 def fit_scores_are_plain(detector) -> bool:
