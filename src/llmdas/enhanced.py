@@ -184,7 +184,9 @@ class EnhancedDetector(BaseDetector):
         Largest automatic weight (reached by a perfectly separating classifier).
     normalization : {"tail", "minmax"}, default="tail"
         ``"tail"``: base scores as ``-log`` tail p-values among the training scores (extrapolating
-        past the training maximum) and classifier scores as squared training ranks in ``[0, 1]``.
+        past the training maximum) and classifier scores as squared training ranks in ``[0, 1]``;
+        an RBF OCSVM's scores first as the log of their kernel mass (:class:`~llmdas.fusion.LogGap`),
+        so that the rows it rates most anomalous, all just below its ceiling, keep its order.
         ``"minmax"``: the paper's min-max scaling of both, fitted on training rows.
     on_program_error : {"raise", "base"}, default="raise"
         When synthesis fails: raise the program's :class:`~llmdas.sandbox.ProgramError`, or warn and
