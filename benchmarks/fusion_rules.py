@@ -82,7 +82,7 @@ def collect(path: Path, detector: str, seed: int, variant: str = "default") -> d
         "detector": detector,
         "variant": variant,
         "y": y_test,
-        "T": det._base_norm.transform(base_test),
+        "T": det._base_evidence(base_test),  # on the scale the library fuses (OCSVM: LogGap)
         # The plain rank, whatever power the library's normaliser applies on top of it.
         "U": replace(det._clf_norm, power=1.0).transform(det._classifier_scores(X_test)),
         "clf_sep": det.separability_,
