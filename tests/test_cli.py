@@ -278,6 +278,18 @@ def test_enhance_scores_other_rows_in_chunks_after_checking_them_all_before_the_
     assert not (tmp_path / "bad.npy").exists() and not (tmp_path / "bad.joblib").exists()
 
 
+def test_info_says_how_the_scores_are_fused(tmp_path):
+    X, y = load_demo()
+    for detector, normalization, ceiling in (("OCSVM", "tail", True), ("PCA", "minmax", False)):
+        det = EnhancedDetector(detector, normalization=normalization, weight=1.0).fit(X[y == 0])
+        model = det.save(tmp_path / f"{detector}.joblib")
+        fusion = json.loads(runner.invoke(app, ["info", str(model), "--json"]).output)["fusion"]
+        assert fusion["normalization"] == normalization
+        assert fusion["base_ceiling"] == (det._base_map.ceiling if ceiling else None)
+        text = " ".join(runner.invoke(app, ["info", str(model)]).output.split())
+        assert ("-log(" in text) == ceiling and ("min-max" in text) == (not ceiling)
+
+
 def test_info_json_of_a_model_that_fell_back_to_its_detector(tmp_path):
     crash = SynthesisProgram.from_source(
         "def generate_hard_anomalies(n_samples, model, X_train):\n    return 1 / 0\n", name="crash"

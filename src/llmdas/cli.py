@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import functools
-import inspect
 import json
 import math
 import warnings
@@ -459,6 +458,7 @@ def info(
         ("classifier", about["classifier"] or "none"),
         ("separability", "none" if separability is None else f"{separability:.3f}"),
         ("classifier weight", f"{about['weight']:.3f} (0 = the base detector alone)"),
+        ("fusion", _fusion_text(about["fusion"])),
         ("contamination", f"{about['contamination']:g}"),
         ("threshold_", f"{about['threshold']:.6g}"),
         ("fit seconds", ", ".join(f"{k} {v:.3f}" for k, v in about["fit_seconds"].items())),
@@ -476,14 +476,26 @@ def info(
     console.print(table)
 
 
+def _fusion_text(fusion: dict[str, Any]) -> str:
+    if fusion["normalization"] == "minmax":
+        return "min-max of both scores (the paper's rule)"
+    text = "tail evidence of the base score + weight x squared classifier rank"
+    if fusion["base_ceiling"] is not None:
+        text += f"; base scores first as -log({fusion['base_ceiling']:.6g} - score)"
+    return text
+
+
 def _describe(fitted) -> dict[str, Any]:
     """What ``llmdas info`` says of a fitted model, as plain values."""
+    from llmdas.detectors import changed_params
+
     program = fitted.program_
     names = getattr(fitted, "feature_names_in_", None)
     separability = float(fitted.separability_)  # NaN after a fallback to the detector
+    base_map = getattr(fitted, "_base_map", None)  # absent from models saved before it
     return {
         "detector": fitted.detector_name_,
-        "detector_params": _changed_params(fitted.detector_),
+        "detector_params": changed_params(fitted.detector_),
         "program": {
             "name": program.name,
             "sha256": program.sha256,
@@ -497,6 +509,11 @@ def _describe(fitted) -> dict[str, Any]:
         "classifier": None if fitted.classifier_ is None else type(fitted.classifier_).__name__,
         "separability": separability if math.isfinite(separability) else None,
         "weight": float(fitted.weight_),
+        "fusion": {
+            "normalization": fitted.normalization,
+            # OCSVM's scores enter the fusion as -log(ceiling - s) (llmdas.fusion.LogGap).
+            "base_ceiling": None if base_map is None else base_map.ceiling,
+        },
         "contamination": float(fitted.contamination),
         "threshold": float(fitted.threshold_),
         "fit_seconds": dict(fitted.timings_),
@@ -504,21 +521,6 @@ def _describe(fitted) -> dict[str, Any]:
         "versions": dict(getattr(fitted, "versions_", {})),
         "program_error": None if fitted.program_error_ is None else str(fitted.program_error_),
     }
-
-
-def _changed_params(detector) -> dict[str, Any]:
-    """The constructor arguments of ``detector`` that differ from its class's defaults."""
-    defaults = inspect.signature(type(detector)).parameters
-    changed = {}
-    for name, value in detector.get_params(deep=False).items():
-        default = defaults[name].default if name in defaults else inspect.Parameter.empty
-        try:
-            same = bool(value == default)
-        except Exception:  # e.g. an array, which has no single truth value
-            same = False
-        if not same:
-            changed[name] = value
-    return changed
 
 
 def _check_columns(fitted: np.ndarray | list[str] | None, data: Path, label_column) -> None:

@@ -24,6 +24,7 @@ __all__ = [
     "DETECTOR_NAMES",
     "NonFiniteScoresWarning",
     "canonical_name",
+    "changed_params",
     "check_detector_instance",
     "describe_detector",
     "detector_name",
@@ -180,26 +181,30 @@ def detector_name(detector: str | BaseDetector) -> str:
     return _BY_LOWER.get(name.lower(), name)
 
 
+def changed_params(detector) -> dict[str, Any]:
+    """The constructor arguments of ``detector`` that differ from its class's defaults."""
+    defaults = inspect.signature(type(detector)).parameters
+    changed = {}
+    for name, value in detector.get_params(deep=False).items():
+        default = defaults[name].default if name in defaults else inspect.Parameter.empty
+        try:
+            same = bool(value == default)
+        except Exception:  # e.g. an array, which has no single truth value
+            same = False
+        if not same:
+            changed[name] = value
+    return changed
+
+
 def describe_detector(detector) -> str:
     """The detector's registry name with the parameters that differ from its defaults, as
     ``KNN(method='foo')``: what a user changed is what to look at when a fit fails."""
     try:
-        defaults = {
-            name: param.default
-            for name, param in inspect.signature(type(detector)).parameters.items()
-        }
-        params = detector.get_params(deep=False)
+        params = changed_params(detector)
     except (TypeError, ValueError, AttributeError):  # no introspectable constructor
         return detector_name(detector)
-    # repr, not ==: parameters may be arrays. The seed is set by llmdas, not changed by a user.
-    changed = [
-        f"{name}={value!r}"
-        for name, value in params.items()
-        if name != "random_state" and name in defaults and repr(value) != repr(defaults[name])
-    ]
-    return (
-        f"{detector_name(detector)}({', '.join(changed)})" if changed else detector_name(detector)
-    )
+    name = detector_name(detector)
+    return f"{name}({', '.join(f'{k}={v!r}' for k, v in params.items())})" if params else name
 
 
 def score_ceiling(detector, X: np.ndarray) -> float | None:
