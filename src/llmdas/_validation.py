@@ -10,7 +10,13 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-__all__ = ["check_X", "check_feature_names", "check_unique_names", "feature_names"]
+__all__ = [
+    "check_X",
+    "check_feature_names",
+    "check_unique_names",
+    "feature_names",
+    "largest_beyond",
+]
 
 
 def check_X(
@@ -90,6 +96,16 @@ def check_X(
             "there is nothing to tell anomalies apart by; check that the right data was passed"
         )
     return np.ascontiguousarray(arr)
+
+
+def largest_beyond(X: np.ndarray, limit: float) -> tuple[int, float] | None:
+    """``(column, its largest absolute value)`` of the column of ``X`` that reaches furthest past
+    ``limit``; ``None`` when every value lies within ``limit``."""
+    peak = np.maximum(X.max(axis=0), -X.min(axis=0))  # no |X| copy of a large X
+    if not (peak > limit).any():
+        return None
+    j = int(peak.argmax())
+    return j, float(peak[j])
 
 
 def _is_pandas_frame(X) -> bool:

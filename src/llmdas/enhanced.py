@@ -38,7 +38,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from llmdas._atomic import replacing
-from llmdas._validation import check_feature_names, check_X, feature_names
+from llmdas._validation import check_feature_names, check_X, feature_names, largest_beyond
 from llmdas.detectors import (
     describe_detector,
     detector_name,
@@ -669,12 +669,12 @@ _MAX_TRAINING_MAGNITUDE = 1e150
 
 def _check_magnitude(X: np.ndarray, names: list[str] | None) -> None:
     """Refuse training rows whose values are too large for squared distances."""
-    peak = np.maximum(X.max(axis=0), -X.min(axis=0))  # no |X| copy of a large X
-    if peak.max() > _MAX_TRAINING_MAGNITUDE:
-        j = int(peak.argmax())
+    beyond = largest_beyond(X, _MAX_TRAINING_MAGNITUDE)
+    if beyond is not None:
+        j, peak = beyond
         column = repr(names[j]) if names is not None else str(j)
         raise ValueError(
-            f"column {column} of X holds values as large as {peak[j]:.3g}: squared differences "
+            f"column {column} of X holds values as large as {peak:.3g}: squared differences "
             "of such values overflow, and the programs and most detectors compute them; rescale "
             "the columns (standardise them, or take the log of counts and amounts) first"
         )

@@ -22,6 +22,8 @@ from joblib.parallel import get_active_backend
 from pyod.models.iforest import IForest as _PyODIForest
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
+from llmdas._validation import largest_beyond
+
 try:  # private to scikit-learn: without it, PyOD scores
     from sklearn.ensemble._iforest import _average_path_length
 except ImportError:  # pragma: no cover - depends on the installed scikit-learn
@@ -49,11 +51,11 @@ class IForest(_PyODIForest):
 
     def fit(self, X, y=None):
         X = check_array(X)  # PyOD's own check, which refuses sparse and non-finite X
-        peak = np.maximum(X.max(axis=0), -X.min(axis=0))  # no |X| copy
-        if (peak > _FLOAT32_MAX).any():
-            j = int(peak.argmax())
+        beyond = largest_beyond(X, _FLOAT32_MAX)
+        if beyond is not None:
+            j, peak = beyond
             raise ValueError(
-                f"column {j} holds values as large as {peak[j]:.3g}, beyond float32's "
+                f"column {j} holds values as large as {peak:.3g}, beyond float32's "
                 f"{_FLOAT32_MAX:.3g}, in which scikit-learn's trees compute; rescale the columns "
                 "(standardise them, or take the log of counts and amounts) first"
             )
