@@ -361,11 +361,21 @@ def test_prefit_reuses_the_given_detector(split):
         ({"n_jobs": "2"}, "n_jobs must be None or a nonzero integer"),
         ({"n_synthetic": float("inf")}, "n_synthetic must be a positive fraction or count"),
         ({"prefit": "yes"}, "prefit must be True or False"),
+        ({"contamination": "auto"}, r"contamination must be a number in \(0, 0.5\]"),
     ],
 )
 def test_bad_parameters(params, message, split):
     with pytest.raises(ValueError, match=message):
         EnhancedDetector("ECOD", **params).fit(split[0])
+
+
+@pytest.mark.parametrize("share", [0.9, 0, np.nan, True])
+def test_contamination_set_after_construction_is_checked_before_fitting(share, split):
+    # PyOD checks contamination only in __init__; set_params (as a grid search uses it) skips that.
+    det = EnhancedDetector("ECOD").set_params(contamination=share)
+    with pytest.raises(ValueError, match="contamination must be a number in"):
+        det.fit(split[0])
+    assert not hasattr(det, "detector_")
 
 
 def test_bad_input_at_fit_and_score(fitted):

@@ -410,6 +410,11 @@ class EnhancedDetector(BaseDetector):
                 "classifier must be a scikit-learn classifier with predict_proba or "
                 f"decision_function, got {clf!r}"
             )
+        # PyOD checks a number only in __init__ and takes anything else for a thresholder object,
+        # so a string or set_params(contamination=0.9) would fail or mislabel after the whole fit.
+        share = self.contamination
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 0.5:
+            raise ValueError(f"contamination must be a number in (0, 0.5], got {share!r}")
         n = self.n_synthetic
         if isinstance(n, bool) or not isinstance(n, (int, float)) or not math.isfinite(n) or n <= 0:
             raise ValueError(f"n_synthetic must be a positive fraction or count, got {n!r}")
