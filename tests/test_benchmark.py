@@ -279,6 +279,9 @@ def test_a_file_that_is_not_a_result_store_is_refused_and_left_as_it_is(tmp_path
     with pytest.raises(FileNotFoundError, match="result store .*missing.db does not exist"):
         ResultStore(missing, read_only=True)
     assert not missing.exists()  # reading creates nothing
+    for read_only in (True, False):
+        with pytest.raises(IsADirectoryError, match="result store .* is a directory, not a file"):
+            ResultStore(tmp_path, read_only=read_only)
     table = tmp_path / "scores.csv"
     table.write_text("score\n0.5\n")
     other = tmp_path / "other.db"

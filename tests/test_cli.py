@@ -569,6 +569,51 @@ def test_an_output_that_is_an_input_or_another_output_is_refused(tmp_path, monke
     assert data.read_bytes() == original
 
 
+def test_a_directory_where_a_file_is_needed_and_a_path_inside_a_file_are_named(
+    tmp_path, monkeypatch
+):
+    from llmdas.enhanced import EnhancedDetector
+
+    X, y = load_demo()
+    data = tmp_path / "d.npz"
+    np.savez(data, X=X, y=y)
+    fits = []
+    monkeypatch.setattr(EnhancedDetector, "fit", lambda self, X, y=None: fits.append(X))
+    folder = str(tmp_path)
+    bench = ["benchmark", "--data", folder, "--detectors", "PCA", "--seeds", "0", "--quiet"]
+    cases = [
+        (
+            ["score", "--model", folder, "--data", str(data), "--scores-out", f"{folder}/s.csv"],
+            f"model file {folder} is a directory, not a file",
+        ),
+        (["summary", folder], f"result store {folder} is a directory, not a file"),
+        (["programs", "show", folder], f"program file {folder} is a directory, not a file"),
+        (
+            ["benchmark", "--data", str(data), "--detectors", "PCA", "--store", f"{folder}/r.db"],
+            f"data directory {data} is a file, not a directory",
+        ),
+        ([*bench, "--store", str(data / "r.db")], f"cannot be written: {data} is a file"),
+        (
+            [
+                "enhance",
+                "--detector",
+                "PCA",
+                "--data",
+                str(data),
+                "--scores-out",
+                str(data / "out" / "s.csv"),
+            ],
+            f"cannot be written: {data} is a file",
+        ),
+    ]
+    for args, reason in cases:
+        result = runner.invoke(app, args)
+        message = " ".join(result.output.split())
+        assert result.exit_code == 1 and message.startswith("error:"), message
+        assert reason in message, message
+    assert not fits
+
+
 def test_on_program_error_base_falls_back_to_the_detector(tmp_path):
     X, y = load_demo()
     np.savez(tmp_path / "d.npz", X=X, y=y)

@@ -399,11 +399,13 @@ def test_pickle_and_save_load_round_trip(fitted, tmp_path):
     import joblib
 
     joblib.dump({"llmdas_model": det, "format": 1}, tmp_path / "old.joblib")
-    with pytest.raises(ValueError, match="model format 1, this one reads 2 and 3"):
+    with pytest.raises(ValueError, match=r"model format 1, this one reads 2, 3 and 4\)"):
         load(tmp_path / "old.joblib")
     (tmp_path / "other.joblib").write_bytes(b"not a model")
-    with pytest.raises(Exception):  # noqa: B017 - joblib's own error for a corrupt file
+    with pytest.raises(ValueError, match="other.joblib is not an llmdas model file"):
         load(tmp_path / "other.joblib")
+    with pytest.raises(IsADirectoryError, match="model file .* is a directory, not a file"):
+        load(tmp_path)
 
 
 def test_loading_a_model_fitted_with_other_library_versions_warns(fitted, tmp_path, recwarn):

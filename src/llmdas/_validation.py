@@ -7,6 +7,8 @@ traceback from deep inside a detector.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from scipy import sparse
 
@@ -16,6 +18,8 @@ __all__ = [
     "check_unique_names",
     "feature_names",
     "largest_beyond",
+    "require_dir",
+    "require_file",
 ]
 
 
@@ -200,3 +204,26 @@ def check_feature_names(
 def _preview(names: list[str], limit: int = 6, show=repr) -> str:
     shown = ", ".join(show(n) for n in names[:limit])
     return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
+
+def require_file(path: str | Path, what: str) -> Path:
+    """``path`` as a ``Path`` if it is a file; otherwise an error saying what it is instead.
+
+    ``what`` names the file in the message ("model file", "result store").
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{what} {path} is a directory, not a file")
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} does not exist")
+    return path
+
+
+def require_dir(path: str | Path, what: str) -> Path:
+    """``path`` as a ``Path`` if it is a directory; otherwise an error saying what it is instead."""
+    path = Path(path)
+    if path.is_file():
+        raise NotADirectoryError(f"{what} {path} is a file, not a directory")
+    if not path.is_dir():
+        raise FileNotFoundError(f"{what} {path} does not exist")
+    return path

@@ -90,6 +90,8 @@ def user_errors(func):
         except (
             ValueError,
             FileNotFoundError,
+            IsADirectoryError,  # a directory where a file is needed, or the other way round
+            NotADirectoryError,
             LookupError,
             ProgramError,
             ProgramFormatError,
@@ -616,6 +618,9 @@ def check_outputs(
             check_output_path(path)
         if path.is_dir():
             raise ValueError(f"{option} {path} is a directory; name a file in it")
+        folder = next(p for p in path.absolute().parents if p.exists())
+        if not folder.is_dir():  # the file would go inside a file
+            raise ValueError(f"{option} {path} cannot be written: {folder} is a file")
         key = path.resolve()
         if key in taken:
             raise ValueError(

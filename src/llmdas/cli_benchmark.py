@@ -94,6 +94,7 @@ def benchmark(
     """Benchmark base vs enhanced detectors; results go to a resumable SQLite store."""
     from llmdas.benchmark import ResultStore, make_plan, parse_methods
     from llmdas.benchmark.cells import dataset_path, list_dataset_names, repeated
+    from llmdas.cli import check_outputs
     from llmdas.data import data_dir as default_data_dir
     from llmdas.detectors import canonical_name
 
@@ -128,6 +129,7 @@ def benchmark(
             raise typer.BadParameter(f"{option} gives {', '.join(twice)} more than once")
     for name in names:
         dataset_path(directory, name)  # a name that is not there raises FileNotFoundError
+    check_outputs({"--store": store}, {})
 
     with ResultStore(store) as results:
         if retry_errors:

@@ -38,7 +38,13 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from llmdas._atomic import replacing
-from llmdas._validation import check_feature_names, check_X, feature_names, largest_beyond
+from llmdas._validation import (
+    check_feature_names,
+    check_X,
+    feature_names,
+    largest_beyond,
+    require_file,
+)
 from llmdas.detectors import (
     describe_detector,
     detector_name,
@@ -772,8 +778,7 @@ def _roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
 
 def load(path: str | Path) -> EnhancedDetector:
     """Load a detector saved with :meth:`EnhancedDetector.save` (only open files you trust)."""
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"model file {path} does not exist")
+    require_file(path, "model file")
     try:
         payload = joblib.load(Path(path))
     except Exception as exc:  # unpickling a file of another kind can raise almost anything
@@ -783,7 +788,8 @@ def load(path: str | Path) -> EnhancedDetector:
     if not isinstance(payload, dict) or "llmdas_model" not in payload:
         raise ValueError(f"{path} is not an llmdas model file")
     if payload.get("format") not in _READABLE_FORMATS:
-        readable = " and ".join(map(str, _READABLE_FORMATS))
+        *older, newest = map(str, _READABLE_FORMATS)
+        readable = f"{', '.join(older)} and {newest}" if older else newest
         raise ValueError(
             f"{path} was saved by another llmdas version (model format {payload.get('format')}, "
             f"this one reads {readable}); fit and save the detector again"

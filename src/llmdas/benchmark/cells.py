@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from llmdas._validation import require_dir, require_file
 from llmdas.data import dataset_file, list_datasets
 from llmdas.program import SynthesisProgram
 
@@ -112,9 +113,7 @@ def parse_methods(
             det = canonical_name(item.split(":", 1)[1])
             specs.append(MethodSpec(f"builtin:{det}", "cross", det))
         elif low.startswith("program:"):
-            path = Path(item.split(":", 1)[1]).expanduser()
-            if not path.is_file():
-                raise FileNotFoundError(f"program file {path} does not exist")
+            path = require_file(Path(item.split(":", 1)[1]).expanduser(), "program file")
             specs.append(MethodSpec(f"program:{path.stem}", "program", str(path.resolve())))
         elif low.startswith("store:"):
             raise ValueError("give a program store with --programs DIR, not in --methods")
@@ -200,9 +199,7 @@ def dataset_path(data_dir: str | Path, name: str) -> Path:
 
 def list_dataset_names(data_dir: str | Path) -> list[str]:
     """:func:`llmdas.data.list_datasets` of ``data_dir``, which must exist."""
-    if not Path(data_dir).is_dir():
-        raise FileNotFoundError(f"data directory {data_dir} does not exist")
-    return list_datasets(data_dir)
+    return list_datasets(require_dir(data_dir, "data directory"))
 
 
 def _file_sha256(path: Path) -> str:

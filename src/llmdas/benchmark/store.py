@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from llmdas._validation import require_file
+
 __all__ = ["CELL_COLUMNS", "KEY_COLUMNS", "ResultStore"]
 
 #: Columns that identify a cell.
@@ -92,8 +94,7 @@ class ResultStore:
         if read_only:
             # For the commands that only read (summary, report, perf overhead): a store that is not
             # there is an error, and nothing, not even an empty schema, is written.
-            if not self.path.is_file():
-                raise FileNotFoundError(f"result store {self.path} does not exist")
+            require_file(self.path, "result store")
             if os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK):
                 # query_only refuses every write; unlike mode=ro, the connection still removes
                 # the -wal and -shm files on close, which a read-only one leaves behind.
@@ -102,6 +103,8 @@ class ResultStore:
             else:  # e.g. a store on a read-only file system
                 self._conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
         else:
+            if self.path.exists():  # a new store is created; an existing path must be a file
+                require_file(self.path, "result store")
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(str(self.path), timeout=60.0)
         self._conn.row_factory = sqlite3.Row

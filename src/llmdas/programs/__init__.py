@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from llmdas._validation import require_file
 from llmdas.detectors import canonical_name
 from llmdas.program import SynthesisProgram, program_files
 
@@ -102,9 +103,7 @@ def load_program(spec: str | Path | SynthesisProgram) -> SynthesisProgram:
         )
     path = Path(spec).expanduser()
     if path.suffix == ".py" or path.exists():
-        if not path.is_file():
-            raise FileNotFoundError(f"program file {path} does not exist")
-        return SynthesisProgram.from_file(path)
+        return SynthesisProgram.from_file(require_file(path, "program file"))
     for program in list_builtin():
         if program.name == str(spec):
             return program
