@@ -544,6 +544,8 @@ def test_cli_errors_are_one_line_exit_1(server, tmp_path, monkeypatch):
         (["--detector", "FOO"], "unknown detector 'FOO'"),
         (["--detector", "KNN", "--out", str(afile)], "is a file; name a program store"),
         (["--detector", "KNN", "--record", str(tmp_path)], "is a directory; name a file"),
+        (["--detector", "KNN", "--temperature", "-1"], "temperature must be None or a finite"),
+        (["--detector", "KNN", "--timeout", "nan"], "timeout must be a finite number of seconds"),
     ):
         result = runner.invoke(
             app, ["generate", "--model", "m", "--base-url", server.url + "/v1", *options]

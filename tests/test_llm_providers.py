@@ -114,7 +114,27 @@ def test_transient_errors_are_retried(kind, status, server, caplog):
     assert completion.text == "after retry"
     assert completion.attempts == 2
     assert len(server.requests) == 2, "the server must see the failed request and the retry"
-    assert any("retry 1/3" in r.getMessage() for r in caplog.records)
+    retries = [r.getMessage() for r in caplog.records if "retry 1/3" in r.getMessage()]
+    assert retries and retries[0].startswith(f"{kind}: HTTP {status}"), retries
+    assert f"{kind}: {kind}:" not in caplog.text  # the provider is named once per line
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_settings_no_server_accepts_are_refused_before_any_request(kind, server):
+    for base_url in ("notaurl", "localhost:11434/v1", "ftp://host/v1", "http:///v1"):
+        with pytest.raises(ValueError, match=r"is not an http\(s\) URL with a host"):
+            make_provider(kind, "m", base_url=base_url, api_key=SECRET)
+    for timeout in (0, -1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="timeout must be a finite number of seconds > 0"):
+            _make(kind, server, timeout=timeout)
+    provider = _make(kind, server)
+    for temperature in (-0.5, float("nan"), "hot"):
+        with pytest.raises(ValueError, match="temperature must be None or a finite number >= 0"):
+            provider.complete(MESSAGES, temperature=temperature)
+    for max_tokens in (0, 2.5, True):
+        with pytest.raises(ValueError, match="max_tokens must be an integer >= 1"):
+            provider.complete(MESSAGES, max_tokens=max_tokens)
+    assert not server.requests
 
 
 def test_rate_limit_gives_up_after_max_retries(server):

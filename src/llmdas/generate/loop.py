@@ -10,7 +10,7 @@ from typing import Any
 from llmdas.generate.answers import ParsedAnswer, normalize_source, parse_answer
 from llmdas.generate.probe import fit_probe_detector, make_probe_data
 from llmdas.generate.review import ReviewScores, parse_verdict, review_output
-from llmdas.llm.base import Completion, LLMError, LLMProvider, Message
+from llmdas.llm.base import Completion, LLMError, LLMProvider, Message, check_sampling
 from llmdas.program import ENTRY_POINT, SynthesisProgram
 from llmdas.prompting import PromptPlan, build_prompts, repair_message, review_messages
 
@@ -48,6 +48,7 @@ class GenerationConfig:
             raise ValueError("repairs must be >= 0")
         if self.probe_samples < 2:
             raise ValueError("probe_samples must be >= 2")
+        check_sampling(self.temperature, self.max_tokens)
 
 
 @dataclass

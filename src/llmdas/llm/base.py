@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -36,6 +37,7 @@ __all__ = [
     "Message",
     "RetryPolicy",
     "base_url_host",
+    "check_sampling",
     "normalize_messages",
     "redact",
 ]
@@ -168,6 +170,29 @@ def redact(text: str, *secrets: str | None) -> str:
     return text
 
 
+def check_sampling(temperature: float | None, max_tokens: int) -> None:
+    """Refuse a sampling setting no provider accepts before it costs a request."""
+    if temperature is not None and not (
+        isinstance(temperature, int | float) and math.isfinite(temperature) and temperature >= 0
+    ):
+        raise ValueError(f"temperature must be None or a finite number >= 0, got {temperature!r}")
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+        raise ValueError(f"max_tokens must be an integer >= 1, got {max_tokens!r}")
+
+
+def _check_base_url(base_url: str | None, provider: str) -> None:
+    # The SDKs report a URL without a scheme or host as a connection error, which is retried
+    # for half a minute before it is shown.
+    if base_url is None:
+        return
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"{provider}: base_url {base_url!r} is not an http(s) URL with a host "
+            "(e.g. http://localhost:11434/v1)"
+        )
+
+
 def base_url_host(base_url: str | None) -> str:
     """``host[:port]`` of a base URL, without credentials, path or query ("" if none)."""
     if not base_url:
@@ -268,6 +293,9 @@ class LLMProvider:
     ) -> None:
         if not model:
             raise ValueError(f"{self.name}: a model name is required")
+        _check_base_url(base_url, self.name)
+        if not (isinstance(timeout, int | float) and math.isfinite(timeout) and timeout > 0):
+            raise ValueError(f"{self.name}: timeout must be a finite number of seconds > 0")
         self.model = model
         self.base_url = base_url
         self.timeout = float(timeout)
@@ -295,6 +323,7 @@ class LLMProvider:
     ) -> Completion:
         """Send ``messages`` and return the completion, retrying transient failures."""
         msgs = normalize_messages(messages)
+        check_sampling(temperature, max_tokens)
         started = time.monotonic()
         attempt = 0
         while True:
@@ -305,14 +334,12 @@ class LLMProvider:
             except LLMError as exc:
                 exc = type(exc)(redact(str(exc), self._secret), **_error_kwargs(exc))
                 if not exc.retryable or attempt >= self.retry.max_retries:
-                    logger.warning(
-                        "%s: giving up after %d attempt(s): %s", self.name, attempt + 1, exc
-                    )
+                    # The error's own message starts with the provider's name.
+                    logger.warning("giving up after %d attempt(s): %s", attempt + 1, exc)
                     raise exc from None
                 wait = self.retry.delay(attempt, getattr(exc, "retry_after", None))
                 logger.warning(
-                    "%s: %s; retry %d/%d in %.2fs",
-                    self.name,
+                    "%s; retry %d/%d in %.2fs",
                     exc,
                     attempt + 1,
                     self.retry.max_retries,
