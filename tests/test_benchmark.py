@@ -464,6 +464,13 @@ def test_cli_reports_bad_input(tiny_dir, tmp_path):
         )
         assert result.exit_code == 2 and message in " ".join(result.output.split())
         assert not db.exists()
+    # The picture options do nothing without --dataset: refused, and no report is written.
+    report = tmp_path / "report.html"
+    for extra in (["--detector", "KNN"], ["--seed", "3", "--method", "gaussian"]):
+        result = CliRunner().invoke(app, ["report", str(db), "--out", str(report), *extra])
+        words = " ".join(result.output.replace("│", " ").split())  # rich boxes the message
+        assert result.exit_code == 2 and "give --dataset too" in words, words
+        assert extra[0] in words and not report.exists()
 
 
 def test_failed_rows_record_every_cell_of_a_lost_group(tiny_dir, tmp_path):

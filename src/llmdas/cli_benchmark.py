@@ -417,6 +417,14 @@ def report(
     from llmdas.cli import check_outputs
     from llmdas.detectors import canonical_name
 
+    # These options only choose the refitted pictures; without --dataset there are none.
+    for_pictures = {"--detector": detector, "--seed": seed, "--data": data}
+    for_pictures["--method"] = None if method == "builtin" else method
+    ignored = [option for option, value in for_pictures.items() if value is not None]
+    if dataset is None and ignored:
+        raise typer.BadParameter(
+            f"{', '.join(ignored)}: set only for the pictures of --dataset; give --dataset too"
+        )
     check_outputs({"--out": out}, {"STORE": store})
     with ResultStore(store, read_only=True) as results:
         path = build_report(
