@@ -426,6 +426,12 @@ def test_score_checks_csv_headers_against_the_fitted_columns(tmp_path):
     output = " ".join(result.output.split())
     assert result.exit_code == 1, result.output
     assert f"bare.csv has {X.shape[1] + 1} feature columns, train.csv has {X.shape[1]}" in output
+    # A label column for rows to score, but no rows to score: refused, not ignored.
+    alone = [*fit[:-2], "--score-label-column", "none"]
+    result = runner.invoke(app, alone)
+    output = " ".join(result.output.split())
+    assert result.exit_code == 1, result.output
+    assert "--score-label-column is the label column of --score-data: give both" in output
     # `llmdas info` describes the saved model.
     result = runner.invoke(app, ["info", str(model)])
     output = " ".join(result.output.split())

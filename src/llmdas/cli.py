@@ -320,6 +320,8 @@ def enhance(
         },
         tables=_TABLE_OUTPUTS,
     )
+    if score_label_column is not None and score_data is None:
+        raise ValueError("--score-label-column is the label column of --score-data: give both")
     detector = canonical_name(detector)  # before the data are read
     params = _detector_params(detector_param or [])
     base = make_detector(detector, random_state=seed, **params) if params else detector
