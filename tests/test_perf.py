@@ -55,7 +55,7 @@ def test_overhead_from_a_store(tmp_path):
 
     from llmdas.cli import app
 
-    out = tmp_path / "overhead.md"
+    out = tmp_path / "new" / "overhead.md"  # its folder is made
     result = CliRunner().invoke(app, ["perf", "overhead", str(path), "--markdown", str(out)])
     assert result.exit_code == 0, result.output
     assert out.read_text().splitlines()[2] == (
@@ -95,6 +95,18 @@ def test_perf_data_writes_the_mixture_in_every_format(tmp_path):
         (["--sizes", "10x"], 2, "--sizes must be row counts >= 2"),
         (["--sizes", "1"], 2, "--sizes must be row counts >= 2"),
         (["--sizes", "1000", "--detectors", "FOO"], 1, "unknown detector 'FOO'"),
+        (
+            ["--sizes", "1000", "--test-rows", "50"],
+            2,
+            "--test-rows': Input should be greater than or equal to 100",
+        ),
+        (
+            ["--sizes", "1000", "--subsample", "-1"],
+            2,
+            "--subsample': Input should be greater than or equal to 0",
+        ),
+        (["--sizes", "1000", "--markdown", "."], 1, "--markdown . is a directory"),
+        (["--sizes", "1000", "--markdown", f"{__file__}/t.md"], 1, "test_perf.py is a file"),
     ],
 )
 def test_perf_scale_refuses_bad_input_before_running_any_case(options, code, message, monkeypatch):
@@ -106,5 +118,6 @@ def test_perf_scale_refuses_bad_input_before_running_any_case(options, code, mes
     ran = []
     monkeypatch.setattr(llmdas.perf, "run_scale_case", lambda *a, **k: ran.append(a))
     result = CliRunner().invoke(app, ["perf", "scale", *options])
-    assert result.exit_code == code and message in " ".join(result.output.split())
+    words = " ".join(result.output.replace("│", " ").split())  # rich boxes usage errors
+    assert result.exit_code == code and message in words, words
     assert not ran

@@ -16,6 +16,7 @@ __all__ = ["register"]
 
 
 def _write_markdown_table(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -26,16 +27,22 @@ def perf_scale(
         str, typer.Option(help="Comma-separated training-row counts.")
     ] = "10000,100000,1000000",
     detectors: Annotated[str, typer.Option(help="Comma-separated detectors.")] = "IForest,ECOD,PCA",
-    test_rows: Annotated[int, typer.Option(help="Rows scored after fitting.")] = 100_000,
+    test_rows: Annotated[
+        # 1 % of them are anomalies: at least one is needed for the AUCs.
+        int, typer.Option(min=100, help="Rows scored after fitting (1 % anomalies).")
+    ] = 100_000,
     subsample: Annotated[
-        int, typer.Option(help="Also fit on this many rows of the largest size (0: skip).")
+        int, typer.Option(min=0, help="Also fit on this many rows of the largest size (0: skip).")
     ] = 100_000,
     features: Annotated[int, typer.Option(min=2, help="Columns of the generated data.")] = 50,
     markdown: Annotated[Path | None, typer.Option(help="Also write the table as Markdown.")] = None,
 ) -> None:
     """Time and peak memory of base vs enhanced fit + scoring on a synthetic Gaussian mixture."""
+    from llmdas.cli import check_outputs
     from llmdas.detectors import canonical_name
     from llmdas.perf import run_scale_case
+
+    check_outputs({"--markdown": markdown}, {})  # not after minutes of cases
 
     try:
         row_counts = [int(v) for v in sizes.split(",") if v.strip()]
@@ -117,8 +124,10 @@ def perf_data(
 
     For timing `llmdas enhance` end to end, file reading included (docs/performance.md).
     """
+    from llmdas.cli import check_outputs
     from llmdas.perf import make_mixture
 
+    check_outputs({"OUT": out}, {})
     if out.suffix not in (".npz", *OUTPUT_SUFFIXES):
         raise ValueError(f"cannot write {out.name}; use .npz, .csv, .npy or .parquet")
     if out.suffix == ".parquet":
