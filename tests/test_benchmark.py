@@ -454,6 +454,11 @@ def test_cli_reports_bad_input(tiny_dir, tmp_path):
         app, ["benchmark", "--data", str(tiny_dir), "--datasets", "nope", "--store", str(db)]
     )
     assert result.exit_code == 1 and "dataset 'nope' not found" in " ".join(result.output.split())
+    result = CliRunner().invoke(
+        app, ["benchmark", "--data", str(tiny_dir), "--datasets", "Alpha", "--store", str(db)]
+    )
+    words = " ".join(result.output.split())
+    assert "'Alpha' not found in" in words and "did you mean 'alpha'?" in words, words
     assert not db.exists()
     for option, value, message in [
         ("--seeds", "1,2,1", "--seeds gives 1 more than once"),

@@ -72,8 +72,15 @@ def test_names_resolve_in_llmdas_data(tmp_path, monkeypatch):
     monkeypatch.setenv("LLMDAS_DATA", str(tmp_path))
     assert load_dataset("mine")[0].shape == X.shape
     assert load_dataset("mine.npz")[0].shape == X.shape
-    with pytest.raises(FileNotFoundError, match="'other' not found"):
+    with pytest.raises(FileNotFoundError, match="'other' not found") as error:
         load_dataset("other")
+    assert "did you mean" not in str(error.value)  # nothing like it
+    # A near miss names the dataset meant; a name differing only in case comes first.
+    np.savez(tmp_path / "Mine2.npz", X=X, y=y)
+    with pytest.raises(FileNotFoundError, match="'MINE' not found.*did you mean 'mine'\\?"):
+        load_dataset("MINE")
+    with pytest.raises(FileNotFoundError, match="did you mean 'mine' or 'Mine2'\\?"):
+        load_dataset("mime")
 
 
 def test_a_label_column_for_a_file_with_a_y_array_is_refused(tmp_path):

@@ -7,6 +7,7 @@ datasets live on the project's machines). Paths are accepted everywhere a name i
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import os
 import re
@@ -37,6 +38,7 @@ __all__ = [
     "load_features",
     "paper_split",
     "random_split",
+    "suggest_dataset",
     "write_table",
 ]
 
@@ -90,6 +92,20 @@ def dataset_file(directory: str | Path, name: str) -> Path | None:
     return None
 
 
+def suggest_dataset(directory: str | Path, name: str) -> str:
+    """``"; did you mean 'x'?"`` naming the datasets in ``directory`` closest to ``name``, or ``""``.
+
+    Names are file names, so ``WBC`` does not find ``wbc.npz`` on a case-sensitive file system;
+    a name that differs only in case is the first suggestion.
+    """
+    names = list_datasets(directory)
+    close = [n for n in names if n.lower() == name.lower()]
+    if not close:  # spelling, compared without case
+        near = difflib.get_close_matches(name.lower(), [n.lower() for n in names], n=3)
+        close = [n for lower in near for n in names if n.lower() == lower]
+    return f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+
+
 def _resolve(name_or_path: str | Path) -> Path:
     path = Path(name_or_path).expanduser()
     if path.is_file():
@@ -99,7 +115,8 @@ def _resolve(name_or_path: str | Path) -> Path:
     if found is not None:
         return found
     where = f"in {directory}" if directory else "($LLMDAS_DATA is not set)"
-    raise FileNotFoundError(f"dataset {str(name_or_path)!r} not found as a file or {where}")
+    hint = suggest_dataset(directory, str(name_or_path)) if directory else ""
+    raise FileNotFoundError(f"dataset {str(name_or_path)!r} not found as a file or {where}{hint}")
 
 
 def load_dataset(

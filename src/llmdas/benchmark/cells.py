@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from llmdas._validation import require_dir, require_file
-from llmdas.data import dataset_file, list_datasets
+from llmdas.data import dataset_file, list_datasets, suggest_dataset
 from llmdas.program import SynthesisProgram
 
 __all__ = [
@@ -193,7 +193,8 @@ def dataset_path(data_dir: str | Path, name: str) -> Path:
     """The file of dataset ``name`` in ``data_dir`` (:func:`llmdas.data.dataset_file`)."""
     path = dataset_file(data_dir, name)
     if path is None:
-        raise FileNotFoundError(f"dataset {name!r} not found in {data_dir}")
+        hint = suggest_dataset(data_dir, name)
+        raise FileNotFoundError(f"dataset {name!r} not found in {data_dir}{hint}")
     return path
 
 
