@@ -344,8 +344,19 @@ def test_programs_list_and_show():
         and "Policy" in result.output
         and "generate_hard_anomalies" in result.output
     )
+    # The policy, wrapped at about 100 columns in the file, is one paragraph the terminal wraps:
+    # no line of it but the last is cut short.
+    policy = result.output.split("Policy\n")[1].split("\n\n")[0].splitlines()
+    assert len(policy) > 3 and min(len(line) for line in policy[:-1]) > 60, policy
     result = runner.invoke(app, ["programs", "show", "nope"])
     assert result.exit_code == 1 and "unknown program" in " ".join(result.output.split())
+
+
+def test_reflow_joins_the_lines_of_a_paragraph_and_keeps_lists_and_indented_lines():
+    from llmdas._terminal import reflow
+
+    text = "one two\nthree\n\n- a\n- b\n  indented\n1. x\ny\n"
+    assert reflow(text) == "one two three\n\n- a\n- b\n  indented\n1. x y"
 
 
 def test_text_from_programs_and_errors_is_shown_as_written(tmp_path):

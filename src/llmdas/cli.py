@@ -22,7 +22,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.syntax import Syntax
 from rich.table import Table
 
-from llmdas._terminal import compact_table, console, err_console, labelled, literal
+from llmdas._terminal import compact_table, console, err_console, labelled, literal, reflow
 from llmdas._validation import check_feature_names
 from llmdas.data import (
     DATASET_FORMATS,
@@ -698,8 +698,8 @@ def programs_show(
         f"sha256 {program.sha256[:12]})"
     )
     console.print(
-        f"\n[bold]Policy[/]\n{literal(program.policy)}\n\n"
-        f"[bold]Explanation[/]\n{literal(program.explanation)}\n"
+        f"\n[bold]Policy[/]\n{literal(reflow(program.policy))}\n\n"
+        f"[bold]Explanation[/]\n{literal(reflow(program.explanation))}\n"
     )
     console.print("[bold]Provenance[/]")
     for key, value in program.provenance.items():
