@@ -96,13 +96,13 @@ def suggest_dataset(directory: str | Path, name: str) -> str:
     """``"; did you mean 'x'?"`` naming the datasets in ``directory`` closest to ``name``, or ``""``.
 
     Names are file names, so ``WBC`` does not find ``wbc.npz`` on a case-sensitive file system;
-    a name that differs only in case is the first suggestion.
+    names that differ from ``name`` only in case are then the suggestion.
     """
     names = list_datasets(directory)
     close = [n for n in names if n.lower() == name.lower()]
     if not close:  # spelling, compared without case
         near = difflib.get_close_matches(name.lower(), [n.lower() for n in names], n=3)
-        close = [n for lower in near for n in names if n.lower() == lower]
+        close = list(dict.fromkeys(n for lower in near for n in names if n.lower() == lower))
     return f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
 
 
