@@ -16,10 +16,10 @@ __all__ = ["register"]
 
 
 def _write_markdown_table(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    from llmdas.benchmark.summary import markdown_table
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.write_text(markdown_table(header, rows), encoding="utf-8")
 
 
 def perf_scale(

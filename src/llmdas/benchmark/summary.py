@@ -35,6 +35,7 @@ __all__ = [
     "PAPER_TABLE1",
     "TIE",
     "cell_cost",
+    "markdown_table",
     "SummaryRow",
     "per_dataset_deltas",
     "per_dataset_markdown",
@@ -246,11 +247,15 @@ def table_cells(row: SummaryRow) -> list[str]:
     ]
 
 
-def to_markdown(rows: list[SummaryRow]) -> str:
-    lines = ["| " + " | ".join(HEADERS) + " |", "|" + "|".join("---" for _ in HEADERS) + "|"]
-    for row in rows:
-        lines.append("| " + " | ".join(table_cells(row)) + " |")
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown (GitHub) table of string cells, one line per row, ending in a newline."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
+
+
+def to_markdown(rows: list[SummaryRow]) -> str:
+    return markdown_table(HEADERS, [table_cells(row) for row in rows])
 
 
 def to_csv(rows: list[SummaryRow], path: str | Path) -> Path:
@@ -281,16 +286,10 @@ def per_dataset_markdown(cells: list[dict[str, Any]], metric: str = "pr") -> str
     datasets, columns, deltas = per_dataset_deltas(cells, metric)
     label = METRICS[metric][2]
     header = ["dataset"] + [f"{det} {method}" for det, method in columns]
-    lines = [
-        f"Δ {label} (enhanced − base, mean over seeds)",
-        "",
-        "| " + " | ".join(header) + " |",
-        "|" + "|".join("---" for _ in header) + "|",
+    rows = [
+        [d] + [f"{deltas[c][d]:+.4f}" if d in deltas[c] else "" for c in columns] for d in datasets
     ]
-    for d in datasets:
-        values = [f"{deltas[c][d]:+.4f}" if d in deltas[c] else "" for c in columns]
-        lines.append("| " + " | ".join([d, *values]) + " |")
-    return "\n".join(lines) + "\n"
+    return f"Δ {label} (enhanced − base, mean over seeds)\n\n" + markdown_table(header, rows)
 
 
 def cell_cost(cell: dict[str, Any]) -> float:
