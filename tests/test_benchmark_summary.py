@@ -97,6 +97,22 @@ def test_markdown_tables():
     assert "| b | -0.0500 |" in per and "| a | +0.1000 |" in per
 
 
+def test_a_summary_file_whose_write_fails_leaves_the_old_one(tmp_path, monkeypatch):
+    from llmdas.benchmark.summary import to_csv
+
+    path = tmp_path / "table1.csv"
+    to_csv(summarize(TINY, "pr"), path)
+    old = path.read_bytes()
+
+    def disk_full(self, row):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(csv.DictWriter, "writerow", disk_full)  # after the header line
+    with pytest.raises(OSError, match="No space left"):
+        to_csv(summarize(TINY, "both"), path)
+    assert path.read_bytes() == old and [p.name for p in tmp_path.iterdir()] == ["table1.csv"]
+
+
 def test_store_unique_cells_and_resume_keys(tmp_path):
     path = tmp_path / "r.db"
     rows = [dict(c) for c in TINY]

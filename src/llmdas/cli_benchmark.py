@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from llmdas._atomic import write_text
 from llmdas._terminal import compact_table, console, err_console, labelled, literal
 from llmdas.data import DATASET_FORMATS
 
@@ -384,14 +385,12 @@ def summary(
         to_csv(rows, csv)
         console.print(f"wrote {csv}")
     if markdown is not None:
-        markdown.parent.mkdir(parents=True, exist_ok=True)
-        markdown.write_text(to_markdown(rows), encoding="utf-8")
+        write_text(markdown, to_markdown(rows))
         console.print(f"wrote {markdown}")
     if per_dataset is not None:
         metrics = ["pr", "roc"] if metric == "both" else [metric]
         text = "\n".join(per_dataset_markdown(ok, m) for m in metrics)
-        per_dataset.parent.mkdir(parents=True, exist_ok=True)
-        per_dataset.write_text(text, encoding="utf-8")
+        write_text(per_dataset, text)
         console.print(f"wrote {per_dataset}")
 
 

@@ -9,17 +9,11 @@ from typing import Annotated
 import numpy as np
 import typer
 
+from llmdas._atomic import write_text
 from llmdas._terminal import compact_table, console, err_console, labelled
 from llmdas.data import OUTPUT_SUFFIXES, check_output_path, write_table
 
 __all__ = ["register"]
-
-
-def _write_markdown_table(path: Path, header: list[str], rows: list[list[str]]) -> None:
-    from llmdas.benchmark.summary import markdown_table
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(markdown_table(header, rows), encoding="utf-8")
 
 
 def perf_scale(
@@ -38,6 +32,7 @@ def perf_scale(
     markdown: Annotated[Path | None, typer.Option(help="Also write the table as Markdown.")] = None,
 ) -> None:
     """Time and peak memory of base vs enhanced fit + scoring on a synthetic Gaussian mixture."""
+    from llmdas.benchmark.summary import markdown_table
     from llmdas.cli import check_outputs
     from llmdas.detectors import canonical_name
     from llmdas.perf import run_scale_case
@@ -96,7 +91,7 @@ def perf_scale(
         table.add_row(detector, mode, _short_count(n), _short_count(fit_rows or n), *figures)
     console.print(table)
     if markdown is not None:
-        _write_markdown_table(markdown, header, rows)
+        write_text(markdown, markdown_table(header, rows))
 
 
 def _short_count(n: int) -> str:
@@ -150,6 +145,7 @@ def perf_overhead(
     markdown: Annotated[Path | None, typer.Option(help="Also write the table as Markdown.")] = None,
 ) -> None:
     """Enhancement cost relative to the base fit, per detector, from a benchmark store."""
+    from llmdas.benchmark.summary import markdown_table
     from llmdas.cli import check_outputs
     from llmdas.perf import OVERHEAD_PARTS, overhead_rows, overhead_summary
 
@@ -181,7 +177,7 @@ def perf_overhead(
         rows.append(cells)
     console.print(table)
     if markdown is not None:
-        _write_markdown_table(markdown, header, rows)
+        write_text(markdown, markdown_table(header, rows))
 
 
 def register(app: typer.Typer) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from llmdas._atomic import write_text
 from llmdas.benchmark.summary import (
     HEADERS,
     METRICS,
@@ -410,8 +411,7 @@ def build_report(
         )
     parts.append("</body></html>")
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(parts), encoding="utf-8")
+    write_text(out, "\n".join(parts))
     return out
 
 

@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from llmdas._atomic import replacing
+
 __all__ = [
     "PAPER_TABLE1",
     "TIE",
@@ -260,9 +262,9 @@ def to_markdown(rows: list[SummaryRow]) -> str:
 
 def to_csv(rows: list[SummaryRow], path: str | Path) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fields = list(SummaryRow.__dataclass_fields__)
-    with path.open("w", newline="", encoding="utf-8") as fh:
+    # The file closes before replacing() moves it into place.
+    with replacing(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields)
         writer.writeheader()
         for row in rows:
