@@ -98,11 +98,12 @@ def suggest_dataset(directory: str | Path, name: str) -> str:
     Names are file names, so ``WBC`` does not find ``wbc.npz`` on a case-sensitive file system;
     names that differ from ``name`` only in case are then the suggestion.
     """
-    names = list_datasets(directory)
-    close = [n for n in names if n.lower() == name.lower()]
-    if not close:  # spelling, compared without case
-        near = difflib.get_close_matches(name.lower(), [n.lower() for n in names], n=3)
-        close = list(dict.fromkeys(n for lower in near for n in names if n.lower() == lower))
+    by_case: dict[str, list[str]] = {}  # names compared without case
+    for known in list_datasets(directory):
+        by_case.setdefault(known.lower(), []).append(known)
+    key = name.lower()
+    near = [key] if key in by_case else difflib.get_close_matches(key, list(by_case), n=3)
+    close = [known for k in near for known in by_case[k]]
     return f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
 
 
