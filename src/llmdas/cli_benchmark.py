@@ -404,7 +404,9 @@ def report(
     detector: Annotated[
         str | None, typer.Option(help="Detector for those pictures (default: first stored).")
     ] = None,
-    method: Annotated[str, typer.Option(help="Method for those pictures.")] = "builtin",
+    method: Annotated[
+        str | None, typer.Option(help="Method for those pictures (default: builtin).")
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for those pictures.")] = None,
     data: Annotated[
         Path | None, typer.Option(help="Dataset directory (default: the one of the last run).")
@@ -417,8 +419,7 @@ def report(
     from llmdas.detectors import canonical_name
 
     # These options only choose the refitted pictures; without --dataset there are none.
-    for_pictures = {"--detector": detector, "--seed": seed, "--data": data}
-    for_pictures["--method"] = None if method == "builtin" else method
+    for_pictures = {"--detector": detector, "--method": method, "--seed": seed, "--data": data}
     ignored = [option for option, value in for_pictures.items() if value is not None]
     if dataset is None and ignored:
         raise typer.BadParameter(
@@ -431,7 +432,7 @@ def report(
             out,
             dataset=dataset,
             detector=canonical_name(detector) if detector else None,
-            method=method,
+            method=method or "builtin",
             seed=seed,
             data_dir=data,
         )
