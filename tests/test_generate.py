@@ -27,6 +27,7 @@ from llmdas.llm import (
     AnthropicProvider,
     GeminiProvider,
     LLMAuthError,
+    LLMResponseError,
     OpenAIProvider,
     RecordingProvider,
     ReplayProvider,
@@ -306,6 +307,22 @@ def test_record_and_replay_reproduce_the_program(server, tmp_path):
     assert replayed.program.provenance["repair_rounds"] == 1
     assert len(server.requests) == 3
     assert SECRET not in (tmp_path / "calls.json").read_text()
+
+
+def test_a_programs_generation_transcript_replays_its_generation(server, tmp_path):
+    server.push(DESCRIPTION, BROKEN, GOOD)
+    config = GenerationConfig(candidates=1, repairs=1, **CFG)
+    first = generate_program("KNN", openai(server), config)
+    saved = tmp_path / "generation.json"
+    saved.write_text(json.dumps(first.transcript))
+    replay = ReplayProvider(saved)
+    assert replay.describe()["provider"] == "replay:openai"
+    replayed = generate_program("KNN", replay, config)
+    assert replayed.program.source == first.program.source
+    assert replayed.program.provenance["repair_rounds"] == 1
+    assert len(server.requests) == 3  # the replay sent nothing
+    with pytest.raises(LLMResponseError, match="not in transcript"):  # every call used up
+        replay.complete(first.transcript["events"][0]["messages"], temperature=0.0, max_tokens=4096)
 
 
 # ------------------------------------------------------------------ parsing and review

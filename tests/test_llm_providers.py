@@ -320,7 +320,7 @@ def test_replay_rejects_non_transcripts(tmp_path):
     with pytest.raises(LLMResponseError, match="not JSON"):
         ReplayProvider(bad)
     bad.write_text("{}")
-    with pytest.raises(LLMResponseError, match="llmdas-llm-transcript"):
+    with pytest.raises(LLMResponseError, match="llmdas-llm-transcript.*generation-transcript"):
         ReplayProvider(bad)
 
 

@@ -11,12 +11,11 @@ from llmdas.generate.answers import ParsedAnswer, normalize_source, parse_answer
 from llmdas.generate.probe import fit_probe_detector, make_probe_data
 from llmdas.generate.review import ReviewScores, parse_verdict, review_output
 from llmdas.llm.base import Completion, LLMError, LLMProvider, Message, check_sampling
+from llmdas.llm.replay import GENERATION_TRANSCRIPT_FORMAT as TRANSCRIPT_FORMAT
 from llmdas.program import ENTRY_POINT, SynthesisProgram
 from llmdas.prompting import PromptPlan, build_prompts, repair_message, review_messages
 
 logger = logging.getLogger("llmdas.generate")
-
-TRANSCRIPT_FORMAT = "llmdas-generation-transcript"
 
 
 class GenerationError(RuntimeError):

@@ -12,6 +12,10 @@ A transcript is JSON::
 answered in recorded order). A request that was never recorded raises
 :class:`~llmdas.llm.base.LLMResponseError`, so a replayed run is the recorded run or fails.
 Transcripts hold messages and replies only, never a key.
+
+A program's *generation* transcript (``<name>.json`` beside a program that ``llmdas generate``
+saved) holds the same calls as ``llm_call`` events, so it replays too: the generation of a saved
+program can be rerun offline, e.g. to audit it or to review it again with a newer llmdas.
 """
 
 from __future__ import annotations
@@ -33,9 +37,16 @@ from .base import (
     normalize_messages,
 )
 
-__all__ = ["TRANSCRIPT_FORMAT", "RecordingProvider", "ReplayProvider", "request_sha256"]
+__all__ = [
+    "GENERATION_TRANSCRIPT_FORMAT",
+    "TRANSCRIPT_FORMAT",
+    "RecordingProvider",
+    "ReplayProvider",
+    "request_sha256",
+]
 
 TRANSCRIPT_FORMAT = "llmdas-llm-transcript"
+GENERATION_TRANSCRIPT_FORMAT = "llmdas-generation-transcript"
 
 
 def request_sha256(
@@ -105,8 +116,32 @@ class RecordingProvider(LLMProvider):
         return self.path
 
 
+def _generation_calls(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The calls of a generation transcript, in the shape :class:`RecordingProvider` writes.
+
+    Every call of one generation run used the run's temperature and token limit (its config).
+    """
+    config = data.get("config") or {}
+    return [
+        {
+            "messages": event["messages"],
+            "temperature": config.get("temperature"),
+            "max_tokens": config.get("max_tokens", 4096),
+            "completion": {
+                "text": event.get("reply", ""),
+                "usage": event.get("usage") or {},
+                "model": event.get("model", ""),
+                "raw_id": event.get("raw_id", ""),
+                "attempts": event.get("attempts", 1),
+            },
+        }
+        for event in data.get("events", [])
+        if event.get("kind") == "llm_call"
+    ]
+
+
 class ReplayProvider(LLMProvider):
-    """Answer from a transcript written by :class:`RecordingProvider`."""
+    """Answer from a transcript written by :class:`RecordingProvider`, or a generation transcript."""
 
     name = "replay"
 
@@ -120,13 +155,22 @@ class ReplayProvider(LLMProvider):
             ) from None
         except json.JSONDecodeError as exc:
             raise LLMResponseError(f"replay: transcript {path} is not JSON: {exc}") from None
-        if not isinstance(data, dict) or data.get("format") != TRANSCRIPT_FORMAT:
-            raise LLMResponseError(f"replay: {path} is not an {TRANSCRIPT_FORMAT} file")
-        super().__init__(str(data.get("model") or "replay"), base_url=None)
+        kind = data.get("format") if isinstance(data, dict) else None
+        if kind == GENERATION_TRANSCRIPT_FORMAT:
+            recorded = data.get("llm") or {}
+            calls = _generation_calls(data)
+        elif kind == TRANSCRIPT_FORMAT:
+            recorded, calls = data, data.get("calls", [])
+        else:
+            raise LLMResponseError(
+                f"replay: {path} is neither an {TRANSCRIPT_FORMAT} file (written by --record) "
+                f"nor an {GENERATION_TRANSCRIPT_FORMAT} (saved beside a generated program)"
+            )
+        super().__init__(str(recorded.get("model") or "replay"), base_url=None)
         self.path = path
-        self.recorded_provider = str(data.get("provider", ""))
+        self.recorded_provider = str(recorded.get("provider", ""))
         self._queues: dict[str, list[Completion]] = {}
-        for call in data.get("calls", []):
+        for call in calls:
             key = call.get("request_sha256") or request_sha256(
                 call["messages"], call.get("temperature"), call.get("max_tokens", 4096)
             )
@@ -149,7 +193,8 @@ class ReplayProvider(LLMProvider):
             if not queue:
                 raise LLMResponseError(
                     f"replay: request {key[:12]} is not in transcript {self.path.name} "
-                    "(prompts, temperature or max_tokens differ from the recorded run)",
+                    "(prompts, temperature or max_tokens differ from the recorded run, "
+                    "or it makes more calls than were recorded)",
                     provider=self.name,
                 )
             return queue.pop(0)
