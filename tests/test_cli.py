@@ -641,6 +641,10 @@ def test_on_program_error_base_falls_back_to_the_detector(tmp_path):
     fit += ["--program", str(tmp_path / "crash.py"), "--scores-out", str(tmp_path / "s.csv")]
     result = runner.invoke(app, fit)
     assert result.exit_code == 1 and "synthesis program crashed" in " ".join(result.output.split())
+    raise_line = (
+        (tmp_path / "crash.py").read_text().splitlines().index("    raise RuntimeError('x')")
+    )
+    assert f"(line {raise_line + 1})" in " ".join(result.output.split())  # the file's line
     assert not (tmp_path / "s.csv").exists()
     result = runner.invoke(app, [*fit, "--on-program-error", "base", "--save", str(tmp_path / "m")])
     message = " ".join(result.output.split())

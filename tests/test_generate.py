@@ -437,6 +437,11 @@ def test_store_save_and_validate(server, tmp_path):
     assert checks[path.name][0] is True and "KNN" in checks[path.name][1]
     assert checks["syntax.py"] == (False, checks["syntax.py"][1])
     assert "syntax" in checks["syntax.py"][1]
+    # Errors name the line of the file, which begins with the metadata block.
+    syntax_line = (
+        (bad_dir / "syntax.py").read_text().splitlines().index("def generate_hard_anomalies(:")
+    )
+    assert f"at line {syntax_line + 1}:" in checks["syntax.py"][1]
     assert checks["hostile.py"][0] is False and "forbidden" in checks["hostile.py"][1]
     assert checks["nometa.py"][0] is False and "metadata" in checks["nometa.py"][1]
     # One file, e.g. a program written by hand, is checked on its own.

@@ -116,3 +116,20 @@ def test_a_store_skips_hidden_files_and_folders(tmp_path):
     stale.save(tmp_path / ".ipynb_checkpoints/m-checkpoint.py")
     assert program_files(tmp_path) == [mine]
     assert load_store(tmp_path)["PCA"].name == "mine"
+
+
+def test_first_line_is_where_the_code_begins_in_the_file(tmp_path):
+    program = SynthesisProgram(source=SOURCE, detector="PCA", name="x", policy="a\nb")
+    text = program.to_text()
+    loaded = SynthesisProgram.from_text(text)
+    def_line = text.splitlines().index(SOURCE.splitlines()[0]) + 1
+    assert loaded.first_line == def_line > 1
+    assert loaded.file_aligned_source.splitlines()[def_line - 1] == SOURCE.splitlines()[0]
+    assert loaded == program  # where the code sits is not part of the program
+    assert SynthesisProgram.from_text(text.replace("# ///\n", "# ///\n\n\n", 1)).first_line == (
+        def_line + 2
+    )
+    # Code before the metadata block keeps its own line numbers.
+    assert SynthesisProgram.from_text("import math\n" + text).first_line == 1
+    with pytest.raises(ProgramFormatError, match="first_line"):
+        SynthesisProgram(source=SOURCE, detector="PCA", name="x", first_line=0)

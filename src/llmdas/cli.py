@@ -704,7 +704,9 @@ def programs_show(
     console.print("[bold]Provenance[/]")
     for key, value in program.provenance.items():
         console.print(f"  {literal(key)}: {literal(value)}", highlight=False)
-    console.print(Syntax(program.source, "python", line_numbers=True))
+    console.print(
+        Syntax(program.source, "python", line_numbers=True, start_line=program.first_line)
+    )
 
 
 def _register_stage1() -> None:

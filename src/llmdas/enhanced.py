@@ -498,7 +498,7 @@ class EnhancedDetector(BaseDetector):
 
         limits = SandboxLimits(timeout_s=self.program_timeout, memory_mb=self.program_memory_mb)
         result = run_program(
-            self.program_.source,
+            self.program_.file_aligned_source,
             score_fn,
             X,
             self._n_samples(X.shape[0]),

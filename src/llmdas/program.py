@@ -79,6 +79,9 @@ class SynthesisProgram:
         Who or what wrote the program and how: ``author``, ``generator`` (``"human"`` or
         ``"llm"``), ``created`` (ISO date), and for generated programs ``provider``, ``model``,
         ``prompt_template``, ``prompt_sha256``, ``repair_rounds``, ``review`` …
+    first_line : int
+        The line of the program file on which ``source`` begins (1 for a program not read from a
+        file). Not part of the program's identity; see :attr:`file_aligned_source`.
     """
 
     source: str
@@ -87,6 +90,7 @@ class SynthesisProgram:
     policy: str = ""
     explanation: str = ""
     provenance: dict[str, Any] = field(default_factory=dict)
+    first_line: int = field(default=1, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         # A program is handed around as data (stores, transcripts, benchmarks): a wrong type is
@@ -99,11 +103,24 @@ class SynthesisProgram:
             raise ProgramFormatError(
                 f"a program's provenance must be a dict, got {self.provenance!r}"
             )
+        if not isinstance(self.first_line, int) or self.first_line < 1:
+            raise ProgramFormatError(
+                f"a program's first_line must be an int >= 1, got {self.first_line!r}"
+            )
 
     @property
     def sha256(self) -> str:
         """Hash of the source code alone: identifies the behaviour, not the metadata."""
         return hashlib.sha256(self.source.encode("utf-8")).hexdigest()
+
+    @property
+    def file_aligned_source(self) -> str:
+        """The source after ``first_line - 1`` empty lines: what is checked and run.
+
+        Line numbers in static-check errors, crash messages and tracebacks are then the lines
+        of the program file a user opens, not of the source without its metadata block.
+        """
+        return "\n" * (self.first_line - 1) + self.source
 
     # ------------------------------------------------------------------ serialisation
     def to_text(self) -> str:
@@ -164,6 +181,11 @@ class SynthesisProgram:
                 f"as 'author = \"...\"'), got {type(provenance).__name__} {provenance!r}"
             )
         source = (text[: block.start()] + text[block.end() :]).strip("\n") + "\n"
+        first_line = 1
+        if not text[: block.start()].strip():  # the usual layout: metadata first, then code
+            rest = text[block.end() :]
+            blank = len(rest) - len(rest.lstrip("\n"))
+            first_line = text[: block.end()].count("\n") + blank + 1
         return cls(
             source=source,
             detector=meta["detector"],
@@ -171,6 +193,7 @@ class SynthesisProgram:
             policy=str(meta.get("policy", "")).strip(),
             explanation=str(meta.get("explanation", "")).strip(),
             provenance=dict(provenance),
+            first_line=first_line,
         )
 
     @classmethod

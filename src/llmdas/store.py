@@ -95,7 +95,7 @@ def validate_store(
             results.append(StoreCheck(path, False, str(exc)))
             continue
         try:
-            check_source(program.source)
+            check_source(program.file_aligned_source)
         except ProgramError as exc:
             results.append(StoreCheck(path, False, f"static check: {exc}"))
             continue
@@ -110,7 +110,7 @@ def validate_store(
         score_fn = fitted[detector]
         try:
             result = run_program(
-                program.source, score_fn, X_probe, n_samples, seed=seed, limits=limits
+                program.file_aligned_source, score_fn, X_probe, n_samples, seed=seed, limits=limits
             )
         except ProgramError as exc:
             results.append(StoreCheck(path, False, f"run: {exc}"))
