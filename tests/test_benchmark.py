@@ -11,6 +11,7 @@ import base64
 import html.parser
 import io
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -298,6 +299,9 @@ def test_a_file_that_is_not_a_result_store_is_refused_and_left_as_it_is(tmp_path
     empty.touch()
     with pytest.raises(ValueError, match="empty.db is empty, not a result store"):
         ResultStore(empty, read_only=True)
+    if Path("/proc/self").is_dir():  # Linux: a folder where no one, root included, makes files
+        with pytest.raises(ValueError, match="cannot create the result store /proc/r.db"):
+            ResultStore("/proc/r.db")
     with ResultStore(empty) as store:  # a new store may start from an empty file
         assert store.count() == 0
     with ResultStore(empty, read_only=True) as store:

@@ -2,6 +2,7 @@
 
 import json
 from importlib.metadata import version
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -623,6 +624,22 @@ def test_a_directory_where_a_file_is_needed_and_a_path_inside_a_file_are_named(
             f"cannot be written: {data} is a file",
         ),
     ]
+    if Path("/proc/self").is_dir():  # Linux: a folder where no one, root included, makes files
+        cases += [
+            (
+                [
+                    "enhance",
+                    "--detector",
+                    "PCA",
+                    "--data",
+                    str(data),
+                    "--scores-out",
+                    "/proc/s.csv",
+                ],
+                "--scores-out /proc/s.csv cannot be written: nothing can be created in /proc",
+            ),
+            ([*bench, "--store", "/proc/r.db"], "nothing can be created in /proc"),
+        ]
     for args, reason in cases:
         result = runner.invoke(app, args)
         message = " ".join(result.output.split())

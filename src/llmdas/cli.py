@@ -11,6 +11,7 @@ import ast
 import functools
 import json
 import math
+import tempfile
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -89,9 +90,7 @@ def user_errors(func):
                 return func(*args, **kwargs)
         except (
             ValueError,
-            FileNotFoundError,
-            IsADirectoryError,  # a directory where a file is needed, or the other way round
-            NotADirectoryError,
+            OSError,  # a file not found, a directory where a file is needed, no permission, ...
             LookupError,
             ProgramError,
             ProgramFormatError,
@@ -610,7 +609,8 @@ def check_outputs(
     tables: tuple[str, ...] = (),
 ) -> None:
     """Refuse, before any work, an output that is an input file, another output or a directory:
-    writing it would destroy what the command reads (or has just written). The outputs named in
+    writing it would destroy what the command reads (or has just written); or one in a folder
+    where no file can be made, which would fail only after the work. The outputs named in
     ``tables`` are written by :func:`llmdas.data.write_table`, and their suffix is checked too."""
     taken = {path.resolve(): option for option, path in inputs.items() if path and path.is_file()}
     for option, path in outputs.items():
@@ -623,6 +623,13 @@ def check_outputs(
         folder = next(p for p in path.absolute().parents if p.exists())
         if not folder.is_dir():  # the file would go inside a file
             raise ValueError(f"{option} {path} cannot be written: {folder} is a file")
+        try:  # a real write, not os.access, which says yes to root even where nothing can be made
+            tempfile.TemporaryFile(dir=folder).close()
+        except OSError as exc:
+            raise ValueError(
+                f"{option} {path} cannot be written: nothing can be created in {folder} "
+                f"({exc.strerror})"
+            ) from None
         key = path.resolve()
         if key in taken:
             raise ValueError(

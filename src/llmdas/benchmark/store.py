@@ -106,7 +106,10 @@ class ResultStore:
             if self.path.exists():  # a new store is created; an existing path must be a file
                 require_file(self.path, "result store")
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(str(self.path), timeout=60.0)
+            try:
+                self._conn = sqlite3.connect(str(self.path), timeout=60.0)
+            except sqlite3.OperationalError as exc:  # e.g. a folder where nothing can be made
+                raise ValueError(f"cannot create the result store {self.path}: {exc}") from None
         self._conn.row_factory = sqlite3.Row
         try:
             tables = {row[0] for row in self._conn.execute("SELECT name FROM sqlite_master")}
