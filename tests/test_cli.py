@@ -599,6 +599,7 @@ def test_a_directory_where_a_file_is_needed_and_a_path_inside_a_file_are_named(
     monkeypatch.setattr(EnhancedDetector, "fit", lambda self, X, y=None: fits.append(X))
     folder = str(tmp_path)
     bench = ["benchmark", "--data", folder, "--detectors", "PCA", "--seeds", "0", "--quiet"]
+    enhance = ["enhance", "--detector", "PCA", "--data", str(data), "--scores-out"]
     cases = [
         (
             ["score", "--model", folder, "--data", str(data), "--scores-out", f"{folder}/s.csv"],
@@ -611,31 +612,12 @@ def test_a_directory_where_a_file_is_needed_and_a_path_inside_a_file_are_named(
             f"data directory {data} is a file, not a directory",
         ),
         ([*bench, "--store", str(data / "r.db")], f"cannot be written: {data} is a file"),
-        (
-            [
-                "enhance",
-                "--detector",
-                "PCA",
-                "--data",
-                str(data),
-                "--scores-out",
-                str(data / "out" / "s.csv"),
-            ],
-            f"cannot be written: {data} is a file",
-        ),
+        ([*enhance, str(data / "out" / "s.csv")], f"cannot be written: {data} is a file"),
     ]
     if Path("/proc/self").is_dir():  # Linux: a folder where no one, root included, makes files
         cases += [
             (
-                [
-                    "enhance",
-                    "--detector",
-                    "PCA",
-                    "--data",
-                    str(data),
-                    "--scores-out",
-                    "/proc/s.csv",
-                ],
+                [*enhance, "/proc/s.csv"],
                 "--scores-out /proc/s.csv cannot be written: nothing can be created in /proc",
             ),
             ([*bench, "--store", "/proc/r.db"], "nothing can be created in /proc"),
