@@ -133,3 +133,24 @@ def test_first_line_is_where_the_code_begins_in_the_file(tmp_path):
     assert SynthesisProgram.from_text("import math\n" + text).first_line == 1
     with pytest.raises(ProgramFormatError, match="first_line"):
         SynthesisProgram(source=SOURCE, detector="PCA", name="x", first_line=0)
+
+
+def test_a_store_with_two_programs_for_a_detector_uses_the_one_created_last(tmp_path):
+    import os
+    import warnings
+
+    from llmdas.programs import load_store
+
+    def save(name: str, created: str, mtime: int) -> None:
+        program = SynthesisProgram(
+            source=SOURCE, detector="PCA", name=name, provenance={"created": created}
+        )
+        os.utime(program.save(tmp_path / "PCA" / f"{name}.py"), (mtime, mtime))
+
+    save("newer", "2026-11-30T10:00:00Z", mtime=1_000)  # e.g. checked out first
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_store(tmp_path)["PCA"].name == "newer"  # one program: no warning
+    save("older", "2026-11-01T10:00:00Z", mtime=2_000)
+    with pytest.warns(UserWarning, match=r"2 programs for PCA; using the one created last, PCA/"):
+        assert load_store(tmp_path)["PCA"].name == "newer"

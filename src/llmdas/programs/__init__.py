@@ -9,6 +9,7 @@ people wrote them, not a language model.
 from __future__ import annotations
 
 import sys
+import warnings
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -125,16 +126,29 @@ def load_program(spec: str | Path | SynthesisProgram) -> SynthesisProgram:
 def load_store(directory: str | Path) -> dict[str, SynthesisProgram]:
     """Programs in a program store (``DIR/**/*.py``), keyed by their detector's registry name.
 
-    A store holds at most one program per detector; the newest file wins if there are several.
+    A store holds one program per detector. Where it holds several, the one created last (the
+    ``created`` of its provenance, then the file name) is used, with a warning naming it: the
+    choice must not depend on file times, which a copy or a checkout sets anew.
     """
     directory = Path(directory)
     if not directory.is_dir():
         raise FileNotFoundError(f"program store {directory} is not a directory")
-    found: dict[str, tuple[float, SynthesisProgram]] = {}
+    found: dict[str, list[tuple[str, str, Path, SynthesisProgram]]] = {}
     for path in program_files(directory):
         program = SynthesisProgram.from_file(path)
-        key = canonical_name(program.detector)
-        mtime = path.stat().st_mtime
-        if key not in found or mtime >= found[key][0]:
-            found[key] = (mtime, program)
-    return {key: program for key, (_, program) in found.items()}
+        created = str(program.provenance.get("created", ""))
+        found.setdefault(canonical_name(program.detector), []).append(
+            (created, path.name, path, program)
+        )
+    chosen: dict[str, SynthesisProgram] = {}
+    for detector, candidates in found.items():
+        created, _, path, chosen[detector] = max(candidates, key=lambda c: c[:2])
+        if len(candidates) > 1:
+            warnings.warn(
+                f"program store {directory} holds {len(candidates)} programs for {detector}; "
+                f"using the one created last, {path.relative_to(directory)} "
+                f"(created {created or 'unknown'}); keep one per detector to choose yourself",
+                UserWarning,
+                stacklevel=2,
+            )
+    return chosen
