@@ -25,6 +25,14 @@ def test_scale_case_runs_in_a_fresh_process_and_reports_memory():
         run_scale_case("Nope", "base", 1000, n_test=100)
 
 
+def test_test_rows_without_a_planted_anomaly_are_refused_not_scored():
+    from llmdas.perf import _measure_in_process, make_mixture
+
+    assert make_mixture(1100, 12, seed=0)[1][1000:].sum() == 0  # the case below
+    with pytest.raises(ValueError, match="the 100 test rows hold 0 of the planted anomalies"):
+        _measure_in_process("PCA", "base", 1000, 100, 0, n_features=12)
+
+
 def test_overhead_from_a_store(tmp_path):
     path = tmp_path / "r.db"
     parts = ("t_base_fit", "t_synthesis", "t_classifier_fit", "t_scoring")
@@ -96,9 +104,9 @@ def test_perf_data_writes_the_mixture_in_every_format(tmp_path):
         (["--sizes", "1"], 2, "--sizes must be row counts >= 2"),
         (["--sizes", "1000", "--detectors", "FOO"], 1, "unknown detector 'FOO'"),
         (
-            ["--sizes", "1000", "--test-rows", "50"],
+            ["--sizes", "1000", "--test-rows", "500"],
             2,
-            "--test-rows': Input should be greater than or equal to 100",
+            "--test-rows': Input should be greater than or equal to 1000",
         ),
         (
             ["--sizes", "1000", "--subsample", "-1"],

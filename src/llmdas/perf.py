@@ -93,9 +93,10 @@ def _measure_in_process(
     """
     from sklearn.metrics import average_precision_score, roc_auc_score
 
-    from llmdas.detectors import make_detector, score_detector
+    from llmdas.detectors import canonical_name, make_detector, score_detector
     from llmdas.enhanced import EnhancedDetector
 
+    detector = canonical_name(detector)  # a wrong name fails before rows are made
     X, y = make_mixture(n_train + n_test, n_features, seed=seed)
     train_rows = np.flatnonzero(y[:n_train] == 0)
     if fit_rows is not None and fit_rows < len(train_rows):
@@ -104,6 +105,11 @@ def _measure_in_process(
         )
     X_train, X_test, y_test = X[train_rows], X[n_train:], y[n_train:]
     del X
+    if not 0 < y_test.sum() < len(y_test):  # AUCs of one class alone would be 0 and nan
+        raise ValueError(
+            f"the {n_test} test rows hold {y_test.sum()} of the planted anomalies (1 % of all "
+            "rows, placed at random); the AUCs need both kinds: score more rows (--test-rows)"
+        )
     started = time.perf_counter()
     if mode == "base":
         model = make_detector(detector, random_state=seed).fit(X_train)
