@@ -133,21 +133,23 @@ def load_store(directory: str | Path) -> dict[str, SynthesisProgram]:
     directory = Path(directory)
     if not directory.is_dir():
         raise FileNotFoundError(f"program store {directory} is not a directory")
-    found: dict[str, list[tuple[str, str, Path, SynthesisProgram]]] = {}
+    found: dict[str, list[tuple[Path, SynthesisProgram]]] = {}
     for path in program_files(directory):
         program = SynthesisProgram.from_file(path)
-        created = str(program.provenance.get("created", ""))
-        found.setdefault(canonical_name(program.detector), []).append(
-            (created, path.name, path, program)
-        )
+        found.setdefault(canonical_name(program.detector), []).append((path, program))
+
+    def created(candidate: tuple[Path, SynthesisProgram]) -> str:
+        return str(candidate[1].provenance.get("created", ""))
+
     chosen: dict[str, SynthesisProgram] = {}
     for detector, candidates in found.items():
-        created, _, path, chosen[detector] = max(candidates, key=lambda c: c[:2])
+        last = max(candidates, key=lambda c: (created(c), c[0].name))
+        chosen[detector] = last[1]
         if len(candidates) > 1:
             warnings.warn(
                 f"program store {directory} holds {len(candidates)} programs for {detector}; "
-                f"using the one created last, {path.relative_to(directory)} "
-                f"(created {created or 'unknown'}); keep one per detector to choose yourself",
+                f"using the one created last, {last[0].relative_to(directory)} "
+                f"(created {created(last) or 'unknown'}); keep one per detector to choose yourself",
                 UserWarning,
                 stacklevel=2,
             )
