@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -565,9 +566,15 @@ def test_cli_errors_are_one_line_exit_1(server, tmp_path, monkeypatch):
     for options, message in (
         (["--detector", "FOO"], "unknown detector 'FOO'"),
         (["--detector", "KNN", "--out", str(afile)], "is a file; name a program store"),
+        (["--detector", "KNN", "--out", str(afile / "sub")], f"cannot be written: {afile} is a"),
         (["--detector", "KNN", "--record", str(tmp_path)], "is a directory; name a file"),
         (["--detector", "KNN", "--temperature", "-1"], "temperature must be None or a finite"),
         (["--detector", "KNN", "--timeout", "nan"], "timeout must be a finite number of seconds"),
+        *(  # Linux: a folder where no one, root included, makes files
+            [(["--detector", "KNN", "--out", "/proc/p"], "nothing can be created in /proc")]
+            if Path("/proc/self").is_dir()
+            else []
+        ),
     ):
         result = runner.invoke(
             app, ["generate", "--model", "m", "--base-url", server.url + "/v1", *options]

@@ -620,16 +620,7 @@ def check_outputs(
             check_output_path(path)
         if path.is_dir():
             raise ValueError(f"{option} {path} is a directory; name a file in it")
-        folder = next(p for p in path.absolute().parents if p.exists())
-        if not folder.is_dir():  # the file would go inside a file
-            raise ValueError(f"{option} {path} cannot be written: {folder} is a file")
-        try:  # a real write, not os.access, which says yes to root even where nothing can be made
-            tempfile.TemporaryFile(dir=folder).close()
-        except OSError as exc:
-            raise ValueError(
-                f"{option} {path} cannot be written: nothing can be created in {folder} "
-                f"({exc.strerror})"
-            ) from None
+        check_can_create(option, path, path.parent)
         key = path.resolve()
         if key in taken:
             raise ValueError(
@@ -637,6 +628,21 @@ def check_outputs(
                 "that: choose another path"
             )
         taken[key] = option
+
+
+def check_can_create(option: str, path: Path, folder: Path) -> None:
+    """Refuse ``path`` of ``option`` when nothing can be created in ``folder`` (made if missing,
+    with its parents): the command would fail only after its work."""
+    existing = next(p for p in (folder.absolute(), *folder.absolute().parents) if p.exists())
+    if not existing.is_dir():  # it would go inside a file
+        raise ValueError(f"{option} {path} cannot be written: {existing} is a file")
+    try:  # a real write, not os.access, which says yes to root even where nothing can be made
+        tempfile.TemporaryFile(dir=existing).close()
+    except OSError as exc:
+        raise ValueError(
+            f"{option} {path} cannot be written: nothing can be created in {existing} "
+            f"({exc.strerror})"
+        ) from None
 
 
 def _write_scores(

@@ -84,7 +84,7 @@ def generate(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every step.")] = False,
 ) -> None:
     """Ask an LLM for a synthesis program for a detector, test, repair and review it, then save it."""
-    from llmdas.cli import check_outputs
+    from llmdas.cli import check_can_create, check_outputs
     from llmdas.detectors import canonical_name
     from llmdas.generate import GenerationConfig, generate_program
     from llmdas.llm import make_provider
@@ -94,6 +94,7 @@ def generate(
     detector = canonical_name(detector)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; name a program store directory")
+    check_can_create("--out", out, out)
     check_outputs({"--record": record}, {"--base-url": Path(base_url) if base_url else None})
     if verbose:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
