@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from llmdas.cli_generate import generate, programs_validate
 from llmdas.generate import (
     GenerationConfig,
+    GenerationInterrupted,
     generate_program,
     make_probe_data,
     normalize_source,
@@ -254,6 +255,48 @@ def test_auth_error_aborts_with_clear_message(server):
     with pytest.raises(LLMAuthError, match="401.*check the API key"):
         generate_program("KNN", openai(server), GenerationConfig(candidates=2, **CFG))
     assert len(server.requests) == 1
+
+
+def test_a_provider_failure_mid_run_keeps_the_finished_candidates(server):
+    # the key stops working after a program was accepted: the run ends, the program is kept
+    server.push(DESCRIPTION, GOOD, ScriptedReply.error(401, "key revoked"))
+    result = generate_program("KNN", openai(server), GenerationConfig(candidates=3, **CFG))
+    assert result.ok and len(server.requests) == 3
+    assert [c.status for c in result.candidates] == ["accepted", "llm_error"]
+    assert "401" in result.stopped and result.transcript["stopped"] == result.stopped
+    assert [e["kind"] for e in result.transcript["events"]].count("stopped") == 1
+
+    # with no working candidate by then, the result says why the run ended
+    server.push(DESCRIPTION, ScriptedReply.error(401, "key revoked"))
+    result = generate_program("KNN", openai(server), GenerationConfig(candidates=3, **CFG))
+    assert not result.ok and len(result.candidates) == 1
+    assert "stopped early: " in result.failure_summary() and "401" in result.failure_summary()
+
+    # a failure before any call got through is still raised (no step 1 in the generic prompt)
+    server.push(ScriptedReply.error(401, "Incorrect API key provided"))
+    config = GenerationConfig(candidates=3, variant="generic", **CFG)
+    with pytest.raises(LLMAuthError):
+        generate_program("KNN", openai(server), config)
+
+
+def test_ctrl_c_carries_the_transcript_so_far(server, monkeypatch):
+    server.push(DESCRIPTION, GOOD)
+    provider = openai(server)
+    complete = provider.complete
+
+    def interrupted_on_the_third_call(*args, **kwargs):
+        if len(server.requests) == 2:
+            raise KeyboardInterrupt
+        return complete(*args, **kwargs)
+
+    monkeypatch.setattr(provider, "complete", interrupted_on_the_third_call)
+    with pytest.raises(GenerationInterrupted) as caught:
+        generate_program("KNN", provider, GenerationConfig(candidates=2, repairs=0, **CFG))
+    transcript = caught.value.transcript
+    assert [c["status"] for c in transcript["candidates"]] == ["working"]
+    assert [e["kind"] for e in transcript["events"]].count("llm_call") == 2
+    assert transcript["events"][-1]["kind"] == "interrupted"
+    assert transcript["accepted"] is None
 
 
 def test_malformed_reply_drops_only_that_candidate(server):
@@ -505,6 +548,31 @@ def test_cli_generate_keeps_the_transcript_of_a_failed_generation(server, tmp_pa
     transcript = json.loads(failed.read_text(encoding="utf-8"))
     assert transcript["detector"] == "KNN" and SECRET not in failed.read_text()
     assert [p.name for p in out.iterdir()] == [failed.name]  # whole, with no temporary file
+
+
+def test_cli_generate_keeps_what_a_stopped_or_interrupted_run_did(server, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    server.push(DESCRIPTION, GOOD, ScriptedReply.error(401, "key revoked"))
+    app, runner = _cli_app(), CliRunner()
+    out = tmp_path / "store"
+    args = ["generate", "--detector", "KNN", "--model", "scripted", "--base-url",
+            server.url + "/v1", "--candidates", "3", "--repairs", "0", "--out", str(out)]  # fmt: skip
+    result = runner.invoke(app, args)
+    message = " ".join(result.output.split())
+    assert result.exit_code == 0, result.output
+    assert "warning: stopped after 2 of 3 candidate(s)" in message and "401" in message
+    assert len(list((out / "KNN").glob("*.py"))) == 1
+
+    import llmdas.generate
+
+    def interrupted(*args, **kwargs):
+        raise GenerationInterrupted({"events": [{"kind": "interrupted"}]})
+
+    monkeypatch.setattr(llmdas.generate, "generate_program", interrupted)
+    result = runner.invoke(app, args)
+    saved = out / "KNN-interrupted-transcript.json"
+    assert result.exit_code == 130 and str(saved) in "".join(result.output.split())
+    assert json.loads(saved.read_text())["events"] == [{"kind": "interrupted"}]
 
 
 def test_cli_record_then_replay(server, tmp_path, monkeypatch):

@@ -86,7 +86,7 @@ def generate(
     """Ask an LLM for a synthesis program for a detector, test, repair and review it, then save it."""
     from llmdas.cli import check_can_create, check_outputs
     from llmdas.detectors import canonical_name
-    from llmdas.generate import GenerationConfig, generate_program
+    from llmdas.generate import GenerationConfig, GenerationInterrupted, generate_program
     from llmdas.llm import make_provider
     from llmdas.store import save_generated
 
@@ -121,7 +121,12 @@ def generate(
         f"prompt variant {template}",
         highlight=False,
     )
-    result = generate_program(detector, llm, config)
+    try:
+        result = generate_program(detector, llm, config)
+    except GenerationInterrupted as stop:  # keep the calls already paid for
+        saved = _save_transcript(out, detector, "interrupted", stop.transcript)
+        err_console.print(f"interrupted; the transcript so far is in {saved}", highlight=False)
+        raise typer.Exit(code=130) from None
 
     table = compact_table(f"Candidates for {result.detector}")
     for column in ("#", "status", "repairs", "hardness", "novelty", "note"):
@@ -143,18 +148,32 @@ def generate(
         f"{usage['output_tokens']}",
         highlight=False,
     )
-    if result.program is None:
-        # save the transcript so the failure can be studied
-        out.mkdir(parents=True, exist_ok=True)
-        failed = out / f"{result.detector}-failed-transcript.json"
-        write_json(failed, result.transcript)
+    if result.program is None:  # save the transcript so the failure can be studied
+        failed = _save_transcript(out, result.detector, "failed", result.transcript)
         raise ValueError(f"{result.failure_summary()}; transcript in {failed}")
+    if result.stopped:
+        err_console.print(
+            labelled(
+                "[bold yellow]warning:[/]",
+                f"stopped after {len(result.candidates)} of {candidates} candidate(s): "
+                f"{result.stopped}; the best finished one is accepted",
+            ),
+            highlight=False,
+        )
     path = save_generated(out, result.program, result.transcript)
     console.print(
         f"[bold green]accepted[/] {literal(result.program.name)} -> {path} "
         f"(transcript {path.with_suffix('.json').name})",
         highlight=False,
     )
+
+
+def _save_transcript(out: Path, detector: str, outcome: str, transcript: dict) -> Path:
+    """Write the transcript of a run that saved no program, as ``DETECTOR-OUTCOME-transcript.json``."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{detector}-{outcome}-transcript.json"
+    write_json(path, transcript)
+    return path
 
 
 @_one_line_errors

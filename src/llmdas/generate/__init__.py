@@ -24,6 +24,7 @@ from llmdas.generate.loop import (
     CandidateReport,
     GenerationConfig,
     GenerationError,
+    GenerationInterrupted,
     GenerationResult,
     generate_program,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "CandidateReport",
     "GenerationConfig",
     "GenerationError",
+    "GenerationInterrupted",
     "GenerationResult",
     "ParsedAnswer",
     "ReviewScores",

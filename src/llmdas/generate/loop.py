@@ -22,6 +22,14 @@ class GenerationError(RuntimeError):
     """Generation could not start or was aborted (one-line message)."""
 
 
+class GenerationInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a generation; ``transcript`` holds the calls made until then."""
+
+    def __init__(self, transcript: dict[str, Any]) -> None:
+        super().__init__("generation interrupted")
+        self.transcript = transcript
+
+
 @dataclass
 class GenerationConfig:
     """Knobs of :func:`generate_program`."""
@@ -83,6 +91,8 @@ class GenerationResult:
     candidates: list[CandidateReport]
     transcript: dict[str, Any]
     usage: dict[str, int]
+    #: The provider error that ended the run before all candidates were drawn ("": none).
+    stopped: str = ""
 
     @property
     def ok(self) -> bool:
@@ -94,7 +104,8 @@ class GenerationResult:
 
     def failure_summary(self) -> str:
         reasons = "; ".join(f"candidate {c.index}: {c.error}" for c in self.candidates if c.error)
-        return f"no working program for {self.detector} ({reasons or 'no candidate'})"
+        stopped = f"; stopped early: {self.stopped}" if self.stopped else ""
+        return f"no working program for {self.detector} ({reasons or 'no candidate'}){stopped}"
 
 
 def _sha(text: str) -> str:
@@ -127,6 +138,8 @@ class _Session:
         self.usage = {"input_tokens": 0, "output_tokens": 0, "calls": 0}
         self.events: list[dict[str, Any]] = []
         self.started = _now()
+        #: A provider error no further call would get past (bad key, server gone): the run ends.
+        self.stopped: LLMError | None = None
 
     # ---------------------------------------------------------------- recording
     def event(self, kind: str, **data: Any) -> dict[str, Any]:
@@ -285,8 +298,7 @@ class _Session:
         try:
             reply = self.ask("program", messages, index, 0).text
         except LLMError as exc:
-            if _fatal(exc):
-                raise
+            self.stop_if_fatal(exc)
             report.status, report.error = "llm_error", str(exc)
             return report
         round_ = 0
@@ -324,8 +336,7 @@ class _Session:
             try:
                 reply = self.ask("repair", messages, index, round_).text
             except LLMError as exc:
-                if _fatal(exc):
-                    raise
+                self.stop_if_fatal(exc)
                 report.error = str(exc)
                 break
         report.repair_rounds = round_
@@ -342,6 +353,14 @@ class _Session:
         )
         return report
 
+    def stop_if_fatal(self, exc: LLMError) -> None:
+        """End the run after ``exc`` when no other call would get past it; the candidates
+        finished so far still decide, so that the calls already paid for are not lost."""
+        if _fatal(exc):
+            self.stopped = exc
+            self.event("stopped", error={"type": type(exc).__name__, "message": str(exc)})
+            logger.warning("%s: stopping early: %s", self.detector, exc)
+
     def llm_review(
         self, answer: ParsedAnswer, scores: ReviewScores, index: int, round_: int
     ) -> str:
@@ -349,8 +368,7 @@ class _Session:
         try:
             text = self.ask("llm_review", messages, index, round_).text
         except LLMError as exc:
-            if _fatal(exc):
-                raise
+            self.stop_if_fatal(exc)
             scores.verdict, scores.critique = "unknown", f"(review failed: {exc})"
             return scores.critique
         scores.verdict = parse_verdict(text)
@@ -380,8 +398,11 @@ def generate_program(
 ) -> GenerationResult:
     """Run the Stage-1 loop for ``detector`` and return the best working program, if any.
 
-    Raises :class:`~llmdas.llm.base.LLMError` when the provider fails in a way that no retry or
-    other candidate can fix (key refused, server unreachable), or when step 1 fails.
+    Raises :class:`~llmdas.llm.base.LLMError` when step 1 fails, or when the provider fails
+    before any call got through in a way that no retry or other candidate can fix (key refused,
+    server unreachable). Such a failure later ends the run early: the candidates finished by then
+    decide, and ``stopped`` says why. Ctrl-C raises :class:`GenerationInterrupted`, which carries
+    the transcript of the calls made so far.
     """
     config = config or GenerationConfig()
     session = _Session(detector, provider, config)
@@ -400,7 +421,17 @@ def generate_program(
     if step1 is not None:
         description = session.ask("description", step1, None, 0).text
 
-    reports = [session.run_candidate(i, description) for i in range(config.candidates)]
+    reports: list[CandidateReport] = []
+    try:
+        for index in range(config.candidates):
+            if session.stopped is not None:
+                break
+            reports.append(session.run_candidate(index, description))
+    except KeyboardInterrupt:
+        session.event("interrupted", candidates_finished=len(reports))
+        raise GenerationInterrupted(_transcript(session, reports, None)) from None
+    if session.stopped is not None and session.usage["calls"] == 0:
+        raise session.stopped  # nothing got through: a wrong key or address, not a lost run
     working = [(r, r.scores) for r in reports if r.status == "working" and r.scores is not None]
     program = None
     chosen = None
@@ -419,7 +450,22 @@ def generate_program(
         session.event("decision", accepted_candidate=None, reason="no working candidate")
         logger.warning("%s: no working candidate", session.detector)
 
-    transcript = {
+    return GenerationResult(
+        detector=session.detector,
+        program=program,
+        candidates=reports,
+        transcript=_transcript(session, reports, program),
+        usage=dict(session.usage),
+        stopped="" if session.stopped is None else str(session.stopped),
+    )
+
+
+def _transcript(
+    session: _Session, reports: list[CandidateReport], program: SynthesisProgram | None
+) -> dict[str, Any]:
+    """Everything a run did: settings, probe, every event, the candidates and the decision."""
+    plan, config = session.plan, session.config
+    return {
         "format": TRANSCRIPT_FORMAT,
         "version": 1,
         "detector": session.detector,
@@ -427,7 +473,7 @@ def generate_program(
         "prompt_template": plan.variant,
         "prompt_version": plan.version,
         "prompt_sha256": plan.sha256,
-        "llm": provider.describe(),
+        "llm": session.provider.describe(),
         "started": session.started,
         "finished": _now(),
         "config": asdict(config),
@@ -440,15 +486,9 @@ def generate_program(
         "events": session.events,
         "candidates": [r.to_dict() for r in reports],
         "accepted": None if program is None else {"name": program.name, "sha256": program.sha256},
+        "stopped": None if session.stopped is None else str(session.stopped),
         "usage": dict(session.usage),
     }
-    return GenerationResult(
-        detector=session.detector,
-        program=program,
-        candidates=reports,
-        transcript=transcript,
-        usage=dict(session.usage),
-    )
 
 
 def _make_program(session: _Session, report: CandidateReport, name: str | None) -> SynthesisProgram:
