@@ -202,7 +202,7 @@ _LabelsOutOption = Annotated[
     Path | None,
     typer.Option(help="Also write 0/1 labels (1 = anomaly, score above threshold_) here."),
 ]
-_MODEL_HELP = "A model saved by `llmdas enhance --save`."
+_MODEL_HELP = "A model saved by `llmdas enhance --save` (a pickle: open only models you trust)."
 _NJobsOption = Annotated[
     int,
     typer.Option(
