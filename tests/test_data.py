@@ -2,6 +2,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.io import savemat
 
 from llmdas.data import (
     dataset_file,
@@ -52,7 +53,6 @@ def test_a_split_needs_labels_0_and_1_and_an_anomaly_to_evaluate(split):
 def test_formats_round_trip(tmp_path):
     X, y = load_demo()
     np.savez(tmp_path / "d.npz", X=X, y=y)
-    from scipy.io import savemat
 
     savemat(tmp_path / "d.mat", {"X": X, "y": y.reshape(-1, 1)})
     header = ",".join([f"f{i}" for i in range(X.shape[1])] + ["label"])
@@ -102,9 +102,12 @@ def test_dataset_file_takes_only_dataset_suffixes(tmp_path):
 
 
 def test_bad_files_fail_clearly(tmp_path):
-    np.savez(tmp_path / "bad.npz", X=np.zeros((3, 2)))
-    with pytest.raises(ValueError, match="lacks array"):
+    np.savez(tmp_path / "bad.npz", X=np.zeros((3, 2)), labels=np.zeros(3))
+    with pytest.raises(ValueError, match=r"lacks array.*\(it holds X, labels\)"):
         load_dataset(tmp_path / "bad.npz")
+    savemat(tmp_path / "bad.mat", {"data": np.zeros((3, 2)), "y": np.zeros((3, 1))})
+    with pytest.raises(ValueError, match=r"lacks variables.*it holds data, y\)"):
+        load_dataset(tmp_path / "bad.mat")
     np.savez(tmp_path / "nan.npz", X=np.array([[np.nan, 1.0], [1.0, 2.0]]), y=np.array([0, 1]))
     with pytest.raises(ValueError, match="NaN"):
         load_dataset(tmp_path / "nan.npz")

@@ -257,7 +257,8 @@ def _read(path: Path, label_column: str | int | None) -> tuple[np.ndarray, np.nd
             missing = ({"X", "y"} if need_labels else {"X"}) - set(data.files)
             if missing:
                 raise ValueError(
-                    f"{path} lacks array(s) {sorted(missing)}; expected ADBench format"
+                    f"{path} lacks array(s) {sorted(missing)}; expected ADBench format "
+                    f"(it holds {', '.join(sorted(data.files)) or 'no arrays'})"
                 )
             try:
                 return data["X"], (data["y"] if need_labels else None)
@@ -275,7 +276,10 @@ def _read(path: Path, label_column: str | int | None) -> tuple[np.ndarray, np.nd
         except Exception as exc:  # scipy's MatReadError, or what a truncated file makes it raise
             raise ValueError(f"{path.name} is not a readable MATLAB file: {exc}") from None
         if "X" not in mat or (need_labels and "y" not in mat):
-            raise ValueError(f"{path.name} lacks variables 'X' and 'y' (ODDS format)")
+            held = ", ".join(sorted(k for k in mat if not k.startswith("__"))) or "no variables"
+            raise ValueError(
+                f"{path.name} lacks variables 'X' and 'y' (ODDS format; it holds {held})"
+            )
         return np.asarray(mat["X"], dtype=np.float64), (mat["y"] if need_labels else None)
     if path.suffix in _TABLE_SUFFIXES:
         if path.suffix == ".csv":
