@@ -324,8 +324,10 @@ def test_feature_columns_reads_a_csv_header_only(tmp_path):
     assert feature_columns(plain) is None
     np.savez(tmp_path / "d.npz", X=np.zeros((3, 2)), y=np.zeros(3))
     assert feature_columns(tmp_path / "d.npz") is None
-    with pytest.raises(ValueError, match="no label column named 'y'"):
+    with pytest.raises(ValueError, match=r"no label column named 'y' \(its columns: a, b, label"):
         feature_columns(path, label_column="y")
+    with pytest.raises(ValueError, match="has no header row; give the column's index"):
+        load_dataset(plain, label_column="label")
 
 
 def test_parquet_tables_load_by_column_name_without_a_pandas_index(tmp_path):

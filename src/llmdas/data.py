@@ -568,8 +568,16 @@ _MISSING_MARKS = frozenset({"NA", "N/A", "NULL", "NONE", "?", "-"})
 
 def _label_index(path: Path, n_columns: int, header: list[str] | None, label_column) -> int:
     if isinstance(label_column, str):
-        if header is None or label_column not in header:
-            raise ValueError(f"{path.name}: no label column named {label_column!r}")
+        if header is None:
+            raise ValueError(
+                f"{path.name}: no label column named {label_column!r} (the file has no header "
+                "row; give the column's index, e.g. -1 for the last)"
+            )
+        if label_column not in header:
+            shown = ", ".join(header[:12]) + (f", ... ({len(header)} in all)" * (len(header) > 12))
+            raise ValueError(
+                f"{path.name}: no label column named {label_column!r} (its columns: {shown})"
+            )
         return header.index(label_column)
     if not -n_columns <= label_column < n_columns:
         raise ValueError(
