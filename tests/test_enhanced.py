@@ -63,6 +63,20 @@ def test_pyod_attributes_and_shapes(fitted):
     assert det.predict(X_new)[5:].all()
 
 
+def test_labels_given_to_fit_are_not_used_and_say_so(fitted):
+    det, X_train = fitted
+    X_new = np.vstack([X_train[:5], X_train[:5] + 6.0])
+    all_normal = clone(det).fit(X_train, np.zeros(len(X_train)))  # e.g. y of the paper's split
+    assert np.array_equal(all_normal.decision_function(X_new), det.decision_function(X_new))
+    assert np.array_equal(all_normal.predict_proba(X_new), det.predict_proba(X_new))
+    y = np.arange(len(X_train)) % 3  # neither 0/1 nor used: still two probability columns
+    with pytest.warns(UserWarning, match=r"fit ignores y: .* the 133 row\(s\) that y marks"):
+        flagged = clone(det).fit(X_train, y)
+    assert flagged.predict_proba(X_new).shape == (10, 2)
+    with pytest.raises(ValueError, match=r"one label per row of X \(200\), got shape \(5,\)"):
+        clone(det).fit(X_train, y[:5])
+
+
 def test_paper_fusion_is_minmax_base_plus_weighted_classifier(fitted):
     _, X_train = fitted
     det = EnhancedDetector(

@@ -292,7 +292,7 @@ class EnhancedDetector(BaseDetector):
 
     # ------------------------------------------------------------------------------------ fit
     def fit(self, X, y=None) -> EnhancedDetector:
-        """Fit on normal rows ``X`` (``y`` is ignored, as in PyOD's unsupervised detectors).
+        """Fit on normal rows ``X``; ``y`` is not used (a warning says so when it marks anomalies).
 
         Warns with :class:`ConstantColumnWarning` when some columns of ``X`` hold one value only,
         with :class:`ConstantScoreWarning` when the detector scores every row of ``X`` alike, and
@@ -303,7 +303,10 @@ class EnhancedDetector(BaseDetector):
         X = check_X(X, min_rows=2, require_variation=True)
         _check_magnitude(X, names)
         _warn_constant_columns(X, names)
-        self._set_n_classes(y)  # PyOD bookkeeping that predict_proba relies on
+        _warn_ignored_labels(y, len(X))
+        # PyOD's predict_proba has one column per class it saw in y; ours are always normal and
+        # anomalous (PyOD's _set_n_classes(y) would make it 1 for an all-normal y, and crash it)
+        self._classes = 2
         self.n_features_in_ = X.shape[1]
         if names is not None:
             self.feature_names_in_ = np.asarray(names, dtype=object)
@@ -688,6 +691,28 @@ def _check_magnitude(X: np.ndarray, names: list[str] | None) -> None:
             f"column {column} of X holds values as large as {peak:.3g}: squared differences "
             "of such values overflow, and the programs and most detectors compute them; rescale "
             "the columns (standardise them, or take the log of counts and amounts) first"
+        )
+
+
+def _warn_ignored_labels(y: Any, n_rows: int) -> None:
+    """Check that ``y`` has a label per row, and warn when it marks rows that ``fit`` will still
+    learn as normal ones (a one-class method: the labels are not used)."""
+    if y is None:
+        return
+    labels = np.asarray(y)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.shape != (n_rows,):
+        raise ValueError(f"y must hold one label per row of X ({n_rows}), got shape {labels.shape}")
+    if labels.dtype.kind not in "biuf":
+        return  # not 0/1 labels; they are ignored either way
+    flagged = int(np.count_nonzero(labels))
+    if flagged:
+        warnings.warn(
+            f"fit ignores y: it learns from normal rows only, so the {flagged} row(s) that y marks "
+            "as anomalous are fitted as normal ones; pass X[y == 0] to leave them out",
+            UserWarning,
+            stacklevel=3,
         )
 
 
