@@ -398,7 +398,13 @@ def test_score_checks_csv_headers_against_the_fitted_columns(tmp_path):
     same = tmp_path / "same.csv"
     np.savetxt(same, X[:20], delimiter=",", header=",".join(names), comments="")
     result = runner.invoke(app, [*score, "--data", str(same)])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0 and "warning" not in result.output, result.output
+    # Without a header the columns cannot be checked, and a warning says so.
+    headerless = tmp_path / "headerless.csv"
+    np.savetxt(headerless, X[:20], delimiter=",")
+    result = runner.invoke(app, [*score, "--data", str(headerless)])
+    output = " ".join(result.output.split())
+    assert result.exit_code == 0 and "warning: headerless.csv does not name its columns" in output
     # The same numbers under a header in another order would be scored wrongly: refused.
     swapped = tmp_path / "swapped.csv"
     order = [1, 0, *range(2, len(names))]

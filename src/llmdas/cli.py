@@ -527,8 +527,21 @@ def _describe(fitted) -> dict[str, Any]:
 
 
 def _check_columns(fitted: np.ndarray | list[str] | None, data: Path, label_column) -> None:
-    """Refuse a CSV or Parquet file that names other columns than the model was fitted on."""
+    """Refuse a CSV or Parquet file that names other columns than the model was fitted on, and
+    warn, as ``decision_function`` does for arrays and frames, where one side has no names."""
+    from llmdas.enhanced import FeatureNamesWarning
+
     given = feature_columns(data, label_column=label_column)
+    if (fitted is None) != (given is None):
+        warnings.warn(
+            f"{data.name} does not name its columns (no header row), but the model was fitted with "
+            "column names; its columns are taken to be the fitted ones in their order"
+            if given is None
+            else f"{data.name} names its columns, but the model was fitted without names; "
+            "they are not checked",
+            FeatureNamesWarning,
+            stacklevel=2,
+        )
     try:
         check_feature_names(fitted, given, name=data.name)
     except ValueError as exc:
