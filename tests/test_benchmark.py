@@ -467,6 +467,7 @@ def test_cli_reports_bad_input(tiny_dir, tmp_path):
     for option, value, message in [
         ("--seeds", "1,2,1", "--seeds gives 1 more than once"),
         ("--detectors", "PCA,pca", "--detectors gives PCA more than once"),
+        ("--datasets", " , ", "no datasets given (leave --datasets out to run them all)"),
     ]:
         result = CliRunner().invoke(
             app, ["benchmark", "--data", str(tiny_dir), option, value, "--store", str(db)]

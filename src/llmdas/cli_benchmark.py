@@ -110,7 +110,9 @@ def benchmark(
     directory = data if data is not None else default_data_dir()
     if directory is None:
         raise FileNotFoundError("no data directory: pass --data DIR or set $LLMDAS_DATA")
-    names = _csv_list(datasets) or list_dataset_names(directory)
+    names = list_dataset_names(directory) if datasets is None else _csv_list(datasets)
+    if datasets is not None and not names:  # e.g. an empty shell variable: not "all of them"
+        raise typer.BadParameter("no datasets given (leave --datasets out to run them all)")
     if not names:
         raise FileNotFoundError(f"no datasets ({DATASET_FORMATS}) in {directory}")
     dets = [canonical_name(d) for d in _csv_list(detectors)]
