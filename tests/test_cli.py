@@ -328,6 +328,9 @@ def test_user_errors_exit_1_with_one_line():
     result = runner.invoke(app, ["demo", "--detectors", "Nope"])
     assert result.exit_code == 1 and "unknown detector 'Nope'" in " ".join(result.output.split())
     assert "instance" not in result.output  # a Python object is no choice on the command line
+    for detectors, message in (("", "no detectors given"), ("PCA,pca", "PCA more than once")):
+        result = runner.invoke(app, ["demo", "--detectors", detectors])
+        assert result.exit_code == 2 and message in result.output, result.output  # no empty table
     # The name is checked before the data are read.
     result = runner.invoke(
         app, ["enhance", "--detector", "Nope", "--data", "/no/such.npz", "--scores-out", "x.csv"]

@@ -8,6 +8,7 @@ traceback from deep inside a detector.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -169,6 +170,11 @@ def check_unique_names(names: list[str], owner: str) -> None:
                 f"{owner} {what} (columns {seen[name]} and {j}); give every column its own name"
             )
         seen[name] = j
+
+
+def repeated(values: list[Any]) -> list[str]:
+    """The values that occur more than once in ``values``, as sorted strings."""
+    return sorted({str(v) for v in values if values.count(v) > 1})
 
 
 def check_feature_names(

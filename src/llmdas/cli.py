@@ -23,6 +23,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.syntax import Syntax
 from rich.table import Table
 
+from llmdas._cli_lists import detector_list
 from llmdas._terminal import compact_table, console, err_console, labelled, literal, reflow
 from llmdas._validation import check_feature_names
 from llmdas.data import (
@@ -121,10 +122,9 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed.", min=0, max=2**32 - 1)] = 42,
 ) -> None:
     """Run base vs enhanced detectors on the embedded demo data (paper split) and compare."""
-    from llmdas.detectors import canonical_name
     from llmdas.enhanced import EnhancedDetector
 
-    names = [canonical_name(d.strip()) for d in detectors.split(",") if d.strip()]
+    names = detector_list(detectors)
     X, y = load_dataset(data)
     X_train, X_test, y_test = paper_split(X, y)
     console.print(

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from llmdas._atomic import write_text
+from llmdas._cli_lists import comma_list, detector_list
 from llmdas._terminal import compact_table, console, err_console, labelled, literal
 from llmdas.data import DATASET_FORMATS
 
@@ -26,18 +27,17 @@ DEFAULT_METHODS = "builtin,gaussian,uniform,smote"
 DEFAULT_SEEDS = "42,0,100,17,21"
 
 
-def _csv_list(text: str | None) -> list[str]:
-    return [item.strip() for item in (text or "").split(",") if item.strip()]
-
-
 def _seeds(text: str) -> list[int]:
-    try:
-        seeds: list[int] | None = [int(s) for s in _csv_list(text)]
-    except ValueError:
-        seeds = None
-    if seeds is None or any(not 0 <= s < 2**32 for s in seeds):
-        raise typer.BadParameter(f"seeds must be integers in [0, 2**32 - 1], got {text!r}")
-    return seeds
+    def seed(item: str) -> int:
+        try:
+            value = int(item)
+        except ValueError:
+            value = -1
+        if not 0 <= value < 2**32:
+            raise typer.BadParameter(f"seeds must be integers in [0, 2**32 - 1], got {text!r}")
+        return value
+
+    return comma_list(text, "--seeds", seed)
 
 
 def _user_errors(func):
@@ -94,10 +94,9 @@ def benchmark(
 ) -> None:
     """Benchmark base vs enhanced detectors; results go to a resumable SQLite store."""
     from llmdas.benchmark import ResultStore, make_plan, parse_methods
-    from llmdas.benchmark.cells import dataset_path, list_dataset_names, repeated
+    from llmdas.benchmark.cells import dataset_path, list_dataset_names
     from llmdas.cli import check_outputs
     from llmdas.data import data_dir as default_data_dir
-    from llmdas.detectors import canonical_name
 
     if jobs < 1:
         raise typer.BadParameter("--jobs must be >= 1")
@@ -110,26 +109,16 @@ def benchmark(
     directory = data if data is not None else default_data_dir()
     if directory is None:
         raise FileNotFoundError("no data directory: pass --data DIR or set $LLMDAS_DATA")
-    names = list_dataset_names(directory) if datasets is None else _csv_list(datasets)
-    if datasets is not None and not names:  # e.g. an empty shell variable: not "all of them"
-        raise typer.BadParameter("no datasets given (leave --datasets out to run them all)")
-    if not names:
-        raise FileNotFoundError(f"no datasets ({DATASET_FORMATS}) in {directory}")
-    dets = [canonical_name(d) for d in _csv_list(detectors)]
-    if not dets:
-        raise typer.BadParameter("no detectors given")
+    if datasets is None:
+        names = list_dataset_names(directory)
+        if not names:
+            raise FileNotFoundError(f"no datasets ({DATASET_FORMATS}) in {directory}")
+    else:  # an empty list is not "all of them"
+        names = comma_list(datasets, "--datasets", hint=" (leave --datasets out to run them all)")
+    dets = detector_list(detectors)
     method_specs = parse_methods(methods, detectors=dets, programs_dir=programs, cross=cross)
     # Before the store is created, so that bad input leaves no file behind.
     seed_list = _seeds(seeds)
-    given: dict[str, list[str]] = {
-        "--datasets": names,
-        "--detectors": dets,
-        "--seeds": [str(s) for s in seed_list],
-    }
-    for option, values in given.items():
-        twice = repeated(values)
-        if twice:
-            raise typer.BadParameter(f"{option} gives {', '.join(twice)} more than once")
     for name in names:
         dataset_path(directory, name)  # a name that is not there raises FileNotFoundError
     check_outputs({"--store": store}, {})

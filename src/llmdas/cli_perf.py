@@ -10,6 +10,7 @@ import numpy as np
 import typer
 
 from llmdas._atomic import write_text
+from llmdas._cli_lists import detector_list
 from llmdas._terminal import compact_table, console, err_console, labelled
 from llmdas.data import OUTPUT_SUFFIXES, check_output_path, write_table
 
@@ -35,7 +36,6 @@ def perf_scale(
     """Time and peak memory of base vs enhanced fit + scoring on a synthetic Gaussian mixture."""
     from llmdas.benchmark.summary import markdown_table
     from llmdas.cli import check_outputs
-    from llmdas.detectors import canonical_name
     from llmdas.perf import run_scale_case
 
     check_outputs({"--markdown": markdown}, {})  # not after minutes of cases
@@ -47,7 +47,7 @@ def perf_scale(
     if not row_counts or min(row_counts) < 2:
         raise typer.BadParameter(f"--sizes must be row counts >= 2, got {sizes!r}")
     # Checked here, not in each case's own process after the cases before it have run.
-    names = [canonical_name(d.strip()) for d in detectors.split(",") if d.strip()]
+    names = detector_list(detectors)
     cases: list[tuple[str, str, int, int | None]]
     cases = [(d, mode, n, None) for d in names for n in row_counts for mode in ("base", "enhanced")]
     if subsample and max(row_counts) > subsample:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llmdas._validation import require_dir, require_file
+from llmdas._validation import repeated, require_dir, require_file
 from llmdas.data import dataset_file, list_datasets, suggest_dataset
 from llmdas.program import SynthesisProgram
 
@@ -182,11 +182,6 @@ class Plan:
     n_planned: int  #: cells in the full grid
     n_missing: int  #: cells not yet in the store (the ones the groups hold)
     config: dict[str, Any]
-
-
-def repeated(values: list[str]) -> list[str]:
-    """The values that occur more than once in ``values``, sorted."""
-    return sorted({v for v in values if values.count(v) > 1})
 
 
 def dataset_path(data_dir: str | Path, name: str) -> Path:
