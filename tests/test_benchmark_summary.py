@@ -246,3 +246,4 @@ def test_a_store_of_failed_cells_says_why_in_the_summary(tmp_path):
         in message
     )
     assert "the most common, in 2: base fit failed: ValueError: [x] too few rows" in message
+    assert "paired one-tailed t-test" not in message  # no table whose columns need explaining

@@ -366,12 +366,13 @@ def summary(
                 f"{item['base']:.4f}",
             )
         console.print(extra)
-    console.print(
-        "paper: LLM-DAS Table 1 (AUC-PR means over its 36 datasets, LLM-written programs); "
-        f"ours: {len({c['dataset'] for c in ok})} datasets. p = paired one-tailed t-test over "
-        "per-dataset seed means; the mean relative gain (Δ/base) is in --csv and --markdown.",
-        style="dim",
-    )
+    if rows:  # what the tables' columns mean
+        console.print(
+            "paper: LLM-DAS Table 1 (AUC-PR means over its 36 datasets, LLM-written programs); "
+            f"ours: {len({c['dataset'] for c in ok})} datasets. p = paired one-tailed t-test over "
+            "per-dataset seed means; the mean relative gain (Δ/base) is in --csv and --markdown.",
+            style="dim",
+        )
     if csv is not None:
         to_csv(rows, csv)
         console.print(f"wrote {csv}")
