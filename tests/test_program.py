@@ -87,6 +87,9 @@ def test_load_program_names_what_it_takes():
 
     with pytest.raises(TypeError, match="a SynthesisProgram, a .py file or a built-in program"):
         load_program(42)
+    # Source text, which a long program would otherwise turn into "File name too long"
+    with pytest.raises(ValueError, match=r"given as source text; wrap it as .*from_source"):
+        load_program(SOURCE + "# padding\n" * 300)
 
 
 def test_a_failed_save_keeps_the_program_file_that_was_there(tmp_path, monkeypatch):

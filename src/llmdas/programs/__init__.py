@@ -102,6 +102,11 @@ def load_program(spec: str | Path | SynthesisProgram) -> SynthesisProgram:
             "a program is a SynthesisProgram, a .py file or a built-in program's name, "
             f"got {spec!r}"
         )
+    if isinstance(spec, str) and "\n" in spec:  # no name or path holds a line break
+        raise ValueError(
+            "the program is given as source text; wrap it as "
+            "SynthesisProgram.from_source(source, detector=..., name=...), or save it as a .py file"
+        )
     path = Path(spec).expanduser()
     if path.suffix == ".py" or path.exists():
         return SynthesisProgram.from_file(require_file(path, "program file"))
