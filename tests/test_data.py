@@ -101,6 +101,13 @@ def test_dataset_file_takes_only_dataset_suffixes(tmp_path):
     assert dataset_file(tmp_path, "b") is None
 
 
+def test_what_is_no_dataset_name_fails_clearly():
+    with pytest.raises(TypeError, match="got ndarray .rows in memory need no loading"):
+        load_dataset(np.zeros((3, 2)))
+    with pytest.raises(FileNotFoundError, match="not found as a file"):  # not ENAMETOOLONG
+        load_dataset("x" * 5000)
+
+
 def test_bad_files_fail_clearly(tmp_path):
     np.savez(tmp_path / "bad.npz", X=np.zeros((3, 2)), labels=np.zeros(3))
     with pytest.raises(ValueError, match=r"lacks array.*\(it holds X, labels\)"):

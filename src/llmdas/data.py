@@ -87,7 +87,8 @@ def dataset_file(directory: str | Path, name: str) -> Path | None:
     :data:`DATASET_SUFFIXES`, whichever is a file with such a suffix first; ``None`` if none is."""
     for suffix in ("", *DATASET_SUFFIXES):
         candidate = Path(directory) / f"{name}{suffix}"
-        if candidate.suffix in DATASET_SUFFIXES and candidate.is_file():
+        # os.path.isfile, not Path.is_file: a name too long for a file is no file, not an OSError
+        if candidate.suffix in DATASET_SUFFIXES and os.path.isfile(candidate):
             return candidate
     return None
 
@@ -108,8 +109,14 @@ def suggest_dataset(directory: str | Path, name: str) -> str:
 
 
 def _resolve(name_or_path: str | Path) -> Path:
+    if not isinstance(name_or_path, str | os.PathLike):
+        given = type(name_or_path).__name__
+        rows = " (rows in memory need no loading: pass them to fit)" * hasattr(
+            name_or_path, "shape"
+        )
+        raise TypeError(f"a dataset is named by a string or a file path, got {given}{rows}")
     path = Path(name_or_path).expanduser()
-    if path.is_file():
+    if os.path.isfile(path):
         return path
     directory = data_dir()
     found = dataset_file(directory, str(name_or_path)) if directory is not None else None
