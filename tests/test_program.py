@@ -82,6 +82,21 @@ def test_a_program_with_a_field_of_the_wrong_type_is_refused_where_it_is_made(fi
         SynthesisProgram(**{"source": SOURCE, "detector": "PCA", "name": "x", **fields})
 
 
+def test_a_file_without_metadata_is_told_the_lines_to_add(tmp_path):
+    import ast
+    import re
+
+    bare = tmp_path / "mine.py"
+    bare.write_text(SOURCE)
+    with pytest.raises(ProgramFormatError, match="no '# /// llmdas-program' metadata block") as err:
+        SynthesisProgram.from_file(bare)
+    quoted = re.search(r"start the file with the lines (.*) \(llmdas", str(err.value)).group(1)
+    lines = [ast.literal_eval(item) for item in re.findall(r"'[^']*'", quoted)]
+    bare.write_text("\n".join(lines).replace("DETECTOR", "PCA") + "\n" + SOURCE)
+    program = SynthesisProgram.from_file(bare)  # the advice, followed, gives a program
+    assert (program.name, program.detector) == ("mine", "PCA")
+
+
 def test_load_program_names_what_it_takes():
     from llmdas.programs import load_program
 

@@ -151,9 +151,17 @@ class SynthesisProgram:
         """Parse a program file's text. ``origin`` names it in error messages."""
         blocks = [m for m in _BLOCK_RE.finditer(text) if m.group("type") == _BLOCK_TYPE]
         if not blocks:
+            name = Path(origin).stem if origin != "<text>" else "my-program"
+            lines = [
+                "# /// llmdas-program",
+                f'# name = "{name}"',
+                '# detector = "DETECTOR"',
+                "# ///",
+            ]
             raise ProgramFormatError(
-                f"{origin}: no '# /// {_BLOCK_TYPE}' metadata block found "
-                "(see llmdas.program for the format)"
+                f"{origin}: no '# /// {_BLOCK_TYPE}' metadata block found; start the file with "
+                f"the lines {', '.join(map(repr, lines))} (llmdas.program describes the other "
+                "fields: policy, explanation, provenance)"
             )
         if len(blocks) > 1:
             raise ProgramFormatError(f"{origin}: more than one '# /// {_BLOCK_TYPE}' block")
