@@ -265,6 +265,7 @@ def test_a_provider_failure_mid_run_keeps_the_finished_candidates(server):
     assert [c.status for c in result.candidates] == ["accepted", "llm_error"]
     assert "401" in result.stopped and result.transcript["stopped"] == result.stopped
     assert [e["kind"] for e in result.transcript["events"]].count("stopped") == 1
+    assert "**run stopped early:** LLMAuthError: " in transcript_markdown(result.transcript)
 
     # with no working candidate by then, the result says why the run ended
     server.push(DESCRIPTION, ScriptedReply.error(401, "key revoked"))
@@ -297,6 +298,7 @@ def test_ctrl_c_carries_the_transcript_so_far(server, monkeypatch):
     assert [e["kind"] for e in transcript["events"]].count("llm_call") == 2
     assert transcript["events"][-1]["kind"] == "interrupted"
     assert transcript["accepted"] is None
+    assert "**interrupted** (Ctrl-C) after 1 candidate(s)" in transcript_markdown(transcript)
 
 
 def test_malformed_reply_drops_only_that_candidate(server):
@@ -560,7 +562,7 @@ def test_cli_generate_keeps_what_a_stopped_or_interrupted_run_did(server, tmp_pa
     result = runner.invoke(app, args)
     message = " ".join(result.output.split())
     assert result.exit_code == 0, result.output
-    assert "warning: stopped after 2 of 3 candidate(s)" in message and "401" in message
+    assert "warning: the run stopped at candidate 2 of 3" in message and "401" in message
     assert len(list((out / "KNN").glob("*.py"))) == 1
 
     import llmdas.generate

@@ -155,8 +155,8 @@ def generate(
         err_console.print(
             labelled(
                 "[bold yellow]warning:[/]",
-                f"stopped after {len(result.candidates)} of {candidates} candidate(s): "
-                f"{result.stopped}; the best finished one is accepted",
+                f"the run stopped at candidate {len(result.candidates)} of {candidates}: "
+                f"{result.stopped}; the best one finished before it is accepted",
             ),
             highlight=False,
         )

@@ -101,6 +101,14 @@ def transcript_markdown(transcript: dict[str, Any], *, title: str | None = None)
             out += [f"**LLM reviewer verdict{where}: {event.get('verdict')}**", ""]
         elif kind == "repair":
             out += [f"**repair{where}** after {event.get('error_kind')}", ""]
+        elif kind == "stopped":
+            error = event.get("error", {})
+            out += [f"**run stopped early:** {error.get('type')}: {error.get('message')}", ""]
+        elif kind == "interrupted":
+            out += [
+                f"**interrupted** (Ctrl-C) after {event.get('candidates_finished')} candidate(s)",
+                "",
+            ]
         elif kind == "decision":
             accepted = event.get("accepted_candidate")
             head = "no candidate accepted" if accepted is None else f"accepted candidate {accepted}"
