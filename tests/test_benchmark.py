@@ -345,6 +345,14 @@ def test_interrupted_run_resumes_without_loss_or_duplicates(tiny_dir, tmp_path):
         first = store.count()
         assert 0 < first < 8
         assert store.runs()[-1]["status"] == "interrupted"
+
+        def lost(group, rows):
+            raise OSError("connection to the scheduler lost")
+
+        with pytest.raises(OSError):
+            run_plan(_plan(tiny_dir, store), store, on_group=lost)
+        assert store.runs()[-1]["status"] == "failed (OSError: connection to the scheduler lost)"
+        first = store.count()
     with ResultStore(path) as store:
         plan = _plan(tiny_dir, store)
         assert plan.n_missing == 8 - first

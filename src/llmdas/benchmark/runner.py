@@ -415,7 +415,7 @@ def run_plan(
         command=command, config=plan.config, n_planned=plan.n_planned, n_missing=plan.n_missing
     )
     done, errors, computed = 0, 0, []
-    status = "interrupted"
+    status = "interrupted"  # Ctrl-C, or the process killed
     try:
         for group, rows in execute(plan.groups, jobs=jobs, backend=backend, scheduler=scheduler):
             for row in rows:
@@ -428,6 +428,9 @@ def run_plan(
             if on_group is not None:
                 on_group(group, rows)
         status = "finished"
+    except Exception as exc:  # the backend failed (a scheduler out of reach, a worker lost)
+        status = f"failed ({type(exc).__name__}: {exc})"
+        raise
     finally:
         store.finish_run(run_id, status=status)
     return {
