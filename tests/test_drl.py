@@ -112,6 +112,24 @@ def test_pickle_round_trip(fitted, toy):
     assert clone.threshold_ == fitted.threshold_
 
 
+def test_a_device_that_cannot_be_used_is_named(DRL, toy, fitted):
+    import torch
+
+    with pytest.raises(ValueError, match="device 'tpu' is not a torch device"):
+        DRL(**{**FAST, "device": "tpu"}).fit(toy[0])
+    if torch.cuda.is_available():
+        return
+    with pytest.raises(ValueError, match="device 'cuda': no CUDA device is available"):
+        DRL(**{**FAST, "device": "cuda"}).fit(toy[0])
+    fitted_on_cuda = pickle.loads(pickle.dumps(fitted))  # as if saved on a CUDA machine
+    fitted_on_cuda.device = "cuda"
+    loaded = pickle.loads(pickle.dumps(fitted_on_cuda))
+    assert loaded.device_.type == "cpu"
+    np.testing.assert_array_equal(
+        loaded.decision_function(toy[1]), fitted.decision_function(toy[1])
+    )
+
+
 @pytest.mark.parametrize(
     "X, match",
     [

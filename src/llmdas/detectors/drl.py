@@ -88,7 +88,7 @@ one process.
 Devices
 -------
 ``device="auto"`` uses CUDA when :func:`torch.cuda.is_available` and the CPU otherwise; any
-torch device string is accepted.  All tensors are created on, or moved to, that device; the
+torch device string is accepted ("cuda" where no CUDA device is available is refused at fit).  All tensors are created on, or moved to, that device; the
 random draws are made on the CPU and copied, so a given ``random_state`` gives the same
 initialisation on every device.  The CUDA path was written to be device-agnostic but, at the
 time of writing, had only been exercised on CPU.  Bit-for-bit determinism is guaranteed on CPU
@@ -154,7 +154,18 @@ def _random_orthonormal_basis(n_basis: int, dim: int, rng: np.random.RandomState
 def _resolve_device(device) -> torch.device:
     if device is None or (isinstance(device, str) and device == "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as exc:  # torch lists two dozen device types; say what usually fits
+        raise ValueError(
+            f"device {device!r} is not a torch device ('auto', 'cpu', 'cuda')"
+        ) from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device {device!r}: no CUDA device is available to this PyTorch "
+            f"({torch.__version__}); use device='auto' or 'cpu'"
+        )
+    return resolved
 
 
 @contextlib.contextmanager
@@ -463,8 +474,9 @@ class DRL(BaseDetector):
         net_state = state.pop("_net_state", None)
         self.__dict__.update(state)
         if net_state is not None:
-            device = _resolve_device(self.device)
-            if device.type == "cuda" and not torch.cuda.is_available():
+            try:
+                device = _resolve_device(self.device)
+            except ValueError:  # fitted on CUDA, loaded where there is none
                 device = torch.device("cpu")
             with torch.random.fork_rng(devices=[]):  # the initial weights are overwritten
                 net = _DRLNetwork(self.n_features_in_, self.hidden_dim, net_state["basis"].clone())
