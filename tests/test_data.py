@@ -335,6 +335,10 @@ def test_feature_columns_reads_a_csv_header_only(tmp_path):
         feature_columns(path, label_column="y")
     with pytest.raises(ValueError, match="has no header row; give the column's index"):
         load_dataset(plain, label_column="label")
+    semicolons = tmp_path / "semicolons.csv"
+    semicolons.write_text("a;b;label\n1;2;0\n3;4;1\n")
+    with pytest.raises(ValueError, match="comma-separated files, and this one seems to use ';'"):
+        feature_columns(semicolons, label_column="label")
 
 
 def test_parquet_tables_load_by_column_name_without_a_pandas_index(tmp_path):

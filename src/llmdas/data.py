@@ -582,6 +582,10 @@ def _label_index(path: Path, n_columns: int, header: list[str] | None, label_col
             )
         if label_column not in header:
             shown = ", ".join(header[:12]) + (f", ... ({len(header)} in all)" * (len(header) > 12))
+            separator = next((mark for mark in (";", "\t", "|") if mark in header[0]), None)
+            if len(header) == 1 and separator is not None:
+                used = "tabs" if separator == "\t" else f"'{separator}'"
+                shown += f"; llmdas reads comma-separated files, and this one seems to use {used}"
             raise ValueError(
                 f"{path.name}: no label column named {label_column!r} (its columns: {shown})"
             )
