@@ -561,12 +561,17 @@ def _csv_problem(message: str, header_lines: int) -> str:
         what = "is empty (a missing value: impute or drop it)" if not text else f"holds {shown}"
         if text.strip().upper() in _MISSING_MARKS:
             what += " (a missing value: impute or drop it)"
-        separator = next((mark for mark in (";", "\\t", "|") if mark in text), None)
-        if separator is not None:  # numpy's message writes a tab as the two characters \t
-            used = "tabs" if separator == "\\t" else f"'{separator}'"
+        used = _other_separator(text.replace("\\t", "\t"))  # numpy's message writes \t for a tab
+        if used is not None:
             what += f" (llmdas reads comma-separated files; this one seems to separate by {used})"
         return f"line {row + 1 + header_lines}, column {column} {what}"
     return message
+
+
+def _other_separator(text: str) -> str | None:
+    """The field separator that ``text`` seems to use instead of commas ("';'", "tabs", "'|'")."""
+    mark = next((mark for mark in (";", "\t", "|") if mark in text), None)
+    return None if mark is None else "tabs" if mark == "\t" else f"'{mark}'"
 
 
 # How CSV files often mark a missing value (np.loadtxt reads "nan" itself).
@@ -582,9 +587,8 @@ def _label_index(path: Path, n_columns: int, header: list[str] | None, label_col
             )
         if label_column not in header:
             shown = ", ".join(header[:12]) + (f", ... ({len(header)} in all)" * (len(header) > 12))
-            separator = next((mark for mark in (";", "\t", "|") if mark in header[0]), None)
-            if len(header) == 1 and separator is not None:
-                used = "tabs" if separator == "\t" else f"'{separator}'"
+            used = _other_separator(header[0]) if len(header) == 1 else None
+            if used is not None:
                 shown += f"; llmdas reads comma-separated files, and this one seems to use {used}"
             raise ValueError(
                 f"{path.name}: no label column named {label_column!r} (its columns: {shown})"
