@@ -5,7 +5,8 @@
 can register them (``app.command("generate")(generate)``,
 ``programs_app.command("validate")(programs_validate)``).
 
-Errors end with exit code 1 and a one-line message; API keys come from the environment only.
+Errors end with exit code 1 and a one-line message, Ctrl-C during a generation with 130 once the
+transcript so far is saved; API keys come from the environment only.
 """
 
 from __future__ import annotations
