@@ -1,4 +1,4 @@
-"""The comma-separated list options of the commands: ``--detectors``, ``--datasets``, ``--seeds``."""
+"""The comma-separated list options (``--detectors``, ``--datasets``, ``--seeds``)."""
 
 from __future__ import annotations
 
