@@ -170,7 +170,7 @@ def generate(
 
 
 def _save_transcript(out: Path, detector: str, outcome: str, transcript: dict) -> Path:
-    """Save the transcript of a run that saved no program, as OUT/DETECTOR-OUTCOME-transcript.json."""
+    """Save the transcript of a run without a program as OUT/DETECTOR-OUTCOME-transcript.json."""
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{detector}-{outcome}-transcript.json"
     write_json(path, transcript)
