@@ -104,20 +104,22 @@ def test_store_method_and_missing_program_is_a_recorded_error(tmp_path, tiny_dir
     specs = parse_methods("none", detectors=["PCA", "ECOD"], programs_dir=programs)
     assert [s.name for s in specs["PCA"]] == ["none", "store:mystore"]
     with ResultStore(tmp_path / "r.db") as store:
-        plan = make_plan(
-            data_dir=tiny_dir,
-            datasets=["alpha"],
-            detectors=["PCA", "ECOD"],
-            methods=specs,
-            seeds=[0],
-            split="paper",
-            existing=set(),
-        )
+        with pytest.warns(UserWarning, match=r"no program for ECOD \(it has PCA\): the store:"):
+            plan = make_plan(
+                data_dir=tiny_dir,
+                datasets=["alpha"],
+                detectors=["PCA", "ECOD"],
+                methods=specs,
+                seeds=[0],
+                split="paper",
+                existing=set(),
+            )
         run_plan(plan, store)
         cells = {(c["detector"], c["method"]): c for c in store.cells()}
     assert cells[("PCA", "store:mystore")]["error"] is None
     assert cells[("PCA", "store:mystore")]["enh_pr"] is not None
-    assert "holds no program for ECOD" in cells[("ECOD", "store:mystore")]["error"]
+    error = cells[("ECOD", "store:mystore")]["error"]
+    assert error.startswith("LookupError: program store ") and "holds no program for ECOD" in error
 
 
 def test_plan_groups_share_base_fits_and_longest_first(tiny_dir, tmp_path):

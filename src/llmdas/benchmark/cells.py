@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -300,10 +301,17 @@ def make_plan(
     stores: dict[str, dict[str, SynthesisProgram]] = {}
     from llmdas.programs import load_store
 
-    for specs in methods.values():
-        for spec in specs:
+    for det in detectors:
+        for spec in methods[det]:
             if spec.kind == "store" and spec.arg not in stores:
                 stores[spec.arg] = load_store(spec.arg)
+            if spec.kind == "store" and det not in stores[spec.arg]:
+                warnings.warn(
+                    f"program store {spec.arg} holds no program for {det} (it has "
+                    f"{', '.join(sorted(stores[spec.arg])) or 'none'}): the {spec.name} cells of "
+                    f"{det} are recorded as errors",
+                    stacklevel=2,
+                )
 
     groups: list[Group] = []
     identities: dict[str, str] = {}

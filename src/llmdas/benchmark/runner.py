@@ -249,9 +249,9 @@ def _run_group(group: Group) -> list[dict[str, Any]]:
             paid = False  # later cells of this fit share it
             started = time.perf_counter()
             try:
-                if cell.error is not None:
-                    raise LookupError(cell.error)
-                if cell.program is not None:
+                if cell.error is not None:  # found by the plan, e.g. a store without the program
+                    row["error"] = cell.error
+                elif cell.program is not None:
                     model = EnhancedDetector(
                         memo, program=cell.program, prefit=True, random_state=seed
                     )
