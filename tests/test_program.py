@@ -172,3 +172,20 @@ def test_a_store_with_two_programs_for_a_detector_uses_the_one_created_last(tmp_
     save("older", "2026-11-01T10:00:00Z", mtime=2_000)
     with pytest.warns(UserWarning, match=r"2 programs for PCA; using the one created last, PCA/"):
         assert load_store(tmp_path)["PCA"].name == "newer"
+
+
+def test_a_store_program_in_another_detectors_folder_is_named(tmp_path):
+    import warnings
+
+    from llmdas.programs import load_store
+
+    program = SynthesisProgram(source=SOURCE, detector="PCA", name="pca-copy")
+    program.save(tmp_path / "notes" / "pca-copy.py")  # a folder that names no detector: fine
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert set(load_store(tmp_path)) == {"PCA"}
+    (tmp_path / "iforest").mkdir()
+    (tmp_path / "notes" / "pca-copy.py").rename(tmp_path / "iforest" / "pca-copy.py")
+    match = r"iforest/pca-copy.py in program store .* declares detector PCA, .* not for IForest"
+    with pytest.warns(UserWarning, match=match):
+        assert set(load_store(tmp_path)) == {"PCA"}

@@ -128,6 +128,14 @@ def load_program(spec: str | Path | SynthesisProgram) -> SynthesisProgram:
         ) from None
 
 
+def _detector_named(name: str) -> str | None:
+    """The detector ``name`` spells (in any case), or ``None``."""
+    try:
+        return canonical_name(name)
+    except ValueError:
+        return None
+
+
 def load_store(directory: str | Path) -> dict[str, SynthesisProgram]:
     """Programs in a program store (``DIR/**/*.py``), keyed by their detector's registry name.
 
@@ -141,7 +149,17 @@ def load_store(directory: str | Path) -> dict[str, SynthesisProgram]:
     found: dict[str, list[tuple[Path, SynthesisProgram]]] = {}
     for path in program_files(directory):
         program = SynthesisProgram.from_file(path)
-        found.setdefault(canonical_name(program.detector), []).append((path, program))
+        detector = canonical_name(program.detector)
+        found.setdefault(detector, []).append((path, program))
+        folder = _detector_named(path.parent.name) if path.parent != directory else None
+        if folder is not None and folder != detector:  # e.g. a file copied to another's folder
+            warnings.warn(
+                f"{path.relative_to(directory)} in program store {directory} declares detector "
+                f"{detector}, and is used for {detector}, not for {folder} (the folder's name "
+                "does not count)",
+                UserWarning,
+                stacklevel=2,
+            )
 
     def created(candidate: tuple[Path, SynthesisProgram]) -> str:
         return str(candidate[1].provenance.get("created", ""))
