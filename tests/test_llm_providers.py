@@ -197,7 +197,7 @@ def test_other_4xx_is_a_request_error(kind, server):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_unreachable_server_is_a_connection_error(kind):
+def test_unreachable_server_is_a_connection_error(kind, caplog):
     with socket.socket() as sock:  # a port that nothing listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -211,8 +211,10 @@ def test_unreachable_server_is_a_connection_error(kind):
         retry=retry,
         timeout=5,
     )
-    with pytest.raises(LLMConnectionError):
+    with caplog.at_level(logging.WARNING, logger="llmdas.llm"), pytest.raises(LLMConnectionError):
         provider.complete(MESSAGES)
+    (retried,) = [r.getMessage() for r in caplog.records if "retry 1/1" in r.getMessage()]
+    assert f"{kind}: cannot reach 127.0.0.1:{port}" in retried and ".;" not in retried
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -340,7 +340,7 @@ class LLMProvider:
                 wait = self.retry.delay(attempt, getattr(exc, "retry_after", None))
                 logger.warning(
                     "%s; retry %d/%d in %.2fs",
-                    exc,
+                    str(exc).rstrip("."),  # the SDKs' messages often end with one
                     attempt + 1,
                     self.retry.max_retries,
                     wait,
