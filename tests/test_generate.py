@@ -33,6 +33,7 @@ from llmdas.llm import (
     OpenAIProvider,
     RecordingProvider,
     ReplayProvider,
+    ResumingProvider,
     RetryPolicy,
 )
 from llmdas.llm.loopback import ScriptedLLMServer, ScriptedReply, request_text
@@ -280,25 +281,57 @@ def test_a_provider_failure_mid_run_keeps_the_finished_candidates(server):
         generate_program("KNN", openai(server), config)
 
 
-def test_ctrl_c_carries_the_transcript_so_far(server, monkeypatch):
-    server.push(DESCRIPTION, GOOD)
+def interrupted_run(server, monkeypatch, config, calls: int) -> dict:
+    """The transcript of a run that Ctrl-C ends when it asks for call ``calls + 1``."""
     provider = openai(server)
     complete = provider.complete
+    before = len(server.requests)
 
-    def interrupted_on_the_third_call(*args, **kwargs):
-        if len(server.requests) == 2:
+    def interrupted(*args, **kwargs):
+        if len(server.requests) - before == calls:
             raise KeyboardInterrupt
         return complete(*args, **kwargs)
 
-    monkeypatch.setattr(provider, "complete", interrupted_on_the_third_call)
+    monkeypatch.setattr(provider, "complete", interrupted)
     with pytest.raises(GenerationInterrupted) as caught:
-        generate_program("KNN", provider, GenerationConfig(candidates=2, repairs=0, **CFG))
-    transcript = caught.value.transcript
+        generate_program("KNN", provider, config)
+    return caught.value.transcript
+
+
+def test_ctrl_c_carries_the_transcript_so_far(server, monkeypatch):
+    server.push(DESCRIPTION, GOOD)
+    config = GenerationConfig(candidates=2, repairs=0, **CFG)
+    transcript = interrupted_run(server, monkeypatch, config, calls=2)
     assert [c["status"] for c in transcript["candidates"]] == ["working"]
     assert [e["kind"] for e in transcript["events"]].count("llm_call") == 2
     assert transcript["events"][-1]["kind"] == "interrupted"
     assert transcript["accepted"] is None
     assert "**interrupted** (Ctrl-C) after 1 candidate(s)" in transcript_markdown(transcript)
+
+
+def test_resuming_an_interrupted_run_asks_only_for_the_calls_it_had_not_made(
+    server, monkeypatch, tmp_path
+):
+    config = GenerationConfig(candidates=1, repairs=1, **CFG)
+    server.push(DESCRIPTION, BROKEN, GOOD)
+    reference = generate_program("KNN", openai(server), config).program
+    server.push(DESCRIPTION, BROKEN)
+    saved = tmp_path / "KNN-interrupted-transcript.json"
+    saved.write_text(json.dumps(interrupted_run(server, monkeypatch, config, calls=2)))
+
+    server.push(GOOD)  # the repair: the one call the interrupted run had not made
+    before = len(server.requests)
+    resuming = ResumingProvider(openai(server), saved)
+    result = generate_program("KNN", resuming, config)
+    assert len(server.requests) - before == 1
+    assert (resuming.replayed, resuming.live_calls) == (2, 1)
+    assert (result.program.source, result.program.name) == (reference.source, reference.name)
+    assert result.program.provenance["model"] == "scripted"  # the live provider's own model
+    assert [e["kind"] for e in result.transcript["events"]].count("llm_call") == 3  # all of them
+
+    other = OpenAIProvider("other", base_url=server.url + "/v1", api_key=SECRET, retry=FAST)
+    with pytest.raises(ValueError, match="recorded with openai/scripted, not openai/other"):
+        ResumingProvider(other, saved)
 
 
 def test_malformed_reply_drops_only_that_candidate(server):
@@ -575,6 +608,38 @@ def test_cli_generate_keeps_what_a_stopped_or_interrupted_run_did(server, tmp_pa
     saved = out / "KNN-interrupted-transcript.json"
     assert result.exit_code == 130 and str(saved) in "".join(result.output.split())
     assert json.loads(saved.read_text())["events"] == [{"kind": "interrupted"}]
+
+
+def test_cli_generate_resumes_an_interrupted_run(server, tmp_path, monkeypatch):
+    config = GenerationConfig(candidates=1, repairs=1, **{**CFG, "temperature": 0.5})
+    server.push(DESCRIPTION, BROKEN)
+    saved = tmp_path / "KNN-interrupted-transcript.json"
+    saved.write_text(json.dumps(interrupted_run(server, monkeypatch, config, calls=2)))
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    app, runner = _cli_app(), CliRunner()
+    args = ["generate", "--detector", "KNN", "--model", "scripted", "--base-url",
+            server.url + "/v1", "--candidates", "1", "--repairs", "1", "--resume", str(saved),
+            "--out", str(tmp_path / "store")]  # fmt: skip
+    server.push(GOOD)
+    before = len(server.requests)
+    result = runner.invoke(app, [*args, "--temperature", "0.5"])
+    assert result.exit_code == 0, result.output
+    assert f"LLM calls: 3 (2 answered from {saved})" in "".join(result.output.split("\n"))
+    assert len(server.requests) - before == 1
+    assert len(list((tmp_path / "store" / "KNN").glob("*.py"))) == 1
+
+    # Other settings make other prompts: nothing is answered from the transcript, and it says so.
+    server.push(DESCRIPTION, GOOD)
+    result = runner.invoke(app, [*args, "--temperature", "0.9"])
+    assert result.exit_code == 0, result.output
+    assert "warning: no call of this run was in" in " ".join(result.output.split())
+
+    for extra, message in (
+        (["--provider", "replay"], "--resume goes on with a live provider"),
+        (["--model", "other"], "recorded with openai/scripted, not openai/other"),
+    ):
+        result = runner.invoke(app, [*args, *extra])
+        assert result.exit_code == 1 and message in " ".join(result.output.split())
 
 
 def test_cli_record_then_replay(server, tmp_path, monkeypatch):

@@ -81,6 +81,14 @@ def generate(
     record: Annotated[
         Path | None, typer.Option(help="Record every LLM call to this transcript (for replay).")
     ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            help="Go on with an earlier run of the same settings that was interrupted or stopped: "
+            "its transcript (a --record file or the .json a run saved) answers the calls it "
+            "holds, the provider the rest."
+        ),
+    ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds per LLM request.")] = 120.0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every step.")] = False,
 ) -> None:
@@ -88,7 +96,7 @@ def generate(
     from llmdas.cli import check_can_create, check_outputs
     from llmdas.detectors import canonical_name
     from llmdas.generate import GenerationConfig, GenerationInterrupted, generate_program
-    from llmdas.llm import make_provider
+    from llmdas.llm import RecordingProvider, ResumingProvider, make_provider
     from llmdas.store import save_generated
 
     # Mistakes the LLM calls (which cost money and minutes) would only reach at their end.
@@ -96,16 +104,19 @@ def generate(
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; name a program store directory")
     check_can_create("--out", out, out)
-    check_outputs({"--record": record}, {"--base-url": Path(base_url) if base_url else None})
+    check_outputs(
+        {"--record": record},
+        {"--base-url": Path(base_url) if base_url else None, "--resume": resume},
+    )
+    if resume is not None and provider.lower().strip() == "replay":
+        raise ValueError("--resume goes on with a live provider; --provider replay needs none")
     if verbose:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    llm = make_provider(
-        provider,
-        model or None,
-        base_url=base_url or None,
-        timeout=timeout,
-        record=record,
-    )
+    llm = make_provider(provider, model or None, base_url=base_url or None, timeout=timeout)
+    resuming = ResumingProvider(llm, resume) if resume is not None else None
+    llm = resuming or llm
+    if record is not None:  # outermost, so that it records the replayed calls too
+        llm = RecordingProvider(llm, record)
     config = GenerationConfig(
         candidates=candidates,
         repairs=repairs,
@@ -126,7 +137,10 @@ def generate(
         result = generate_program(detector, llm, config)
     except GenerationInterrupted as stop:  # keep the calls already paid for
         saved = _save_transcript(out, detector, "interrupted", stop.transcript)
-        err_console.print(f"interrupted; the transcript so far is in {saved}", highlight=False)
+        err_console.print(
+            f"interrupted; the transcript so far is in {saved} (go on with --resume {saved})",
+            highlight=False,
+        )
         raise typer.Exit(code=130) from None
 
     table = compact_table(f"Candidates for {result.detector}")
@@ -144,14 +158,27 @@ def generate(
         )
     console.print(table)
     usage = result.usage
+    replayed = "" if resuming is None else f" ({resuming.replayed} answered from {resume})"
     console.print(
-        f"LLM calls: {usage['calls']}, tokens in/out: {usage['input_tokens']}/"
+        f"LLM calls: {usage['calls']}{replayed}, tokens in/out: {usage['input_tokens']}/"
         f"{usage['output_tokens']}",
         highlight=False,
     )
+    if resuming is not None and resuming.replayed == 0:
+        err_console.print(
+            labelled(
+                "[bold yellow]warning:[/]",
+                f"no call of this run was in {resume}: its prompts, temperature or max_tokens "
+                "differ from the earlier run's, so every call went to the provider",
+            ),
+            highlight=False,
+        )
     if result.program is None:  # save the transcript so the failure can be studied
         failed = _save_transcript(out, result.detector, "failed", result.transcript)
-        raise ValueError(f"{result.failure_summary()}; transcript in {failed}")
+        again = (
+            f" (once the provider works, go on with --resume {failed})" if result.stopped else ""
+        )
+        raise ValueError(f"{result.failure_summary()}; transcript in {failed}{again}")
     if result.stopped:
         err_console.print(
             labelled(

@@ -32,7 +32,7 @@ from .base import (
     base_url_host,
     redact,
 )
-from .replay import RecordingProvider, ReplayProvider
+from .replay import RecordingProvider, ReplayProvider, ResumingProvider
 
 __all__ = [
     "PROVIDERS",
@@ -51,6 +51,7 @@ __all__ = [
     "OpenAIProvider",
     "RecordingProvider",
     "ReplayProvider",
+    "ResumingProvider",
     "RetryPolicy",
     "base_url_host",
     "make_provider",

@@ -13,6 +13,9 @@ answered in recorded order). A request that was never recorded raises
 :class:`~llmdas.llm.base.LLMResponseError`, so a replayed run is the recorded run or fails.
 Transcripts hold messages and replies only, never a key.
 
+:class:`ResumingProvider` answers from a transcript what it holds and asks a live provider the
+rest, so that a run that was interrupted or stopped early goes on without paying twice.
+
 A program's *generation* transcript (``<name>.json`` beside a program that ``llmdas generate``
 saved) holds the same calls as ``llm_call`` events, so it replays too: the generation of a saved
 program can be rerun offline, e.g. to audit it or to review it again with a newer llmdas.
@@ -42,6 +45,7 @@ __all__ = [
     "TRANSCRIPT_FORMAT",
     "RecordingProvider",
     "ReplayProvider",
+    "ResumingProvider",
     "request_sha256",
 ]
 
@@ -140,10 +144,8 @@ def _generation_calls(data: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-class ReplayProvider(LLMProvider):
-    """Answer from a transcript written by :class:`RecordingProvider`, or a generation transcript."""
-
-    name = "replay"
+class _RecordedAnswers:
+    """The completions a transcript holds, by request; each is given out once, in recorded order."""
 
     def __init__(self, path: str | Path) -> None:
         path = Path(path)
@@ -166,9 +168,9 @@ class ReplayProvider(LLMProvider):
                 f"replay: {path} is neither an {TRANSCRIPT_FORMAT} file (written by --record) "
                 f"nor an {GENERATION_TRANSCRIPT_FORMAT} (saved beside a generated program)"
             )
-        super().__init__(str(recorded.get("model") or "replay"), base_url=None)
         self.path = path
-        self.recorded_provider = str(recorded.get("provider", ""))
+        self.provider = str(recorded.get("provider", ""))
+        self.model = str(recorded.get("model") or "")
         self._queues: dict[str, list[Completion]] = {}
         for call in calls:
             key = call.get("request_sha256") or request_sha256(
@@ -176,6 +178,24 @@ class ReplayProvider(LLMProvider):
             )
             self._queues.setdefault(key, []).append(Completion.from_dict(call["completion"]))
         self._lock = threading.Lock()
+
+    def take(self, key: str) -> Completion | None:
+        """The next recorded completion of the request hashed ``key``, or ``None``."""
+        with self._lock:
+            queue = self._queues.get(key)
+            return queue.pop(0) if queue else None
+
+
+class ReplayProvider(LLMProvider):
+    """Answer from a transcript written by :class:`RecordingProvider`, or a generation transcript."""
+
+    name = "replay"
+
+    def __init__(self, path: str | Path) -> None:
+        self._answers = _RecordedAnswers(path)
+        super().__init__(self._answers.model or "replay", base_url=None)
+        self.path = self._answers.path
+        self.recorded_provider = self._answers.provider
 
     def describe(self) -> dict[str, str]:
         return {
@@ -188,13 +208,62 @@ class ReplayProvider(LLMProvider):
         self, messages: list[Message], *, temperature: float | None, max_tokens: int
     ) -> Completion:
         key = request_sha256(messages, temperature, max_tokens)
-        with self._lock:
-            queue = self._queues.get(key)
-            if not queue:
-                raise LLMResponseError(
-                    f"replay: request {key[:12]} is not in transcript {self.path.name} "
-                    "(prompts, temperature or max_tokens differ from the recorded run, "
-                    "or it makes more calls than were recorded)",
-                    provider=self.name,
-                )
-            return queue.pop(0)
+        answer = self._answers.take(key)
+        if answer is None:
+            raise LLMResponseError(
+                f"replay: request {key[:12]} is not in transcript {self.path.name} "
+                "(prompts, temperature or max_tokens differ from the recorded run, "
+                "or it makes more calls than were recorded)",
+                provider=self.name,
+            )
+        return answer
+
+
+class ResumingProvider(LLMProvider):
+    """Answer the requests that a transcript holds from it, and the others from ``live``.
+
+    It resumes a run that was interrupted or stopped early (``llmdas generate --resume``) without
+    paying again for the calls it made: the same prompts at the same settings get the recorded
+    replies, so the run retraces its steps and goes on where it ended. The transcript must have
+    been recorded with ``live``'s provider and model, so that a program's provenance names the
+    model that wrote every reply. ``replayed`` and ``live_calls`` count the two kinds of answer.
+    """
+
+    def __init__(self, live: LLMProvider, path: str | Path) -> None:
+        self._answers = _RecordedAnswers(path)
+        self.path = self._answers.path
+        described = live.describe()
+        recorded = (self._answers.provider, self._answers.model)
+        if recorded != (described["provider"], described["model"]):
+            raise ValueError(
+                f"resume: {self.path.name} was recorded with {'/'.join(recorded)}, not "
+                f"{described['provider']}/{described['model']}; resume with the same provider "
+                "and model, so that the program's provenance names the model of every reply"
+            )
+        self.inner = live
+        self.name = live.name
+        self.model = live.model
+        self.base_url = live.base_url
+        self.timeout = live.timeout
+        self.retry = live.retry
+        self._secret = None
+        self.replayed = 0
+        self.live_calls = 0
+
+    def describe(self) -> dict[str, str]:
+        return self.inner.describe()
+
+    def complete(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        temperature: float | None = None,
+        max_tokens: int = 4096,
+    ) -> Completion:
+        msgs = normalize_messages(messages)
+        answer = self._answers.take(request_sha256(msgs, temperature, max_tokens))
+        if answer is not None:
+            self.replayed += 1
+            return answer
+        self.live_calls += 1
+        return self.inner.complete(msgs, temperature=temperature, max_tokens=max_tokens)
