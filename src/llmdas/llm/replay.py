@@ -69,20 +69,17 @@ def request_sha256(
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-class RecordingProvider(LLMProvider):
-    """Wrap a provider; every successful call is appended to ``path`` (written after each)."""
+class _Wrapper(LLMProvider):
+    """A provider that passes calls on to ``inner``, and is described as ``inner`` is."""
 
-    def __init__(self, inner: LLMProvider, path: str | Path) -> None:
+    def __init__(self, inner: LLMProvider) -> None:
         self.inner = inner
         self.name = inner.name
         self.model = inner.model
         self.base_url = inner.base_url
         self.timeout = inner.timeout
         self.retry = inner.retry
-        self._secret = None
-        self.path = Path(path)
-        self._lock = threading.Lock()
-        self._calls: list[dict[str, Any]] = []
+        self._secret = None  # the key stays with inner
 
     def describe(self) -> dict[str, str]:
         return self.inner.describe()
@@ -94,7 +91,27 @@ class RecordingProvider(LLMProvider):
         temperature: float | None = None,
         max_tokens: int = 4096,
     ) -> Completion:
-        msgs = normalize_messages(messages)
+        return self._answer(normalize_messages(messages), temperature, max_tokens)
+
+    def _answer(
+        self, msgs: list[Message], temperature: float | None, max_tokens: int
+    ) -> Completion:
+        """The completion of the normalised request ``msgs``."""
+        raise NotImplementedError
+
+
+class RecordingProvider(_Wrapper):
+    """Wrap a provider; every successful call is appended to ``path`` (written after each)."""
+
+    def __init__(self, inner: LLMProvider, path: str | Path) -> None:
+        super().__init__(inner)
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._calls: list[dict[str, Any]] = []
+
+    def _answer(
+        self, msgs: list[Message], temperature: float | None, max_tokens: int
+    ) -> Completion:
         completion = self.inner.complete(msgs, temperature=temperature, max_tokens=max_tokens)
         with self._lock:
             self._calls.append(
@@ -219,7 +236,7 @@ class ReplayProvider(LLMProvider):
         return answer
 
 
-class ResumingProvider(LLMProvider):
+class ResumingProvider(_Wrapper):
     """Answer the requests that a transcript holds from it, and the others from ``live``.
 
     It resumes a run that was interrupted or stopped early (``llmdas generate --resume``) without
@@ -240,27 +257,13 @@ class ResumingProvider(LLMProvider):
                 f"{described['provider']}/{described['model']}; resume with the same provider "
                 "and model, so that the program's provenance names the model of every reply"
             )
-        self.inner = live
-        self.name = live.name
-        self.model = live.model
-        self.base_url = live.base_url
-        self.timeout = live.timeout
-        self.retry = live.retry
-        self._secret = None
+        super().__init__(live)
         self.replayed = 0
         self.live_calls = 0
 
-    def describe(self) -> dict[str, str]:
-        return self.inner.describe()
-
-    def complete(
-        self,
-        messages: Sequence[Mapping[str, Any]],
-        *,
-        temperature: float | None = None,
-        max_tokens: int = 4096,
+    def _answer(
+        self, msgs: list[Message], temperature: float | None, max_tokens: int
     ) -> Completion:
-        msgs = normalize_messages(messages)
         answer = self._answers.take(request_sha256(msgs, temperature, max_tokens))
         if answer is not None:
             self.replayed += 1
