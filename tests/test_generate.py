@@ -636,6 +636,7 @@ def test_cli_generate_resumes_an_interrupted_run(server, tmp_path, monkeypatch):
 
     for extra, message in (
         (["--provider", "replay"], "--resume goes on with a live provider"),
+        (["--resume", str(tmp_path / "none.json")], "resume: cannot read transcript"),
         (["--model", "other"], "recorded with openai/scripted, not openai/other"),
     ):
         result = runner.invoke(app, [*args, *extra])

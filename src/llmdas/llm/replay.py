@@ -164,16 +164,16 @@ def _generation_calls(data: dict[str, Any]) -> list[dict[str, Any]]:
 class _RecordedAnswers:
     """The completions a transcript holds, by request; each is given out once, in recorded order."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, role: str) -> None:
         path = Path(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise LLMResponseError(
-                f"replay: cannot read transcript {path}: {exc.strerror}"
+                f"{role}: cannot read transcript {path}: {exc.strerror}"
             ) from None
         except json.JSONDecodeError as exc:
-            raise LLMResponseError(f"replay: transcript {path} is not JSON: {exc}") from None
+            raise LLMResponseError(f"{role}: transcript {path} is not JSON: {exc}") from None
         kind = data.get("format") if isinstance(data, dict) else None
         if kind == GENERATION_TRANSCRIPT_FORMAT:
             recorded = data.get("llm") or {}
@@ -182,8 +182,8 @@ class _RecordedAnswers:
             recorded, calls = data, data.get("calls", [])
         else:
             raise LLMResponseError(
-                f"replay: {path} is neither an {TRANSCRIPT_FORMAT} file (written by --record) "
-                f"nor an {GENERATION_TRANSCRIPT_FORMAT} (saved beside a generated program)"
+                f"{role}: {path} is neither an {TRANSCRIPT_FORMAT} file (written by --record) "
+                f"nor an {GENERATION_TRANSCRIPT_FORMAT} (saved by a generate run)"
             )
         self.path = path
         self.provider = str(recorded.get("provider", ""))
@@ -209,7 +209,7 @@ class ReplayProvider(LLMProvider):
     name = "replay"
 
     def __init__(self, path: str | Path) -> None:
-        self._answers = _RecordedAnswers(path)
+        self._answers = _RecordedAnswers(path, "replay")
         super().__init__(self._answers.model or "replay", base_url=None)
         self.path = self._answers.path
         self.recorded_provider = self._answers.provider
@@ -247,7 +247,7 @@ class ResumingProvider(_Wrapper):
     """
 
     def __init__(self, live: LLMProvider, path: str | Path) -> None:
-        self._answers = _RecordedAnswers(path)
+        self._answers = _RecordedAnswers(path, "resume")
         self.path = self._answers.path
         described = live.describe()
         recorded = (self._answers.provider, self._answers.model)
