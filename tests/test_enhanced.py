@@ -355,6 +355,12 @@ def test_prefit_reuses_the_given_detector(split):
     assert det.detector_ is base
     with pytest.raises(ValueError, match="prefit=True needs a fitted detector"):
         EnhancedDetector("IForest", prefit=True).fit(X_train)
+    # An unfitted detector, or one fitted on other columns, is named before the program runs.
+    for detector in (IForest(random_state=0), IForest(random_state=0).fit(X_train[:, :-1])):
+        with pytest.raises(
+            ValueError, match=r"prefit=True: IForest\(random_state=0\) cannot score rows of"
+        ):
+            EnhancedDetector(detector, prefit=True, random_state=0).fit(X_train)
 
 
 @pytest.mark.parametrize(

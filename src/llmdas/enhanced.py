@@ -321,6 +321,13 @@ class EnhancedDetector(BaseDetector):
             if isinstance(self.detector, str):
                 raise ValueError("prefit=True needs a fitted detector instance, not a name")
             self.detector_ = self.detector
+            try:  # else an unfitted or other-width detector fails in the program, blaming it
+                score_detector(self.detector_, X[:1])
+            except Exception as exc:
+                raise ValueError(
+                    f"prefit=True: {describe_detector(self.detector_)} cannot score rows of "
+                    f"{X.shape[1]} features (is it fitted, and on these columns?): {exc}"
+                ) from exc
         else:
             self.detector_ = self._make_base()
             try:
