@@ -348,6 +348,22 @@ def test_a_base_detector_that_cannot_fit_the_rows_is_named():
         EnhancedDetector(make_detector("KNN", method="foo")).fit(np.tile(X, (5, 1)))
 
 
+def test_a_failed_refit_leaves_the_detector_unfitted(split):
+    from sklearn.exceptions import NotFittedError
+
+    X_train, X_test, _ = split
+    det = EnhancedDetector("PCA", random_state=0).fit(X_train)
+    with pytest.raises(ValueError):  # bad input is refused before anything changes
+        det.fit(X_train[:, :1] * np.nan)
+    assert det.decision_function(X_test).shape == (len(X_test),)
+    det.set_params(program=CRASH)
+    with pytest.raises(ProgramCrashError):
+        det.fit(X_train[: len(X_train) // 2])
+    for score in (det.decision_function, det.predict, det.base_decision_function):
+        with pytest.raises(NotFittedError):  # not the new base detector with the old classifier
+            score(X_test)
+
+
 def test_prefit_reuses_the_given_detector(split):
     X_train, X_test, _ = split
     base = IForest(random_state=0).fit(X_train)

@@ -304,6 +304,10 @@ class EnhancedDetector(BaseDetector):
         _check_magnitude(X, names)
         _warn_constant_columns(X, names)
         _warn_ignored_labels(y, len(X))
+        # From here on the earlier fit is replaced: should this one fail, the detector is unfitted,
+        # rather than a new base detector scored with the old classifier and normalisers.
+        for name in ("decision_scores_", "detector_"):  # what scoring checks for
+            self.__dict__.pop(name, None)
         # PyOD's predict_proba has one column per class it saw in y; ours are always normal and
         # anomalous (PyOD's _set_n_classes(y) would make it 1 for an all-normal y, and crash it)
         self._classes = 2
@@ -633,7 +637,7 @@ class EnhancedDetector(BaseDetector):
 
     def base_decision_function(self, X) -> np.ndarray:
         """The base detector's own (finite) scores of ``X``, for comparison."""
-        check_is_fitted(self, ["detector_"])
+        check_is_fitted(self, ["detector_", "decision_scores_"])
         X = self._check_scoring_input(X)
         return score_detector(self.detector_, X, reference=self.base_scores_)
 
