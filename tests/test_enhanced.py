@@ -442,6 +442,18 @@ def test_pickle_and_save_load_round_trip(fitted, tmp_path):
         load(tmp_path / "other.joblib")
     with pytest.raises(IsADirectoryError, match="model file .* is a directory, not a file"):
         load(tmp_path)
+    # An unfitted detector is not saved, and one saved anyway (by hand) is refused on load.
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        EnhancedDetector("PCA").save(tmp_path / "unfitted.joblib")
+    assert not (tmp_path / "unfitted.joblib").exists()
+    from llmdas.enhanced import MODEL_FORMAT
+
+    unfitted = {"llmdas_model": EnhancedDetector("PCA"), "format": MODEL_FORMAT}
+    joblib.dump(unfitted, tmp_path / "u.joblib")
+    with pytest.raises(ValueError, match="u.joblib holds no fitted llmdas detector"):
+        load(tmp_path / "u.joblib")
 
 
 def test_loading_a_model_fitted_with_other_library_versions_warns(fitted, tmp_path, recwarn):

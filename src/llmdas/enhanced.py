@@ -660,6 +660,7 @@ class EnhancedDetector(BaseDetector):
     # ---------------------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> Path:
         """Pickle the fitted detector to ``path`` with joblib; read it back with :func:`load`."""
+        check_is_fitted(self, ["detector_", "decision_scores_"])  # a file that scores nothing
         path = Path(path)
         with replacing(path) as tmp:  # a failed save keeps the model file that was there
             joblib.dump({"llmdas_model": self, "format": MODEL_FORMAT}, tmp)
@@ -831,6 +832,8 @@ def load(path: str | Path) -> EnhancedDetector:
             f"this one reads {readable}); fit and save the detector again"
         )
     model = payload["llmdas_model"]
+    if not isinstance(model, EnhancedDetector) or not hasattr(model, "decision_scores_"):
+        raise ValueError(f"{path} holds no fitted llmdas detector (fit one, then save it)")
     fitted_with = getattr(model, "versions_", None)  # None in files from before llmdas recorded it
     if fitted_with:
         now = _package_versions(model.detector_name_)
