@@ -454,6 +454,9 @@ def test_pickle_and_save_load_round_trip(fitted, tmp_path):
     joblib.dump(unfitted, tmp_path / "u.joblib")
     with pytest.raises(ValueError, match="u.joblib holds no fitted llmdas detector"):
         load(tmp_path / "u.joblib")
+    joblib.dump(det, tmp_path / "bare.joblib")  # the scikit-learn habit
+    with pytest.raises(ValueError, match=r"without its model format; save it with detector.save"):
+        load(tmp_path / "bare.joblib")
 
 
 def test_loading_a_model_fitted_with_other_library_versions_warns(fitted, tmp_path, recwarn):

@@ -822,6 +822,11 @@ def load(path: str | Path) -> EnhancedDetector:
         raise ValueError(
             f"{path} is not an llmdas model file (joblib could not read it: {exc!r})"
         ) from None
+    if isinstance(payload, EnhancedDetector):  # joblib.dump(detector, path), as with scikit-learn
+        raise ValueError(
+            f"{path} holds a detector pickled without its model format; save it with "
+            "detector.save(path), which records the format that load checks"
+        )
     if not isinstance(payload, dict) or "llmdas_model" not in payload:
         raise ValueError(f"{path} is not an llmdas model file")
     if payload.get("format") not in _READABLE_FORMATS:
