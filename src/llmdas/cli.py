@@ -71,7 +71,7 @@ def _options(
 PAPER_DETECTORS = ("PCA", "IForest", "OCSVM", "ECOD")
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     # A warning is about the user's data or settings, not about the line of llmdas that raised it.
     err_console.print(labelled("[yellow]warning:[/]", message), highlight=False)
 
@@ -87,7 +87,7 @@ def user_errors(func):
 
         try:
             with warnings.catch_warnings():
-                warnings.showwarning = _show_warning
+                warnings.showwarning = show_warning
                 return func(*args, **kwargs)
         except (
             ValueError,

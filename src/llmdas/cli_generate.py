@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -25,15 +26,20 @@ __all__ = ["generate", "programs_validate"]
 
 
 def _one_line_errors(func):
+    """As :func:`llmdas.cli.user_errors`, for the errors of LLM calls and of the loop too."""
+
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        from llmdas.cli import show_warning
         from llmdas.generate import GenerationError
         from llmdas.llm.base import LLMError
         from llmdas.program import ProgramFormatError
         from llmdas.sandbox import ProgramError
 
         try:
-            return func(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.showwarning = show_warning  # one line each, as every command's
+                return func(*args, **kwargs)
         except (
             LLMError,
             GenerationError,
@@ -165,13 +171,10 @@ def generate(
         highlight=False,
     )
     if resuming is not None and resuming.replayed == 0:
-        err_console.print(
-            labelled(
-                "[bold yellow]warning:[/]",
-                f"no call of this run was in {resume}: its prompts, temperature or max_tokens "
-                "differ from the earlier run's, so every call went to the provider",
-            ),
-            highlight=False,
+        warnings.warn(
+            f"no call of this run was in {resume}: its prompts, temperature or max_tokens "
+            "differ from the earlier run's, so every call went to the provider",
+            stacklevel=1,
         )
     if result.program is None:  # save the transcript so the failure can be studied
         failed = _save_transcript(out, result.detector, "failed", result.transcript)
@@ -180,13 +183,10 @@ def generate(
         )
         raise ValueError(f"{result.failure_summary()}; transcript in {failed}{again}")
     if result.stopped:
-        err_console.print(
-            labelled(
-                "[bold yellow]warning:[/]",
-                f"the run stopped at candidate {len(result.candidates)} of {candidates}: "
-                f"{result.stopped}; the best one finished before it is accepted",
-            ),
-            highlight=False,
+        warnings.warn(
+            f"the run stopped at candidate {len(result.candidates)} of {candidates}: "
+            f"{result.stopped}; the best one finished before it is accepted",
+            stacklevel=1,
         )
     path = save_generated(out, result.program, result.transcript)
     console.print(
