@@ -104,6 +104,9 @@ METHOD_VERSION = 5
 #: without ``classifier_scaler_`` gives its classifier the rows as they are, and one without
 #: ``_base_map`` normalises the raw scores.
 MODEL_FORMAT = 4
+
+#: The attributes that a finished fit leaves and scoring requires; a fit removes them first.
+_FITTED = ["detector_", "decision_scores_"]
 _READABLE_FORMATS = (2, 3, 4)
 
 
@@ -306,7 +309,7 @@ class EnhancedDetector(BaseDetector):
         _warn_ignored_labels(y, len(X))
         # From here on the earlier fit is replaced: should this one fail, the detector is unfitted,
         # rather than a new base detector scored with the old classifier and normalisers.
-        for name in ("decision_scores_", "detector_"):  # what scoring checks for
+        for name in _FITTED:
             self.__dict__.pop(name, None)
         # PyOD's predict_proba has one column per class it saw in y; ours are always normal and
         # anomalous (PyOD's _set_n_classes(y) would make it 1 for an all-normal y, and crash it)
@@ -603,7 +606,7 @@ class EnhancedDetector(BaseDetector):
         ``classifier`` is one the detector alone scores as ordinary but that resembles the
         synthetic anomalies.
         """
-        check_is_fitted(self, ["detector_", "decision_scores_"])
+        check_is_fitted(self, _FITTED)
         X = self._check_scoring_input(X)
         base = self._base_evidence(score_detector(self.detector_, X, reference=self.base_scores_))
         if self.classifier_ is None or self.weight_ == 0:
@@ -637,7 +640,7 @@ class EnhancedDetector(BaseDetector):
 
     def base_decision_function(self, X) -> np.ndarray:
         """The base detector's own (finite) scores of ``X``, for comparison."""
-        check_is_fitted(self, ["detector_", "decision_scores_"])
+        check_is_fitted(self, _FITTED)
         X = self._check_scoring_input(X)
         return score_detector(self.detector_, X, reference=self.base_scores_)
 
@@ -660,7 +663,7 @@ class EnhancedDetector(BaseDetector):
     # ---------------------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> Path:
         """Pickle the fitted detector to ``path`` with joblib; read it back with :func:`load`."""
-        check_is_fitted(self, ["detector_", "decision_scores_"])  # a file that scores nothing
+        check_is_fitted(self, _FITTED)  # a file that scores nothing
         path = Path(path)
         with replacing(path) as tmp:  # a failed save keeps the model file that was there
             joblib.dump({"llmdas_model": self, "format": MODEL_FORMAT}, tmp)
@@ -837,7 +840,7 @@ def load(path: str | Path) -> EnhancedDetector:
             f"this one reads {readable}); fit and save the detector again"
         )
     model = payload["llmdas_model"]
-    if not isinstance(model, EnhancedDetector) or not hasattr(model, "decision_scores_"):
+    if not isinstance(model, EnhancedDetector) or not all(hasattr(model, a) for a in _FITTED):
         raise ValueError(f"{path} holds no fitted llmdas detector (fit one, then save it)")
     fitted_with = getattr(model, "versions_", None)  # None in files from before llmdas recorded it
     if fitted_with:
