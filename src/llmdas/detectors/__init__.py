@@ -68,14 +68,17 @@ class NonFiniteScoresWarning(UserWarning):
     """A detector produced NaN or infinite scores that llmdas replaced by finite ones."""
 
 
+def known_name(name: str) -> str | None:
+    """The registry spelling of ``name`` (case-insensitive), or ``None`` if it names no detector."""
+    return _BY_LOWER.get(name.lower())
+
+
 def canonical_name(name: str) -> str:
     """Return the registry spelling of ``name`` (case-insensitive) or raise ``ValueError``."""
-    try:
-        return _BY_LOWER[name.lower()]
-    except KeyError:
-        raise ValueError(
-            f"unknown detector {name!r}; choose one of {', '.join(DETECTOR_NAMES)}"
-        ) from None
+    known = known_name(name)
+    if known is None:
+        raise ValueError(f"unknown detector {name!r}; choose one of {', '.join(DETECTOR_NAMES)}")
+    return known
 
 
 def _api_name(name: str) -> str:
@@ -178,7 +181,7 @@ def detector_name(detector: str | BaseDetector) -> str:
         return _api_name(detector)
     check_detector_instance(detector)
     name = type(detector).__name__
-    return _BY_LOWER.get(name.lower(), name)
+    return known_name(name) or name
 
 
 def changed_params(detector) -> dict[str, Any]:
@@ -234,7 +237,7 @@ def fit_scores_are_plain(detector) -> bool:
     """Whether a fitted registry detector's ``decision_scores_`` are finite and equal to
     :func:`score_detector` of its training rows, so that scoring those rows again can be skipped
     (``False`` for any other detector)."""
-    name = _BY_LOWER.get(type(detector).__name__.lower())
+    name = known_name(type(detector).__name__)
     if name not in _PLAIN_FIT_SCORES or _class_path(detector) != _REGISTRY[name]:
         return False
     # Non-finite scores are replaced relative to a reference range, which may differ between calls.

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from llmdas._validation import require_file
-from llmdas.detectors import canonical_name
+from llmdas.detectors import canonical_name, known_name
 from llmdas.program import SynthesisProgram, program_files
 
 if TYPE_CHECKING:
@@ -128,14 +128,6 @@ def load_program(spec: str | Path | SynthesisProgram) -> SynthesisProgram:
         ) from None
 
 
-def _detector_named(name: str) -> str | None:
-    """The detector ``name`` spells (in any case), or ``None``."""
-    try:
-        return canonical_name(name)
-    except ValueError:
-        return None
-
-
 def load_store(directory: str | Path) -> dict[str, SynthesisProgram]:
     """Programs in a program store (``DIR/**/*.py``), keyed by their detector's registry name.
 
@@ -151,7 +143,7 @@ def load_store(directory: str | Path) -> dict[str, SynthesisProgram]:
         program = SynthesisProgram.from_file(path)
         detector = canonical_name(program.detector)
         found.setdefault(detector, []).append((path, program))
-        folder = _detector_named(path.parent.name) if path.parent != directory else None
+        folder = known_name(path.parent.name) if path.parent != directory else None
         if folder is not None and folder != detector:  # e.g. a file copied to another's folder
             warnings.warn(
                 f"{path.relative_to(directory)} in program store {directory} declares detector "
