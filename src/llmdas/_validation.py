@@ -134,7 +134,7 @@ def _pandas_frame_values(frame, name: str) -> np.ndarray:
     ]
     if other:
         raise ValueError(
-            f"{name} has columns that do not hold numbers: {_preview(other, show=str)}; encode "
+            f"{name} has columns that do not hold numbers: {preview(other, show=str)}; encode "
             "them as numbers (or drop them) first"
         )
     return frame.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -195,10 +195,10 @@ def check_feature_names(
     if not missing and not unexpected and len(given) == len(fitted):
         raise ValueError(
             f"the columns of {name} are the fitted ones in a different order; put them in the "
-            f"order of fit: {_preview(fitted)}"
+            f"order of fit: {preview(fitted)}"
         )
-    parts = [f"missing {_preview(missing)}" if missing else ""]
-    parts.append(f"not seen at fit {_preview(unexpected)}" if unexpected else "")
+    parts = [f"missing {preview(missing)}" if missing else ""]
+    parts.append(f"not seen at fit {preview(unexpected)}" if unexpected else "")
     if not missing and not unexpected:  # the same names, some of them repeated
         parts = [f"{len(given)} columns for the {len(fitted)} fitted ones"]
     raise ValueError(
@@ -207,7 +207,8 @@ def check_feature_names(
     )
 
 
-def _preview(names: list[str], limit: int = 6, show=repr) -> str:
+def preview(names: list[str], limit: int = 6, show=repr) -> str:
+    """The first ``limit`` of ``names`` for a message, then how many there are in all."""
     shown = ", ".join(show(n) for n in names[:limit])
     return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 

@@ -19,7 +19,7 @@ from typing import TextIO
 import numpy as np
 
 from llmdas._atomic import replacing
-from llmdas._validation import check_unique_names, check_X
+from llmdas._validation import check_unique_names, check_X, preview
 
 __all__ = [
     "DATASET_FORMATS",
@@ -111,9 +111,8 @@ def suggest_dataset(directory: str | Path, name: str) -> str:
 def _resolve(name_or_path: str | Path) -> Path:
     if not isinstance(name_or_path, str | os.PathLike):
         given = type(name_or_path).__name__
-        rows = " (rows in memory need no loading: pass them to fit)" * hasattr(
-            name_or_path, "shape"
-        )
+        in_memory = hasattr(name_or_path, "shape")  # an array or a data frame
+        rows = " (rows in memory need no loading: pass them to fit)" if in_memory else ""
         raise TypeError(f"a dataset is named by a string or a file path, got {given}{rows}")
     path = Path(name_or_path).expanduser()
     if os.path.isfile(path):
@@ -586,7 +585,7 @@ def _label_index(path: Path, n_columns: int, header: list[str] | None, label_col
                 "row; give the column's index, e.g. -1 for the last)"
             )
         if label_column not in header:
-            shown = ", ".join(header[:12]) + (f", ... ({len(header)} in all)" * (len(header) > 12))
+            shown = preview(header, limit=12, show=str)
             used = _other_separator(header[0]) if len(header) == 1 else None
             if used is not None:
                 shown += f"; llmdas reads comma-separated files, and this one seems to use {used}"
