@@ -163,7 +163,7 @@ def test_quoted_csv_cells_are_read_as_numbers(tmp_path):
 def test_a_csv_byte_order_mark_is_not_part_of_the_first_cell(tmp_path, header):
     # Excel writes UTF-8 CSV files with a byte-order mark. Read as text, it made the first cell of
     # a file without a header a non-number, so that its first row was taken for a header.
-    X = np.arange(12.0).reshape(4, 3)
+    X = np.arange(1.0, 13.0).reshape(4, 3)  # (a first line 0,1,2 is pandas' header)
     lines = (["a,b,c"] if header else []) + [",".join(f"{v:g}" for v in row) for row in X]
     (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf" + "\n".join(lines).encode() + b"\n")
     assert np.array_equal(load_features(tmp_path / "bom.csv"), X)
@@ -339,6 +339,26 @@ def test_feature_columns_reads_a_csv_header_only(tmp_path):
     semicolons.write_text("a;b;label\n1;2;0\n3;4;1\n")
     with pytest.raises(ValueError, match="comma-separated files, and this one seems to use ';'"):
         feature_columns(semicolons, label_column="label")
+
+
+def test_the_column_names_pandas_gives_an_array_are_a_header_not_a_row(tmp_path):
+    import pandas as pd
+
+    X = np.random.default_rng(0).normal(size=(6, 3))
+    y = np.array([0, 0, 1, 0, 0, 1])
+    pd.DataFrame(np.column_stack([X, y])).to_csv(tmp_path / "frame.csv", index=False)
+    X_read, y_read = load_dataset(tmp_path / "frame.csv")  # a label "3" in its first row, before
+    assert np.allclose(X_read, X) and y_read.tolist() == y.tolist()
+    assert feature_columns(tmp_path / "frame.csv", label_column=-1) == ["0", "1", "2"]
+    pd.DataFrame(X).to_csv(tmp_path / "rows.csv", index=False)
+    assert np.allclose(load_features(tmp_path / "rows.csv"), X)
+    assert np.allclose(np.concatenate(list(iter_features(tmp_path / "rows.csv", chunk_rows=4))), X)
+    # Two columns are too few to tell "0,1" apart from a row of data; other numbers are data.
+    (tmp_path / "pair.csv").write_text("0,1\n2,3\n")
+    (tmp_path / "data.csv").write_text("0,1,3\n2,3,4\n")
+    assert (
+        len(load_features(tmp_path / "pair.csv")) == len(load_features(tmp_path / "data.csv")) == 2
+    )
 
 
 def test_parquet_tables_load_by_column_name_without_a_pandas_index(tmp_path):

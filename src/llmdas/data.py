@@ -136,7 +136,8 @@ def load_dataset(
     name_or_path : str or Path
         ``"demo"`` for the embedded set, a dataset name found in :func:`data_dir`, or a path to an
         ADBench ``.npz`` (arrays ``X`` and ``y``), an ODDS ``.mat`` (``X`` and ``y``), a ``.csv``
-        (an optional header row, then numbers), a 2-D ``.npy`` array or a ``.parquet`` file of
+        (an optional header row, then numbers; a first line ``0,1,2,...``, the column names of a
+        pandas frame made from an array, is a header), a 2-D ``.npy`` array or a ``.parquet`` file of
         numeric columns (needs pyarrow; a pandas index stored in it is not a column).
     label_column : str or int
         For table files (CSV, ``.npy``, Parquet): the label column's name or index (default: last).
@@ -397,16 +398,21 @@ def _csv_lines(path: Path, fh: TextIO, rows: int) -> Iterator[str]:
 
 
 def _read_header(path: Path) -> list[str] | None:
-    """The first line's cells when it is a header (any cell that is not a number), else None.
+    """The first line's cells when it is a header, else None.
 
-    A leading ``#`` is dropped, as ``np.savetxt`` writes one before a header by default.
+    A header is a first line with a cell that is not a number, or one that reads ``0,1,...,n-1``
+    for ``n >= 3`` columns: the names pandas gives the columns of a frame built from an array,
+    which ``DataFrame.to_csv`` writes as a header. Read as data, they were an extra first row
+    (and, with the labels last, a label of ``n - 1``). A leading ``#`` is dropped, as
+    ``np.savetxt`` writes one before a header by default.
     """
     with _open_csv(path) as fh:
         line = "".join(_csv_lines(path, fh, 1)).strip()
     if line.startswith("#"):
         line = line[1:]
     cells = [cell.strip().strip('"') for cell in line.split(",")]
-    if all(_is_number(cell) for cell in cells):
+    positions = [str(j) for j in range(len(cells))]
+    if all(_is_number(cell) for cell in cells) and (len(cells) < 3 or cells != positions):
         return None
     check_unique_names(cells, f"the header of {path.name}")
     return cells
