@@ -10,7 +10,10 @@ from llmdas._validation import check_feature_names, check_X, feature_names
     [
         (np.array([[1.0, np.nan], [2.0, 3.0]]), "1 NaN"),
         (np.array([[1.0, np.inf], [2.0, 3.0]]), "1 infinite"),
-        (np.array([1.0, 2.0, 3.0]), "must be 2-D.*reshape"),
+        (
+            np.array([1.0, 2.0, 3.0]),
+            r"must be 2-D.*reshape\(-1, 1\) makes one column.*\(1, -1\) one row",
+        ),
         (np.zeros((2, 2, 2)), "must be 2-D"),
         (np.array([["a", "b"], ["c", "d"]]), "must be numeric"),
         (np.zeros((3, 0)), "no columns"),

@@ -76,7 +76,9 @@ def check_X(
     if np.iscomplexobj(arr):
         raise ValueError(f"{name} must be real-valued, got complex numbers")
     if arr.ndim != 2:
-        hint = " (reshape a single row with X.reshape(1, -1))" if arr.ndim == 1 else ""
+        hint = ""
+        if arr.ndim == 1 and name.isidentifier():  # one column or one row? as scikit-learn does
+            hint = f" ({name}.reshape(-1, 1) makes one column of it, {name}.reshape(1, -1) one row)"
         raise ValueError(f"{name} must be 2-D (rows x features), got {arr.ndim}-D{hint}")
     if arr.shape[1] == 0:
         raise ValueError(f"{name} has no columns")
