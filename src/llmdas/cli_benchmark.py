@@ -6,6 +6,7 @@ Heavy imports (numpy, scikit-learn, dask, matplotlib) happen inside the commands
 
 from __future__ import annotations
 
+import functools
 import shlex
 import sys
 import time
@@ -169,6 +170,10 @@ def _run_with_progress(plan, results, jobs, backend, scheduler, command, quiet):
 
     from llmdas.benchmark import run_plan
 
+    run = functools.partial(
+        run_plan, plan, results, jobs=jobs, backend=backend, scheduler=scheduler, command=command
+    )
+
     def show_errors(group, rows, printer):
         for row in rows:
             if row.get("error"):
@@ -194,15 +199,7 @@ def _run_with_progress(plan, results, jobs, backend, scheduler, command, quiet):
                     soft_wrap=True,
                 )
 
-        return run_plan(
-            plan,
-            results,
-            jobs=jobs,
-            backend=backend,
-            scheduler=scheduler,
-            command=command,
-            on_group=on_group,
-        )
+        return run(on_group=on_group)
 
     with Progress(
         TextColumn("[bold]cells"),
@@ -221,15 +218,7 @@ def _run_with_progress(plan, results, jobs, backend, scheduler, command, quiet):
             show_errors(group, rows, progress.console.print)
             progress.update(task, advance=len(rows), description=f"last: {group.label}")
 
-        return run_plan(
-            plan,
-            results,
-            jobs=jobs,
-            backend=backend,
-            scheduler=scheduler,
-            command=command,
-            on_group=on_group,
-        )
+        return run(on_group=on_group)
 
 
 def _print_run_report(result, *, quiet: bool, top: int = 10) -> None:
