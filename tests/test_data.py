@@ -202,6 +202,7 @@ def test_csv_without_labels_is_named_in_the_error(tmp_path):
     [
         ("1,2,3\n4,5\n", "bad.csv is not a table of numbers: line 2 has 2 col"),
         ("a,b,c\n1,2,3\n4,,6\n", "line 3, column 2 is empty"),  # lines count the header too
+        ("a,b,y,\n1,2,0,\n4,5,1,\n", "line 2, column 4 is empty: the line ends with a comma"),
         ("1,2,0\n4,x,1\n", "line 2, column 2 holds 'x'"),
         ("1,2,0\n4,NA,1\n", r"line 2, column 2 holds 'NA' \(a missing value"),
         ("a;b;y\n1;2;0\n", "this one seems to separate by ';'"),

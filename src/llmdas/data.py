@@ -340,7 +340,7 @@ def _csv_chunks(path: Path, rows: int) -> Iterator[tuple[np.ndarray, list[str] |
                 table = np.loadtxt(lines, delimiter=",", quotechar='"', dtype=np.float64, ndmin=2)
             except ValueError as exc:
                 raise ValueError(
-                    f"{path.name} is not a table of numbers: {_csv_problem(str(exc), line)}"
+                    f"{path.name} is not a table of numbers: {_csv_problem(str(exc), line, width)}"
                 ) from None
             if unnamed_first is not None and len(unnamed_first) < 3 and table.shape[1] > 1:
                 unnamed_first.extend(table[: 3 - len(unnamed_first), 0])
@@ -550,8 +550,8 @@ def write_table(path: str | Path, columns: dict[str, np.ndarray], fmt: str = "%.
             np.savetxt(tmp, values, fmt=fmt, delimiter=",", header=",".join(columns), comments="")
 
 
-def _csv_problem(message: str, header_lines: int) -> str:
-    """np.loadtxt's parse error in terms of the file's own line numbers."""
+def _csv_problem(message: str, header_lines: int, width: int) -> str:
+    """np.loadtxt's parse error in terms of the file's own line numbers (``width`` columns)."""
     ragged = re.search(r"changed from (\d+) to (\d+) at row (\d+)", message)
     if ragged:  # numpy counts these rows from 1, after the header
         before, after, row = map(int, ragged.groups())
@@ -564,6 +564,11 @@ def _csv_problem(message: str, header_lines: int) -> str:
         text, row, column = cell.group(1), int(cell.group(3)), int(cell.group(4))
         shown = repr(text) if cell.group(2) else f"{text[:60]!r}... ({len(text)}+ characters)"
         what = "is empty (a missing value: impute or drop it)" if not text else f"holds {shown}"
+        if not text and column == width:  # some exporters end every line with a separator
+            what = (
+                "is empty: the line ends with a comma (a missing last value, or a comma that "
+                "ends every line, which makes an extra empty column: remove it)"
+            )
         if text.strip().upper() in _MISSING_MARKS:
             what += " (a missing value: impute or drop it)"
         used = _other_separator(text.replace("\\t", "\t"))  # numpy's message writes \t for a tab
