@@ -315,6 +315,12 @@ def test_npy_tables_load_with_or_without_a_label_column(tmp_path):
     (tmp_path / "x.xlsx").write_text("x")
     with pytest.raises(ValueError, match="unsupported dataset format '.xlsx'; use one of"):
         load_dataset(tmp_path / "x.xlsx")
+    (tmp_path / "x.csv.gz").write_bytes(b"\x1f\x8b")
+    (tmp_path / "x.tsv").write_text("a\tb\n1\t2\n")
+    with pytest.raises(ValueError, match=r"'.gz'; use one of .*\(decompress x.csv.gz first\)"):
+        load_dataset(tmp_path / "x.csv.gz")
+    with pytest.raises(ValueError, match=r"'.tsv'; .*llmdas reads comma-separated .csv files"):
+        load_features(tmp_path / "x.tsv")
 
 
 def test_feature_columns_reads_a_csv_header_only(tmp_path):

@@ -51,6 +51,9 @@ DATASET_SUFFIXES = (".npz", ".mat", ".csv", ".npy", ".parquet")
 #: The same, as text for help and error messages.
 DATASET_FORMATS = ", ".join(DATASET_SUFFIXES)
 _TABLE_SUFFIXES = (".csv", ".npy", ".parquet")
+# Suffixes of files that are read nowhere, but often hold a table; their error says what to do.
+_COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zip", ".zst")
+_TEXT_TABLE_SUFFIXES = (".tsv", ".txt", ".dat", ".tab")
 # Files whose header names the feature columns.
 _NAMED_SUFFIXES = (".csv", ".parquet")
 #: Rows :func:`iter_features` (and so ``llmdas score``) reads at a time, and CSV files are read by.
@@ -299,7 +302,14 @@ def _read(path: Path, label_column: str | int | None) -> tuple[np.ndarray, np.nd
             return table, None
         index = _label_index(path, table.shape[1], header, label_column)
         return np.delete(table, index, axis=1), table[:, index]
-    raise ValueError(f"unsupported dataset format {path.suffix!r}; use one of {DATASET_FORMATS}")
+    hint = ""
+    if path.suffix in _COMPRESSED_SUFFIXES:
+        hint = f" (decompress {path.name} first)"
+    elif path.suffix in _TEXT_TABLE_SUFFIXES:
+        hint = " (a text table: llmdas reads comma-separated .csv files)"
+    raise ValueError(
+        f"unsupported dataset format {path.suffix!r}; use one of {DATASET_FORMATS}{hint}"
+    )
 
 
 def _load_csv(path: Path) -> tuple[np.ndarray, list[str] | None]:
