@@ -124,6 +124,9 @@ def test_bad_files_fail_clearly(tmp_path):
     np.savez(tmp_path / "text.npz", X=np.zeros((3, 2)), y=np.array(["a", "n", "n"]))
     with pytest.raises(ValueError, match=r"got 2 distinct values \('a', 'n'\)"):
         load_dataset(tmp_path / "text.npz")  # the message used to fail on formatting them
+    np.savez(tmp_path / "signs.npz", X=np.zeros((3, 2)), y=np.array([1, -1, 1]))
+    with pytest.raises(ValueError, match=r"\(-1, 1\); which of -1 and 1 marks anomalies"):
+        load_dataset(tmp_path / "signs.npz")
     with pytest.raises(ValueError, match="at least 4 normal rows"):
         paper_split(np.zeros((3, 2)), np.array([0, 0, 1]))
 

@@ -163,7 +163,12 @@ def load_dataset(
         shown = [f"{v:g}" if isinstance(v, int | float) else repr(v) for v in values[:4].tolist()]
         preview = ", ".join(shown) + (", ..." if len(values) > 4 else "")
         hint = ""
-        if path.suffix in _TABLE_SUFFIXES:
+        if set(values.tolist()) == {-1, 1}:
+            hint = (
+                "; which of -1 and 1 marks anomalies is the file's convention (scikit-learn's "
+                "detectors write -1): store them as 1 and normal rows as 0"
+            )
+        elif path.suffix in _TABLE_SUFFIXES:
             where = "the last column" if label_column == -1 else f"column {label_column!r}"
             hint = (
                 f"; they were read from {where} of the file. A table without labels loads with "
