@@ -339,6 +339,21 @@ def test_user_errors_exit_1_with_one_line():
     assert "instance" not in result.output
 
 
+def test_generate_names_the_options_that_are_missing(tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    for args, option in (
+        (["--provider", "anthropic"], "--model"),
+        (["--provider", "replay"], "--base-url"),
+        (["--provider", "openai", "--model", "m"], "--base-url"),  # no key: a local server?
+    ):
+        result = runner.invoke(
+            app, ["generate", "--detector", "PCA", *args, "--out", str(tmp_path / "out")]
+        )
+        message = " ".join(result.output.split())
+        assert result.exit_code == 1 and f"on the command line: {option})" in message, message
+        assert not (tmp_path / "out").exists()
+
+
 def test_programs_list_and_show():
     result = runner.invoke(app, ["programs", "list"])
     assert result.exit_code == 0 and "pca-minor" in result.output and "human" in result.output

@@ -93,11 +93,16 @@ def make_provider(
         raise ValueError(f"unknown provider {provider!r}; choose one of {', '.join(PROVIDERS)}")
     if kind == "replay":
         if not base_url:
-            raise ValueError("replay provider: pass the transcript path as base_url")
+            raise ValueError(
+                "replay provider: pass the transcript path as base_url (on the command line: "
+                "--base-url)"
+            )
         result: LLMProvider = ReplayProvider(base_url)
     else:
         if not model:
-            raise ValueError(f"{kind} provider: a model name is required")
+            raise ValueError(
+                f"{kind} provider: a model name is required (on the command line: --model)"
+            )
         common: dict[str, Any] = {
             "base_url": base_url,
             "api_key": api_key,

@@ -60,7 +60,8 @@ class OpenAIProvider(LLMProvider):
         if not key:
             if base_url is None:
                 raise LLMAuthError(
-                    "openai: no API key: set OPENAI_API_KEY (or pass base_url for a local server)",
+                    "openai: no API key: set OPENAI_API_KEY (or, for a local server, pass its "
+                    "base_url; on the command line: --base-url)",
                     provider=self.name,
                 )
             key = LOCAL_PLACEHOLDER_KEY
