@@ -221,6 +221,11 @@ def test_csv_without_labels_is_named_in_the_error(tmp_path):
         ("a,,,y\n1,2,3,0\n", r"bad.csv leaves two columns without a name \(columns 1 and 2\)"),
         # pandas' to_csv writes its index, unnamed, unless index=False
         (",a,y\n0,1.5,0\n1,2.5,0\n2,0.5,1\n", "first column of bad.csv has no name and numbers"),
+        # and R's write.csv its row names, quoted and from 1, unless row.names = FALSE
+        (
+            '"","V1","y"\n"1",1.5,0\n"2",2.5,0\n"3",0.5,1\n',
+            r"numbers the rows 1, 2, 3, \.\.\.: the row names that R's write.csv writes",
+        ),
     ],
 )
 def test_malformed_csv_files_fail_clearly(tmp_path, text, message):

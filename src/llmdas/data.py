@@ -365,16 +365,22 @@ def _csv_chunks(path: Path, rows: int) -> Iterator[tuple[np.ndarray, list[str] |
 
 
 def _refuse_row_numbers(path: Path, first_values: list[float]) -> None:
-    """Refuse a first column without a name whose first three rows hold 0, 1, 2.
+    """Refuse a first column without a name whose first three rows hold 0, 1, 2 or 1, 2, 3.
 
-    It is the index that pandas' ``to_csv`` writes unless ``index=False``; read as a feature, it
-    would make every row's position part of its anomaly score. Only the first three rows decide,
-    so that the answer does not depend on how many rows are read at a time.
+    They are the index that pandas' ``to_csv`` writes unless ``index=False`` and the row names
+    that R's ``write.csv`` writes unless ``row.names = FALSE``; read as a feature, they would make
+    every row's position part of its anomaly score. Only the first three rows decide, so that the
+    answer does not depend on how many rows are read at a time.
     """
-    if first_values == [0.0, 1.0, 2.0]:
+    writers = {
+        0.0: "the index that pandas' to_csv writes unless index=False",
+        1.0: "the row names that R's write.csv writes unless row.names = FALSE",
+    }
+    start = first_values[0] if first_values else None
+    if start in writers and first_values == [start, start + 1, start + 2]:
         raise ValueError(
-            f"the first column of {path.name} has no name and numbers the rows 0, 1, 2, ...: the "
-            "index that pandas' to_csv writes unless index=False; write the file without it, or "
+            f"the first column of {path.name} has no name and numbers the rows {start:g}, "
+            f"{start + 1:g}, {start + 2:g}, ...: {writers[start]}; write the file without it, or "
             "drop that column"
         )
 
