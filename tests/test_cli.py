@@ -179,6 +179,9 @@ def test_enhance_fits_and_scores_csv_files_without_labels(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert f"on {(y == 0).sum()} normal rows" in " ".join(result.output.split())
+    # Said, so that a 0/1 feature taken for the labels by default does not drop rows unseen.
+    left_out = f"{y.sum()} of {len(y)} rows are labelled 1 (anomaly) in the last column"
+    assert left_out in " ".join(result.output.split())
     # Every row labelled 1: a clear error instead of "0 rows".
     ones = tmp_path / "ones.csv"
     np.savetxt(ones, np.column_stack([X[:20], np.ones(20)]), delimiter=",")

@@ -336,6 +336,15 @@ def enhance(
                 f"{data.name} has no normal rows to fit on: every row is labelled 1 (anomaly); "
                 "if the file has no label column, pass --label-column none"
             )
+        if len(X_train) < len(X):  # said, so that a 0/1 feature taken for labels is seen
+            where = "the last column" if labels == -1 else f"column {labels!r}"
+            if data.suffix in (".npz", ".mat"):
+                where = "y"
+            console.print(
+                f"{data.name}: {len(X) - len(X_train)} of {len(X)} rows are labelled 1 "
+                f"(anomaly) in {where} and are not fitted (--label-column none fits every row)",
+                highlight=False,
+            )
     score_labels = labels if score_label_column is None else _label_column(score_label_column)
 
     def score_chunks() -> Iterable[np.ndarray]:
