@@ -34,3 +34,11 @@ def test_importing_llmdas_loads_no_heavy_dependency():
     code = "import sys, llmdas; print(sorted({'numpy', 'sklearn', 'pyod', 'torch'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_python_m_llmdas_runs_the_command_line():
+    out = subprocess.run(
+        [sys.executable, "-m", "llmdas", "programs", "--help"], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert "Usage: llmdas programs" in out.stdout  # the command's own name, not __main__.py
