@@ -232,7 +232,10 @@ class EnhancedDetector(BaseDetector):
     program_ : SynthesisProgram that was run
     synthetic_ : ndarray of shape (n_synthetic, n_features), or ``None`` after a fallback; the
         rows the classifier trained on (after ``snap_discrete``)
-    decision_scores_ : ndarray of shape (n_train,), fused training scores
+    decision_scores_ : ndarray of shape (n_train,), fused training scores, with the classifier's
+        out-of-sample scores of the training rows, so that ``threshold_`` is set on scores like
+        those of new rows. ``decision_function`` of the training rows themselves is lower (the
+        classifier has seen them) and flags fewer than ``contamination`` of them
     base_scores_ : ndarray of shape (n_train,), base detector's training scores
     weight_ : float, the fusion weight used (0 after a fallback)
     separability_ : float, out-of-sample ROC-AUC of synthetic vs normal rows (NaN after a fallback)
