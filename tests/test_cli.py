@@ -657,6 +657,25 @@ def test_a_directory_where_a_file_is_needed_and_a_path_inside_a_file_are_named(
     assert not fits
 
 
+def test_enhance_checks_the_program_before_it_reads_the_data(tmp_path):
+    broken = "def generate_hard_anomalies(n_samples, model, X_train)\n    return X_train\n"
+    SynthesisProgram.from_source(broken, detector="PCA", name="broken").save(tmp_path / "b.py")
+    (tmp_path / "d.npz").write_bytes(b"not read yet")  # reading it would fail first
+    line = (tmp_path / "b.py").read_text().splitlines().index(broken.splitlines()[0]) + 1
+    args = ["enhance", "--detector", "PCA", "--data", str(tmp_path / "d.npz")]
+    args += ["--scores-out", str(tmp_path / "s.csv")]
+    result = runner.invoke(app, [*args, "--program", str(tmp_path / "b.py")])
+    message = " ".join(result.output.split())
+    assert result.exit_code == 1 and f"syntax error at line {line}: expected ':'" in message
+    result = runner.invoke(app, [*args, "--program", "no-such-program"])
+    assert result.exit_code == 1 and "unknown program 'no-such-program'" in result.output
+    # With --on-program-error base a program that cannot run is a warning at fit, as before.
+    result = runner.invoke(
+        app, [*args, "--program", str(tmp_path / "b.py"), "--on-program-error", "base"]
+    )
+    assert result.exit_code == 1 and "not an .npz archive" in result.output
+
+
 def test_on_program_error_base_falls_back_to_the_detector(tmp_path):
     X, y = load_demo()
     np.savez(tmp_path / "d.npz", X=X, y=y)

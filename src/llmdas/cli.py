@@ -309,6 +309,8 @@ def enhance(
     """Fit an enhanced detector on the normal rows of DATA and write anomaly scores."""
     from llmdas.detectors import canonical_name, make_detector
     from llmdas.enhanced import EnhancedDetector
+    from llmdas.programs import load_program
+    from llmdas.sandbox import check_source
 
     check_outputs(  # a wrong suffix must not cost a fit
         {"--scores-out": scores_out, "--labels-out": labels_out, "--save": save},
@@ -322,6 +324,10 @@ def enhance(
     if score_label_column is not None and score_data is None:
         raise ValueError("--score-label-column is the label column of --score-data: give both")
     detector = canonical_name(detector)  # before the data are read
+    if program:  # and a program that cannot run, which the fit would find only after them
+        loaded = load_program(program)
+        if on_program_error == "raise":
+            check_source(loaded.file_aligned_source)
     params = _detector_params(detector_param or [])
     base = make_detector(detector, random_state=seed, **params) if params else detector
     labels = _label_column(label_column)
