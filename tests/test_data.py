@@ -124,6 +124,10 @@ def test_bad_files_fail_clearly(tmp_path):
     np.savez(tmp_path / "text.npz", X=np.zeros((3, 2)), y=np.array(["a", "n", "n"]))
     with pytest.raises(ValueError, match=r"got 2 distinct values \('a', 'n'\)"):
         load_dataset(tmp_path / "text.npz")  # the message used to fail on formatting them
+    (tmp_path / "first.csv").write_text("Class,a,b\n0,1.5,2.5\n1,0.5,7.5\n0,2.5,3.5\n")
+    with pytest.raises(ValueError, match=r"last column of the file, but the column 'Class' sounds"):
+        load_dataset(tmp_path / "first.csv")
+    assert load_dataset(tmp_path / "first.csv", label_column="Class")[1].tolist() == [0, 1, 0]
     np.savez(tmp_path / "signs.npz", X=np.zeros((3, 2)), y=np.array([1, -1, 1]))
     with pytest.raises(ValueError, match=r"\(-1, 1\); which of -1 and 1 marks anomalies"):
         load_dataset(tmp_path / "signs.npz")

@@ -54,6 +54,8 @@ _TABLE_SUFFIXES = (".csv", ".npy", ".parquet")
 # Suffixes of files that are read nowhere, but often hold a table; their error says what to do.
 _COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zip", ".zst")
 _TEXT_TABLE_SUFFIXES = (".tsv", ".txt", ".dat", ".tab")
+# Column names that say "labels": named in the error about a label column that holds none.
+_LABEL_NAMES = frozenset({"label", "labels", "y", "class", "target", "outlier", "anomaly"})
 # Files whose header names the feature columns.
 _NAMED_SUFFIXES = (".csv", ".parquet")
 #: Rows :func:`iter_features` (and so ``llmdas score``) reads at a time, and CSV files are read by.
@@ -170,9 +172,18 @@ def load_dataset(
             )
         elif path.suffix in _TABLE_SUFFIXES:
             where = "the last column" if label_column == -1 else f"column {label_column!r}"
-            hint = (
-                f"; they were read from {where} of the file. A table without labels loads with "
-                "load_features (on the command line: --label-column none)"
+            hint = f"; they were read from {where} of the file"
+            names = (feature_columns(path) if path.suffix in _NAMED_SUFFIXES else None) or []
+            used = _label_index(path, len(names), names, label_column) if names else None
+            named = [n for j, n in enumerate(names) if j != used and n.lower() in _LABEL_NAMES]
+            if named:
+                hint += (
+                    f", but the column {named[0]!r} sounds like labels: "
+                    f"label_column={named[0]!r} (--label-column {named[0]})"
+                )
+            hint += (
+                ". A table without labels loads with load_features (on the command line: "
+                "--label-column none)"
             )
         raise ValueError(
             f"{path.name}: labels must be 0 (normal) and 1 (anomaly), got {len(values)} distinct "
