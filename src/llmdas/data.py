@@ -434,7 +434,7 @@ def _read_header(path: Path) -> list[str] | None:
 
     A header is a first line with a cell that is not a number, or one that reads ``0,1,...,n-1``
     for ``n >= 3`` columns: the names pandas gives the columns of a frame built from an array,
-    which ``DataFrame.to_csv`` writes as a header. Read as data, they were an extra first row
+    which ``DataFrame.to_csv`` writes as a header. Read as data, they would be an extra first row
     (and, with the labels last, a label of ``n - 1``). A leading ``#`` is dropped, as
     ``np.savetxt`` writes one before a header by default.
     """
