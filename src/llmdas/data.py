@@ -163,7 +163,7 @@ def load_dataset(
     if not set(values.tolist()) <= {0, 1}:
         # Numbers as 1 or 0.5, anything else (text labels) as itself.
         shown = [f"{v:g}" if isinstance(v, int | float) else repr(v) for v in values[:4].tolist()]
-        preview = ", ".join(shown) + (", ..." if len(values) > 4 else "")
+        listed = ", ".join(shown) + (", ..." if len(values) > 4 else "")
         hint = ""
         if set(values.tolist()) == {-1, 1}:
             hint = (
@@ -187,7 +187,7 @@ def load_dataset(
             )
         raise ValueError(
             f"{path.name}: labels must be 0 (normal) and 1 (anomaly), got {len(values)} distinct "
-            f"values ({preview}){hint}"
+            f"values ({listed}){hint}"
         )
     return X, y.astype(np.int64)
 

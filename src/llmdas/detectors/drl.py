@@ -90,9 +90,10 @@ Devices
 ``device="auto"`` uses CUDA when :func:`torch.cuda.is_available` and the CPU otherwise; any
 torch device string is accepted ("cuda" where no CUDA device is available is refused at fit).
 All tensors are created on, or moved to, that device; the random draws are made on the CPU and
-copied, so a given ``random_state`` gives the same initialisation on every device.  The CUDA path was written to be device-agnostic but, at the
-time of writing, had only been exercised on CPU.  Bit-for-bit determinism is guaranteed on CPU
-only (cuBLAS reductions may differ in the last bits between runs).
+copied, so a given ``random_state`` gives the same initialisation on every device.  The CUDA
+path was written to be device-agnostic but, at the time of writing, had only been exercised on
+CPU.  Bit-for-bit determinism is guaranteed on CPU only (cuBLAS reductions may differ in the
+last bits between runs).
 
 Pickling stores the network weights on the CPU; unpickling rebuilds the network on the resolved
 device (falling back to the CPU when the original device is unavailable).
