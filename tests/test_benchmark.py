@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html.parser
 import io
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -362,6 +363,45 @@ def test_interrupted_run_resumes_without_loss_or_duplicates(tiny_dir, tmp_path):
         assert store.count() == 8
         assert _values(store) == reference
         assert _plan(tiny_dir, store).n_missing == 0  # nothing left to do
+
+
+@pytest.mark.parametrize("stop", ["ctrl-c", "sigterm"])
+def test_cli_benchmark_stopped_mid_run_says_what_is_stored(stop, tiny_dir, tmp_path, monkeypatch):
+    """Ctrl-C, or a SIGTERM from ``kill`` or a job scheduler, after the first committed group:
+    exit code 130, a message with the stored count and how to go on, the run marked interrupted."""
+    import os
+    import signal
+
+    from typer.testing import CliRunner
+
+    import llmdas.benchmark.runner as runner_module
+    from llmdas.cli import app
+
+    real_execute = runner_module.execute
+
+    def stopped_after_one_group(groups, **kwargs):
+        for n, item in enumerate(real_execute(groups, **kwargs)):
+            if n == 1:
+                if stop == "ctrl-c":
+                    raise KeyboardInterrupt
+                # The default SIGTERM would end pytest itself: fail instead.
+                assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)  # the handler raises in this thread before the sleep ends
+            yield item
+
+    monkeypatch.setattr(runner_module, "execute", stopped_after_one_group)
+    db = tmp_path / "r.db"
+    args = ["benchmark", "--data", str(tiny_dir), "--datasets", "alpha,beta", "--detectors"]
+    args += ["PCA", "--methods", "gaussian", "--seeds", "1", "--store", str(db), "--quiet"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 130, result.output
+    assert "interrupted: 1 of the 2 cells to compute are stored in" in " ".join(
+        result.output.split()
+    ) and "compute the other 1" in " ".join(result.output.split())
+    with ResultStore(db) as store:
+        assert store.count() == 1 and store.runs()[-1]["status"] == "interrupted"
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is put back
 
 
 def test_parallel_loky_equals_serial(tiny_dir, tmp_path):

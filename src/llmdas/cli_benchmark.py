@@ -6,8 +6,10 @@ Heavy imports (numpy, scikit-learn, dask, matplotlib) happen inside the commands
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import shlex
+import signal
 import sys
 import time
 from pathlib import Path
@@ -154,8 +156,43 @@ def benchmark(
             console.print("nothing to do: every cell is stored")
             return
         command = "llmdas " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-        result = _run_with_progress(plan, results, jobs, backend, scheduler, command, quiet)
+        stored_before = results.count()
+        try:
+            with _sigterm_as_interrupt():
+                result = _run_with_progress(plan, results, jobs, backend, scheduler, command, quiet)
+        except KeyboardInterrupt:  # each finished group is committed: say so, and how to go on
+            stored = results.count() - stored_before
+            err_console.print(
+                f"interrupted: {stored} of the {plan.n_missing} cells to compute are stored in "
+                f"{store}; run the same command again to compute the other "
+                f"{plan.n_missing - stored}",
+                highlight=False,
+            )
+            raise typer.Exit(code=130) from None
     _print_run_report(result, quiet=quiet)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Treat SIGTERM (``kill``, a job scheduler's time limit) like Ctrl-C while the run lasts.
+
+    Python's default SIGTERM ends the process at once: the run stayed marked "running" in the
+    store and the worker processes went on with their cells, unattended. As a KeyboardInterrupt
+    it takes Ctrl-C's path, which stops the workers and marks the run interrupted.
+    """
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (benchmark called from a thread): leave it
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run_with_progress(plan, results, jobs, backend, scheduler, command, quiet):
