@@ -528,6 +528,21 @@ def test_store_save_and_validate(server, tmp_path):
     assert single.path == bad_dir / "hostile.py" and single.message == checks["hostile.py"][1]
 
 
+def test_cli_validate_times_a_hanging_program_out_at_its_own_timeout(tmp_path):
+    from llmdas.cli import app
+
+    path = tmp_path / "hang.py"
+    source = (
+        "def generate_hard_anomalies(n_samples, model, X_train):\n    while True:\n        pass\n"
+    )
+    path.write_text(SynthesisProgram(source=source, detector="PCA", name="hang").to_text())
+    result = CliRunner().invoke(app, ["programs", "validate", str(path), "--timeout", "1"])
+    output = " ".join(result.output.split())
+    assert result.exit_code == 1, output
+    assert "timed out after 1 s" in output and "--timeout of llmdas programs validate" in output
+    assert "--program-timeout" not in output  # enhance's option does not set this limit
+
+
 def _cli_app():
     app = typer.Typer()
     app.command("generate")(generate)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import warnings
 from pathlib import Path
 from typing import Annotated
@@ -209,11 +210,17 @@ def programs_validate(
     directory: Annotated[
         Path, typer.Argument(help="Program store directory, or one program file.")
     ] = Path("programs"),
+    timeout: Annotated[
+        float,
+        typer.Option(help="Seconds each program may run on the probe data."),
+    ] = 60.0,
 ) -> None:
     """Check every program in a store, or one program file: it parses, is safe and runs."""
     from llmdas.store import validate_store
 
-    checks = validate_store(directory)
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise typer.BadParameter(f"--timeout must be a finite number of seconds > 0, got {timeout}")
+    checks = validate_store(directory, timeout_s=timeout)
     if not checks:
         raise FileNotFoundError(f"no program files (*.py) under {directory}")
     root = directory.parent if directory.is_file() else directory

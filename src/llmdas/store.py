@@ -85,7 +85,11 @@ def validate_store(
     else:
         raise FileNotFoundError(f"no program store or program file {directory}")
     X_probe = make_probe_data(probe_rows, seed=seed)
-    limits = SandboxLimits(timeout_s=timeout_s, memory_mb=memory_mb)
+    limits = SandboxLimits(
+        timeout_s=timeout_s,
+        memory_mb=memory_mb,
+        timeout_setting="validate_store's timeout_s, --timeout of llmdas programs validate",
+    )
     fitted: dict[str, Any] = {}
     results: list[StoreCheck] = []
     for path in files:

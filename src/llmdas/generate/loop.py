@@ -128,7 +128,11 @@ class _Session:
         self.config = config
         self.plan: PromptPlan = build_prompts(detector, config.variant)
         self.detector = self.plan.detector
-        self.limits = SandboxLimits(timeout_s=config.timeout_s, memory_mb=config.memory_mb)
+        self.limits = SandboxLimits(
+            timeout_s=config.timeout_s,
+            memory_mb=config.memory_mb,
+            timeout_setting="GenerationConfig's timeout_s",
+        )
         self.X_probe = make_probe_data(config.probe_rows, seed=config.seed)
         try:
             _, self.score_fn = fit_probe_detector(self.detector, self.X_probe, config.seed)

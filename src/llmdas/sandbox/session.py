@@ -48,13 +48,15 @@ class SandboxLimits:
     child's RLIMIT_CPU; ``None`` means ``timeout_s + 1`` so that the wall
     clock normally fires first. ``memory_mb`` is the child's total address
     space, *including* the interpreter and numpy (roughly 150-300 MB).
-    ``max_log_bytes`` is how much of the program's stdout/stderr is kept.
+    ``max_log_bytes`` is how much of the program's stdout/stderr is kept. ``timeout_setting``
+    names where the caller's user sets ``timeout_s``, for the timeout error.
     """
 
     timeout_s: float = 120.0
     cpu_s: float | None = None
     memory_mb: int = 4096
     max_log_bytes: int = 64_000
+    timeout_setting: str = "EnhancedDetector's program_timeout, --program-timeout of llmdas enhance"
 
     def __post_init__(self) -> None:
         if not self.timeout_s > 0:
@@ -517,7 +519,7 @@ class _Session:
             )
         return ProgramTimeoutError(
             f"synthesis program timed out after {self.limits.timeout_s:g} s{scoring} (the time "
-            "limit is EnhancedDetector's program_timeout, --program-timeout of llmdas enhance)"
+            f"limit is {self.limits.timeout_setting})"
         )
 
     def _memory(self) -> ProgramMemoryError:
