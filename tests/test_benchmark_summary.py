@@ -222,6 +222,12 @@ def test_summary_table_is_whole_in_an_80_column_terminal(tmp_path):
     assert "paper's Table 1, base → Δ, wins: PCA 0.5975 → +0.0402, 30/36" in " ".join(
         result.output.split()
     )
+    assert "paper: LLM-DAS Table 1" in result.output
+    # The paper gives no AUC-ROC: an AUC-ROC table alone says nothing about it.
+    roc = CliRunner().invoke(app, ["summary", str(db), "--metric", "roc"], env={"COLUMNS": "80"})
+    assert roc.exit_code == 0 and "AUC-ROC: base vs enhanced" in roc.output
+    assert "paper" not in roc.output
+    assert "3 datasets. p = paired" in " ".join(roc.output.split())
 
 
 def test_a_store_of_failed_cells_says_why_in_the_summary(tmp_path):

@@ -354,6 +354,7 @@ def summary(
     n_errors = len(cells) - len(ok)
     rows = summarize(ok, metric)
     left_out = f", {n_errors} failed cells left out" if n_errors else ""
+    paper_shown = False
     for label in dict.fromkeys(r.metric for r in rows):
         # The metric is in the title and the paper's figures, one set per detector, follow the
         # table instead of filling a column, so that the table fits an 80-column terminal.
@@ -375,6 +376,7 @@ def summary(
         if paper:
             listed = "; ".join(f"{det} {figures}" for det, figures in paper.items())
             console.print(f"paper's Table 1, base → Δ, wins: {listed}", style="dim")
+            paper_shown = True
     if not rows:
         failed = f" ({n_errors} cell(s) ended in an error{_error_hint(cells)})" if n_errors else ""
         console.print(literal(f"no successful cells with enhanced scores in the store{failed}"))
@@ -393,10 +395,17 @@ def summary(
             )
         console.print(extra)
     if rows:  # what the tables' columns mean
-        console.print(
+        n_datasets = len({c["dataset"] for c in ok})
+        # The paper's Table 1 has AUC-PR only: no paper line after an AUC-ROC table.
+        paper_note = (
             "paper: LLM-DAS Table 1 (AUC-PR means over its 36 datasets, LLM-written programs); "
-            f"ours: {len({c['dataset'] for c in ok})} datasets. p = paired one-tailed t-test over "
-            "per-dataset seed means; the mean relative gain (Δ/base) is in --csv and --markdown.",
+            f"ours: {n_datasets} datasets."
+            if paper_shown
+            else f"{n_datasets} datasets."
+        )
+        console.print(
+            f"{paper_note} p = paired one-tailed t-test over per-dataset seed means; the mean "
+            "relative gain (Δ/base) is in --csv and --markdown.",
             style="dim",
         )
     if csv is not None:
