@@ -155,6 +155,25 @@ def test_broken_program_is_repaired_and_accepted(kind, server, caplog):
     assert SECRET not in blob
 
 
+def test_an_answer_cut_short_by_the_token_limit_is_named_in_the_repair(server, caplog):
+    cut = GOOD[: GOOD.index("keep =")]  # the code block never closes
+    server.push(DESCRIPTION, ScriptedReply.text(cut, cut_short=True), GOOD)
+    config = GenerationConfig(candidates=1, repairs=1, max_tokens=321, **CFG)
+    with caplog.at_level(logging.WARNING, logger="llmdas"):
+        result = generate_program("KNN", openai(server), config)
+    assert result.ok, result.failure_summary()
+    assert server.requests[1].body["max_tokens"] == 321
+    repair_prompt = " ".join(texts(server)[2].split())
+    assert "the answer stopped at the token limit of 321 tokens and may be cut short" in (
+        repair_prompt
+    )
+    assert "the program answer stopped at the token limit (max_tokens 321)" in caplog.text
+    finish = [
+        e.get("finish_reason") for e in result.transcript["events"] if e["kind"] == "llm_call"
+    ]
+    assert finish == ["stop", "length", "stop"]
+
+
 def test_hostile_program_is_rejected_then_repaired(server, tmp_path):
     server.push(DESCRIPTION, HOSTILE, GOOD)
     result = generate_program(
@@ -562,7 +581,7 @@ def test_cli_generate_and_validate_end_to_end(server, tmp_path, monkeypatch):
         [
             "generate", "--detector", "knn", "--provider", "openai", "--model", "scripted",
             "--base-url", server.url + "/v1", "--candidates", "1", "--repairs", "1",
-            "--out", str(out), "--temperature", "0.2", "--seed", "3",
+            "--out", str(out), "--temperature", "0.2", "--seed", "3", "--max-tokens", "777",
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -576,6 +595,7 @@ def test_cli_generate_and_validate_end_to_end(server, tmp_path, monkeypatch):
     assert SECRET not in transcript and SECRET not in files[0].read_text()
     assert SECRET not in result.output
     assert server.requests[1].body["temperature"] == 0.2
+    assert [r.body["max_tokens"] for r in server.requests] == [777] * 3
 
     validated = runner.invoke(app, ["programs", "validate", str(out)])
     assert validated.exit_code == 0, validated.output

@@ -188,6 +188,31 @@ def test_empty_text_is_a_response_error(kind, server):
         _make(kind, server).complete(MESSAGES)
 
 
+FINISH_AT_LIMIT = {"openai": "length", "anthropic": "max_tokens", "gemini": "MAX_TOKENS"}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_answer_cut_short_by_the_token_limit_says_so(kind, server):
+    server.push(ScriptedReply.text("half an ans", cut_short=True), ScriptedReply.text("whole"))
+    provider = _make(kind, server)
+    cut = provider.complete(MESSAGES, max_tokens=64)
+    assert cut.text == "half an ans" and cut.truncated
+    assert FINISH_AT_LIMIT[kind] in cut.finish_reason  # Gemini's SDK may prefix its enum name
+    assert not provider.complete(MESSAGES, max_tokens=64).truncated
+
+
+@pytest.mark.parametrize("content", ["", None])
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_token_limit_spent_before_any_text_is_named(kind, content, server):
+    # A reasoning model can spend the whole limit thinking and return no text at all.
+    server.push(ScriptedReply(content=content, cut_short=True))
+    with pytest.raises(LLMResponseError) as info:
+        _make(kind, server).complete(MESSAGES, max_tokens=64)
+    message = str(info.value)
+    assert message.startswith(f"{kind}: the reply holds no text")
+    assert "the token limit (max_tokens 64) was used up" in message and "--max-tokens" in message
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_other_4xx_is_a_request_error(kind, server):
     server.push(ScriptedReply.error(404, "model not found"))

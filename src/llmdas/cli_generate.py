@@ -79,6 +79,13 @@ def generate(
         str, typer.Option(help="Prompt variant: default, generic, simple or random.")
     ] = "default",
     temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.7,
+    max_tokens: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Token limit of each answer (a reasoning model's thinking counts against it).",
+        ),
+    ] = 4096,
     seed: Annotated[
         int, typer.Option(help="Seed of the probe data and sandbox runs.", min=0, max=2**32 - 1)
     ] = 0,
@@ -129,6 +136,7 @@ def generate(
         repairs=repairs,
         variant=template,
         temperature=temperature,
+        max_tokens=max_tokens,
         seed=seed,
         llm_review=llm_review,
     )

@@ -191,7 +191,16 @@ class _Session:
             model=completion.model,
             raw_id=completion.raw_id,
             attempts=completion.attempts,
+            finish_reason=completion.finish_reason,
         )
+        if completion.truncated:
+            logger.warning(
+                "%s: the %s answer stopped at the token limit (max_tokens %d), so it may be "
+                "cut short",
+                self.detector,
+                step,
+                self.config.max_tokens,
+            )
         return completion
 
     # ---------------------------------------------------------------- testing a program
@@ -300,7 +309,7 @@ class _Session:
         report = CandidateReport(index=index)
         messages = self.plan.step2_messages(description)
         try:
-            reply = self.ask("program", messages, index, 0).text
+            completion = self.ask("program", messages, index, 0)
         except LLMError as exc:
             self.stop_if_fatal(exc)
             report.status, report.error = "llm_error", str(exc)
@@ -308,12 +317,18 @@ class _Session:
         round_ = 0
         best: tuple[ParsedAnswer, ReviewScores, int] | None = None
         while True:
+            reply = completion.text
             answer = parse_answer(reply)
             code, note = normalize_source(answer.code)
             if note:
                 answer = ParsedAnswer(code, answer.policy, answer.explanation)
                 self.event("normalize", candidate=index, round=round_, note=note)
             kind, message, tb = self.test(answer, index, round_)
+            if kind and completion.truncated:  # the likely cause, for the LLM and the user
+                message = (
+                    f"the answer stopped at the token limit of {self.config.max_tokens} tokens "
+                    f"and may be cut short (answer more briefly); {message}"
+                )
             if not kind and self.last_scores is not None:
                 scores = self.last_scores
                 if self.config.llm_review:
@@ -338,7 +353,7 @@ class _Session:
                 "%s: candidate %d: repair round %d after %s", self.detector, index, round_, kind
             )
             try:
-                reply = self.ask("repair", messages, index, round_).text
+                completion = self.ask("repair", messages, index, round_)
             except LLMError as exc:
                 self.stop_if_fatal(exc)
                 report.error = str(exc)

@@ -13,6 +13,7 @@ from .base import (
     Message,
     RetryPolicy,
     sdk_errors,
+    stopped_at_token_limit,
 )
 
 __all__ = ["AnthropicProvider"]
@@ -78,7 +79,8 @@ class AnthropicProvider(LLMProvider):
         texts = [
             b.text for b in blocks if getattr(b, "type", "") == "text" and isinstance(b.text, str)
         ]
-        if not texts:
+        finish = str(getattr(response, "stop_reason", "") or "")
+        if not texts and not stopped_at_token_limit(finish):  # else complete() says why
             raise LLMResponseError(
                 "anthropic: the response holds no text block", provider=self.name
             )
@@ -91,5 +93,5 @@ class AnthropicProvider(LLMProvider):
             },
             model=str(getattr(response, "model", "") or ""),
             raw_id=str(getattr(response, "id", "") or ""),
-            finish_reason=str(getattr(response, "stop_reason", "") or ""),
+            finish_reason=finish,
         )

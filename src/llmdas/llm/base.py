@@ -113,6 +113,11 @@ class Completion:
     elapsed_s: float = 0.0
     attempts: int = 1
 
+    @property
+    def truncated(self) -> bool:
+        """Whether the answer stopped at the token limit, not where the model ended it."""
+        return stopped_at_token_limit(self.finish_reason)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -125,6 +130,12 @@ class Completion:
             "output_tokens": int(usage.get("output_tokens", 0) or 0),
         }
         return cls(**known)
+
+
+def stopped_at_token_limit(finish_reason: str) -> bool:
+    """A finish reason that says the token limit ended the answer: OpenAI's ``length``,
+    Anthropic's ``max_tokens``, Gemini's ``MAX_TOKENS`` (``FinishReason.MAX_TOKENS``)."""
+    return finish_reason.lower().rpartition(".")[2] in ("length", "max_tokens")
 
 
 @dataclass(frozen=True)
@@ -349,7 +360,17 @@ class LLMProvider:
                 attempt += 1
                 continue
             if not completion.text.strip():
-                raise LLMResponseError(f"{self.name}: the reply holds no text", provider=self.name)
+                # A reasoning model can spend the whole limit on thinking it does not return.
+                cause = (
+                    f": the token limit (max_tokens {max_tokens}) was used up before any text "
+                    "came, e.g. by the model's reasoning; raise it (--max-tokens of llmdas "
+                    "generate)"
+                    if completion.truncated
+                    else ""
+                )
+                raise LLMResponseError(
+                    f"{self.name}: the reply holds no text{cause}", provider=self.name
+                )
             elapsed = time.monotonic() - started
             logger.info(
                 "%s: %s replied in %.2fs (%d in / %d out tokens, %d attempt(s))",

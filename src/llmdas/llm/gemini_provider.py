@@ -16,6 +16,7 @@ from .base import (
     Message,
     RetryPolicy,
     error_for_status,
+    stopped_at_token_limit,
 )
 
 __all__ = ["GeminiProvider"]
@@ -124,7 +125,7 @@ def _to_completion(response: Any, provider: str) -> Completion:
             if isinstance(text, str) and not getattr(part, "thought", False):
                 texts.append(text)
         finish = str(getattr(candidates[0], "finish_reason", "") or "")
-    if not texts:
+    if not texts and not stopped_at_token_limit(finish):  # else complete() says why
         raise LLMResponseError(f"{provider}: the response holds no text", provider=provider)
     usage = getattr(response, "usage_metadata", None)
     return Completion(

@@ -52,6 +52,7 @@ class ScriptedReply:
     input_tokens: int | None = None
     output_tokens: int | None = None  # default: about len(content) / 4
     delay_s: float = 0.0  # wait this long before answering (to exercise client timeouts)
+    cut_short: bool = False  # the token limit ended the answer (each protocol says so its way)
 
     @classmethod
     def text(cls, content: str, **kwargs: Any) -> ScriptedReply:
@@ -170,7 +171,7 @@ class ScriptedLLMServer:
 
 # --------------------------------------------------------------------- protocol bodies
 def _openai_body(
-    content: str | None, model: str, n: int, in_tokens: int, out_tokens: int
+    content: str | None, model: str, n: int, in_tokens: int, out_tokens: int, cut_short: bool
 ) -> dict[str, Any]:
     return {
         "id": f"chatcmpl-loopback-{n}",
@@ -181,7 +182,7 @@ def _openai_body(
             {
                 "index": 0,
                 "message": {"role": "assistant", "content": content},
-                "finish_reason": "stop",
+                "finish_reason": "length" if cut_short else "stop",
             }
         ],
         "usage": {
@@ -193,7 +194,7 @@ def _openai_body(
 
 
 def _anthropic_body(
-    content: str | None, model: str, n: int, in_tokens: int, out_tokens: int
+    content: str | None, model: str, n: int, in_tokens: int, out_tokens: int, cut_short: bool
 ) -> dict[str, Any]:
     return {
         "id": f"msg_loopback_{n}",
@@ -201,20 +202,20 @@ def _anthropic_body(
         "role": "assistant",
         "model": model,
         "content": [{"type": "text", "text": content}],
-        "stop_reason": "end_turn",
+        "stop_reason": "max_tokens" if cut_short else "end_turn",
         "stop_sequence": None,
         "usage": {"input_tokens": in_tokens, "output_tokens": out_tokens},
     }
 
 
 def _gemini_body(
-    content: str | None, model: str, n: int, in_tokens: int, out_tokens: int
+    content: str | None, model: str, n: int, in_tokens: int, out_tokens: int, cut_short: bool
 ) -> dict[str, Any]:
     return {
         "candidates": [
             {
                 "content": {"role": "model", "parts": [{"text": content}]},
-                "finishReason": "STOP",
+                "finishReason": "MAX_TOKENS" if cut_short else "STOP",
                 "index": 0,
             }
         ],
@@ -310,7 +311,7 @@ def _make_handler(server: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
             out_tokens = reply.output_tokens
             if out_tokens is None:
                 out_tokens = max(1, len(reply.content or "") // 4)
-            args = (reply.content, server.model_name, n, in_tokens, out_tokens)
+            args = (reply.content, server.model_name, n, in_tokens, out_tokens, reply.cut_short)
             if protocol == "openai":
                 payload = _openai_body(*args)
             elif protocol == "anthropic":

@@ -18,6 +18,7 @@ from .base import (
     Message,
     RetryPolicy,
     sdk_errors,
+    stopped_at_token_limit,
 )
 
 __all__ = ["OpenAIProvider"]
@@ -98,6 +99,9 @@ def _to_completion(response: Any, provider: str) -> Completion:
     choice = choices[0]
     message = getattr(choice, "message", None)
     text = getattr(message, "content", None)
+    finish = str(getattr(choice, "finish_reason", "") or "")
+    if text is None and stopped_at_token_limit(finish):
+        text = ""  # the provider's complete() says that the limit was used up
     if not isinstance(text, str):
         raise LLMResponseError(f"{provider}: the first choice holds no text", provider=provider)
     usage = getattr(response, "usage", None)
@@ -109,5 +113,5 @@ def _to_completion(response: Any, provider: str) -> Completion:
         },
         model=str(getattr(response, "model", "") or ""),
         raw_id=str(getattr(response, "id", "") or ""),
-        finish_reason=str(getattr(choice, "finish_reason", "") or ""),
+        finish_reason=finish,
     )
