@@ -1,3 +1,4 @@
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,47 @@ def test_formats_round_trip(tmp_path):
         assert np.allclose(X, X2) and np.array_equal(y, y2), name
     X3, _ = load_dataset(tmp_path / "d.csv", label_column="label")
     assert np.allclose(X, X3)
+
+
+def _save_mat73(path, **variables):
+    """What MATLAB's ``save -v7.3`` writes: an HDF5 file behind a 512-byte MAT-file header,
+    each matrix stored column-major (so HDF5 sees it transposed)."""
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(path, "w", userblock_size=512) as file:
+        for name, value in variables.items():
+            if isinstance(value, dict):  # a struct
+                group = file.create_group(name)
+                for key, item in value.items():
+                    group[key] = item
+            else:
+                file[name] = np.asarray(value).T
+    text = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Thu Dec  3 2026 HDF5 schema 1.00 ."
+    with open(path, "r+b") as file:
+        file.write(text.ljust(116) + b"\0" * 8 + b"\x00\x02IM")
+
+
+def test_matlab_v73_files_are_read_like_v7_ones(tmp_path):
+    X, y = load_demo()
+    _save_mat73(tmp_path / "d73.mat", X=X, y=y.reshape(-1, 1).astype(np.uint8))
+    savemat(tmp_path / "d7.mat", {"X": X, "y": y.reshape(-1, 1)})
+    X73, y73 = load_dataset(tmp_path / "d73.mat")
+    X7, y7 = load_dataset(tmp_path / "d7.mat")
+    assert X73.shape == X.shape and np.array_equal(X73, X7) and np.array_equal(y73, y7)
+
+    _save_mat73(tmp_path / "nolabels.mat", data=X, y=y.reshape(-1, 1))
+    with pytest.raises(ValueError, match=r"lacks variables.*it holds data, y\)"):
+        load_dataset(tmp_path / "nolabels.mat")
+    _save_mat73(tmp_path / "struct.mat", X={"values": X}, y=y.reshape(-1, 1))
+    with pytest.raises(ValueError, match="variable 'X' is not a dense real matrix"):
+        load_dataset(tmp_path / "struct.mat")
+
+
+def test_a_matlab_v73_file_without_h5py_says_what_to_install(tmp_path, monkeypatch):
+    X, y = load_demo()
+    _save_mat73(tmp_path / "d73.mat", X=X, y=y.reshape(-1, 1))
+    monkeypatch.setitem(sys.modules, "h5py", None)  # import h5py now raises ImportError
+    with pytest.raises(ImportError, match="MATLAB v7.3 .* needs h5py: pip install h5py"):
+        load_dataset(tmp_path / "d73.mat")
 
 
 def test_names_resolve_in_llmdas_data(tmp_path, monkeypatch):

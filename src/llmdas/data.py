@@ -140,7 +140,8 @@ def load_dataset(
     ----------
     name_or_path : str or Path
         ``"demo"`` for the embedded set, a dataset name found in :func:`data_dir`, or a path to an
-        ADBench ``.npz`` (arrays ``X`` and ``y``), an ODDS ``.mat`` (``X`` and ``y``), a ``.csv``
+        ADBench ``.npz`` (arrays ``X`` and ``y``), an ODDS ``.mat`` (``X`` and ``y``; a MATLAB v7.3
+        file, such as ODDS's http and smtp, needs h5py), a ``.csv``
         (an optional header row, then numbers; a first line ``0,1,2,...``, the column names of a
         pandas frame made from an array, is a header), a 2-D ``.npy`` array or a ``.parquet`` file of
         numeric columns (needs pyarrow; a pandas index stored in it is not a column).
@@ -267,6 +268,52 @@ def feature_columns(
     return header
 
 
+def _read_mat(path: Path, need_labels: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """``X`` and ``y`` of an ODDS ``.mat`` file, MATLAB v5/v7 (scipy) or v7.3 (HDF5, h5py)."""
+    from scipy.io import loadmat
+
+    try:
+        mat = loadmat(path)
+    except NotImplementedError:  # MATLAB v7.3 files are HDF5 (ODDS's http.mat and smtp.mat)
+        mat = _load_mat73(path)
+    except Exception as exc:  # scipy's MatReadError, or what a truncated file makes it raise
+        raise ValueError(f"{path.name} is not a readable MATLAB file: {exc}") from None
+    if mat.get("X") is None or (need_labels and mat.get("y") is None):
+        held = ", ".join(sorted(k for k in mat if not k.startswith("__"))) or "no variables"
+        raise ValueError(f"{path.name} lacks variables 'X' and 'y' (ODDS format; it holds {held})")
+    return np.asarray(mat["X"], dtype=np.float64), (mat["y"] if need_labels else None)
+
+
+def _load_mat73(path: Path) -> dict[str, np.ndarray | None]:
+    """The variables ``X`` and ``y`` of a MATLAB v7.3 file (``None`` for every other one)."""
+    try:
+        import h5py
+    except ImportError:
+        raise ImportError(
+            f"{path.name} is a MATLAB v7.3 (HDF5) file; reading it needs h5py: pip install h5py "
+            "(or llmdas[matlab]), or re-save the file with MATLAB's -v7"
+        ) from None
+    variables: dict[str, np.ndarray | None] = {}
+    try:
+        with h5py.File(path, "r") as file:
+            for name, node in file.items():
+                if name.startswith("#"):  # MATLAB's own bookkeeping (#refs#, #subsystem#)
+                    continue
+                if name not in ("X", "y"):
+                    variables[name] = None
+                elif not isinstance(node, h5py.Dataset) or node.dtype.kind not in "biuf":
+                    raise ValueError(
+                        f"{path.name}: variable {name!r} is not a dense real matrix (a sparse "
+                        "matrix, cell, struct or complex array); store it as a full double matrix"
+                    )
+                else:
+                    # MATLAB stores arrays column-major, so HDF5 sees every matrix transposed.
+                    variables[name] = np.asarray(node).T
+    except OSError as exc:  # a truncated or damaged HDF5 file
+        raise ValueError(f"{path.name} is not a readable MATLAB v7.3 file: {exc}") from None
+    return variables
+
+
 def _read(path: Path, label_column: str | int | None) -> tuple[np.ndarray, np.ndarray | None]:
     """``X`` and ``y`` as stored in ``path``; ``label_column=None`` reads no labels at all."""
     need_labels = label_column is not None
@@ -291,22 +338,7 @@ def _read(path: Path, label_column: str | int | None) -> tuple[np.ndarray, np.nd
             except ValueError as exc:  # object arrays, which would need pickle
                 raise ValueError(f"{path.name} holds an array that is not numeric: {exc}") from None
     if path.suffix == ".mat":
-        from scipy.io import loadmat
-
-        try:
-            mat = loadmat(path)
-        except NotImplementedError:  # MATLAB v7.3 files are HDF5
-            raise ValueError(
-                f"{path.name} is a MATLAB v7.3 (HDF5) file; re-save it with -v7"
-            ) from None
-        except Exception as exc:  # scipy's MatReadError, or what a truncated file makes it raise
-            raise ValueError(f"{path.name} is not a readable MATLAB file: {exc}") from None
-        if "X" not in mat or (need_labels and "y" not in mat):
-            held = ", ".join(sorted(k for k in mat if not k.startswith("__"))) or "no variables"
-            raise ValueError(
-                f"{path.name} lacks variables 'X' and 'y' (ODDS format; it holds {held})"
-            )
-        return np.asarray(mat["X"], dtype=np.float64), (mat["y"] if need_labels else None)
+        return _read_mat(path, need_labels)
     if path.suffix in _TABLE_SUFFIXES:
         if path.suffix == ".csv":
             table, header = _load_csv(path)
