@@ -144,3 +144,30 @@ def test_dask_local_cluster_equals_local_run(tmp_path):
     assert all(v[-1] is None for v in local.values())
     assert remote == local
     assert len(workers) >= 1 and all(str(os.getpid()) not in w for w in workers)
+
+
+@pytest.mark.parametrize(
+    ("address", "error", "message"),
+    [
+        ("127.0.0.1:1", OSError, "cannot reach the dask scheduler 127.0.0.1:1 (--scheduler): "),
+        ("tcp://127.0.0.1:abc", ValueError, "--scheduler 'tcp://127.0.0.1:abc' is not a dask"),
+    ],
+)
+def test_a_scheduler_out_of_reach_names_the_option(address, error, message, tmp_path):
+    pytest.importorskip("distributed")
+    import dask
+
+    _tiny(tmp_path / "one.npz", seed=0)
+    with ResultStore(tmp_path / "r.db") as store:
+        plan = make_plan(
+            data_dir=tmp_path, datasets=["one"], detectors=["PCA"],
+            methods=parse_methods("none", detectors=["PCA"]), seeds=[3],
+            split="paper", existing=store.existing_keys(),
+        )  # fmt: skip
+        with (
+            dask.config.set({"distributed.comm.timeouts.connect": "1s"}),
+            pytest.raises(error) as info,
+        ):
+            run_plan(plan, store, backend="dask", scheduler=address)
+        assert str(info.value).startswith(message)
+        assert store.runs()[-1]["status"].startswith("failed") and store.count() == 0

@@ -367,7 +367,16 @@ def _execute_dask(
         )
         client = Client(cluster)
     else:
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler)
+        except OSError as exc:  # a timeout, or an address that does not resolve
+            raise OSError(
+                f"cannot reach the dask scheduler {scheduler} (--scheduler): {exc}"
+            ) from None
+        except ValueError as exc:  # a port that is not a number, ...
+            raise ValueError(
+                f"--scheduler {scheduler!r} is not a dask scheduler address (host:port): {exc}"
+            ) from None
     try:
         run_tag = uuid.uuid4().hex[:8]
         futures = []
