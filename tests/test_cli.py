@@ -308,6 +308,10 @@ def test_info_json_of_a_model_that_fell_back_to_its_detector(tmp_path):
     about = json.loads(result.output)  # strict JSON: the NaN separability is null
     assert about["separability"] is None and about["classifier"] is None
     assert "ZeroDivisionError" in about["program_error"] and about["n_synthetic"] == 0
+    # A program that names no author or generator: null, and left out of the table.
+    assert about["program"]["author"] is None and about["program"]["generator"] is None
+    table = " ".join(runner.invoke(app, ["info", str(model)]).output.split())
+    assert f"crash (sha256 {about['program']['sha256'][:12]})" in table and "?" not in table
 
 
 def test_score_rejects_files_that_are_no_model(tmp_path):

@@ -463,13 +463,11 @@ def info(
     params = ", ".join(f"{name}={value!r}" for name, value in about["detector_params"].items())
     names = about["feature_names"]
     separability = about["separability"]
+    origin = [f"sha256 {program['sha256'][:12]}"]
+    origin += [str(program[key]) for key in ("author", "generator") if program[key]]
     rows = [
         ("detector", f"{about['detector']}({params})"),
-        (
-            "program",
-            f"{program['name']} (sha256 {program['sha256'][:12]}, {program['author']}, "
-            f"{program['generator']})",
-        ),
+        ("program", f"{program['name']} ({', '.join(origin)})"),
         ("trained on", f"{about['n_train']} rows x {about['n_features']} features"),
         ("feature names", "none recorded" if names is None else ", ".join(names)),
         ("synthetic anomalies", str(about["n_synthetic"])),
@@ -517,8 +515,8 @@ def _describe(fitted) -> dict[str, Any]:
         "program": {
             "name": program.name,
             "sha256": program.sha256,
-            "author": program.provenance.get("author", "?"),
-            "generator": program.provenance.get("generator", "?"),
+            "author": program.provenance.get("author"),  # None: the program does not say
+            "generator": program.provenance.get("generator"),
         },
         "n_train": len(fitted.base_scores_),
         "n_features": int(fitted.n_features_in_),
