@@ -402,6 +402,24 @@ def test_feature_columns_reads_a_csv_header_only(tmp_path):
         feature_columns(semicolons, label_column="label")
 
 
+def test_blank_lines_before_a_csv_header_are_skipped_and_a_blank_file_has_no_header(tmp_path):
+    plain, spaced = tmp_path / "plain.csv", tmp_path / "spaced.csv"
+    plain.write_text("a,b,label\n1,2,0\n3,4,1\n")
+    spaced.write_text("\n  \na,b,label\n1,2,0\n3,4,1\n")
+    assert feature_columns(spaced) == ["a", "b", "label"]
+    for got, want in zip(load_dataset(spaced), load_dataset(plain), strict=True):
+        assert np.array_equal(got, want)
+    spaced.write_text("\n  \na,b,label\n1,2,0\nx,4,1\n")
+    with pytest.raises(ValueError, match="line 5, column 1 holds 'x'"):  # lines of the file
+        load_dataset(spaced)
+    for text in ("", "\n\n"):
+        empty = tmp_path / "empty.csv"
+        empty.write_text(text)
+        assert feature_columns(empty) is None  # not one column named ''
+        with pytest.raises(ValueError, match="empty.csv holds no rows"):
+            load_dataset(empty)
+
+
 def test_the_column_names_pandas_gives_an_array_are_a_header_not_a_row(tmp_path):
     import pandas as pd
 

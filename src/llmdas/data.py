@@ -376,8 +376,9 @@ def _csv_chunks(path: Path, rows: int) -> Iterator[tuple[np.ndarray, list[str] |
     # The first values of a first column without a name (pandas' index, if they are 0, 1, 2).
     unnamed_first: list[float] | None = [] if header is not None and header[0] == "" else None
     with _open_csv(path) as fh:
-        if header is not None:
-            fh.readline()
+        if header is not None:  # skip it, and the blank lines before it
+            while not fh.readline().strip():
+                line += 1
         while lines := list(_csv_lines(path, fh, rows)):
             first = next((i for i, text in enumerate(lines) if text.strip()), None)
             if first is None:  # only blank lines, which np.loadtxt skips too
@@ -450,8 +451,9 @@ def _open_csv(path: Path) -> TextIO:
     return path.open(encoding="utf-8-sig")
 
 
-def _csv_lines(path: Path, fh: TextIO, rows: int) -> Iterator[str]:
-    """The next ``rows`` lines of an open CSV file; a file that is not UTF-8 text says so."""
+def _csv_lines(path: Path, fh: TextIO, rows: int | None) -> Iterator[str]:
+    """The next ``rows`` lines (None: all) of an open CSV file; a file that is not UTF-8 text
+    says so."""
     try:
         yield from itertools.islice(fh, rows)
     except UnicodeDecodeError as exc:
@@ -462,7 +464,7 @@ def _csv_lines(path: Path, fh: TextIO, rows: int) -> Iterator[str]:
 
 
 def _read_header(path: Path) -> list[str] | None:
-    """The first line's cells when it is a header, else None.
+    """The first non-blank line's cells when it is a header, else None.
 
     A header is a first line with a cell that is not a number, or one that reads ``0,1,...,n-1``
     for ``n >= 3`` columns: the names pandas gives the columns of a frame built from an array,
@@ -470,8 +472,10 @@ def _read_header(path: Path) -> list[str] | None:
     (and, with the labels last, a label of ``n - 1``). A leading ``#`` is dropped, as
     ``np.savetxt`` writes one before a header by default.
     """
-    with _open_csv(path) as fh:
-        line = "".join(_csv_lines(path, fh, 1)).strip()
+    with _open_csv(path) as fh:  # blank lines before it are skipped, as the rows' loader does
+        line = next((text.strip() for text in _csv_lines(path, fh, None) if text.strip()), "")
+    if not line:  # an empty file, or blank lines only
+        return None
     if line.startswith("#"):
         line = line[1:]
     cells = [cell.strip().strip('"') for cell in line.split(",")]
