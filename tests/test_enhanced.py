@@ -23,6 +23,7 @@ from llmdas.enhanced import (
     ModelVersionWarning,
     ProgramFallbackWarning,
     SmallSampleWarning,
+    SyntheticCopiesWarning,
 )
 from llmdas.fusion import EcdfNormalizer, TailNormalizer
 from llmdas.sandbox import BadOutputError, ProgramCrashError
@@ -621,6 +622,24 @@ def test_a_detector_that_scores_every_training_row_alike_is_named_in_a_warning(s
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         EnhancedDetector("OCSVM", random_state=0).fit(X_train)
+
+
+def test_a_program_that_returns_copies_of_training_rows_is_named_in_a_warning(split):
+    X_train = split[0][:, :6]
+    copies = SynthesisProgram.from_source(
+        "def generate_hard_anomalies(n_samples, model, X_train):\n"
+        "    return X_train[:n_samples].copy()\n",
+        name="copier",
+    )
+    with pytest.warns(SyntheticCopiesWarning, match=r"83 of the 83 rows that program 'copier'"):
+        det = EnhancedDetector("PCA", program=copies, random_state=0).fit(X_train)
+    assert det.weight_ < 0.5
+    binary = (X_train > np.median(X_train, axis=0)).astype(float)
+    with warnings.catch_warnings():
+        # The built-in program moves rows; snapping them back onto the 0/1 support afterwards
+        # may land them on training rows, which is no reason to warn.
+        warnings.simplefilter("error", SyntheticCopiesWarning)
+        EnhancedDetector("PCA", random_state=0).fit(binary)
 
 
 def test_values_beyond_float32_range_are_scored_and_too_large_ones_refused_at_fit(fitted):

@@ -29,6 +29,7 @@ _EXPORTS = {
     "ModelVersionWarning": "llmdas.enhanced",
     "ProgramFallbackWarning": "llmdas.enhanced",
     "SmallSampleWarning": "llmdas.enhanced",
+    "SyntheticCopiesWarning": "llmdas.enhanced",
     "ProgramError": "llmdas.sandbox",
     "SandboxUnavailableError": "llmdas.sandbox",
     "SynthesisProgram": "llmdas.program",
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
         ModelVersionWarning,
         ProgramFallbackWarning,
         SmallSampleWarning,
+        SyntheticCopiesWarning,
         load,
     )
     from llmdas.program import SynthesisProgram  # noqa: F401

@@ -77,6 +77,7 @@ __all__ = [
     "ConstantScoreWarning",
     "FeatureNamesWarning",
     "SmallSampleWarning",
+    "SyntheticCopiesWarning",
     "load",
 ]
 
@@ -131,6 +132,10 @@ class ConstantColumnWarning(UserWarning):
 
 class ConstantScoreWarning(UserWarning):
     """The base detector gives every training row the same score, so it ranks nothing."""
+
+
+class SyntheticCopiesWarning(UserWarning):
+    """Most rows the program returned are exact copies of training rows: no anomalies at all."""
 
 
 class FeatureNamesWarning(UserWarning):
@@ -301,8 +306,10 @@ class EnhancedDetector(BaseDetector):
         """Fit on normal rows ``X``; ``y`` is not used (a warning says so when it marks anomalies).
 
         Warns with :class:`ConstantColumnWarning` when some columns of ``X`` hold one value only,
-        with :class:`ConstantScoreWarning` when the detector scores every row of ``X`` alike, and
-        with :class:`SmallSampleWarning` when ``X`` has too few rows for the automatic weight.
+        with :class:`ConstantScoreWarning` when the detector scores every row of ``X`` alike,
+        with :class:`SyntheticCopiesWarning` when most rows the program returns are copies of
+        rows of ``X``, and with :class:`SmallSampleWarning` when ``X`` has too few rows for the
+        automatic weight.
         """
         self._check_params()
         names = feature_names(X)
@@ -373,8 +380,11 @@ class EnhancedDetector(BaseDetector):
                 stacklevel=2,
             )
             self.program_error_, self.synthetic_ = error, None
-        if self.synthetic_ is not None and self.snap_discrete:
-            self.synthetic_ = snap_to_support(self.synthetic_, X_program)
+        if self.synthetic_ is not None:
+            # Before snapping, which may rightly land a row of discrete data on a training row.
+            _warn_copies(self.synthetic_, X_program, self.program_.name)
+            if self.snap_discrete:
+                self.synthetic_ = snap_to_support(self.synthetic_, X_program)
         self.timings_["synthesis"] = time.perf_counter() - started
 
         started = time.perf_counter()
@@ -764,6 +774,24 @@ def _warn_constant_scores(detector: str, scores: np.ndarray) -> None:
         ConstantScoreWarning,
         stacklevel=3,
     )
+
+
+def _warn_copies(synthetic: np.ndarray, X: np.ndarray, program: str) -> None:
+    """Warn when more than half of the program's rows are exact copies of rows of ``X``.
+
+    The classifier cannot tell such rows from normal ones, so its weight comes out near 0 and
+    the fit is the base detector's alone; without a word, that looks like a hard data set.
+    """
+    seen = {row.tobytes() for row in X}
+    copies = sum(row.tobytes() in seen for row in synthetic)
+    if copies > len(synthetic) / 2:
+        warnings.warn(
+            f"{copies} of the {len(synthetic)} rows that program {program!r} returned are copies "
+            "of training rows, not anomalies: the classifier cannot tell them from normal rows, "
+            "so it adds next to nothing to the base detector; check the program",
+            SyntheticCopiesWarning,
+            stacklevel=3,
+        )
 
 
 def _subsample_index(n: int, limit: int | None, rng: np.random.Generator) -> np.ndarray:
