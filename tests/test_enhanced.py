@@ -415,6 +415,21 @@ def test_contamination_set_after_construction_is_checked_before_fitting(share, s
     assert not hasattr(det, "detector_")
 
 
+def test_a_grid_search_sets_the_detector_and_its_parameters(split):
+    from sklearn.model_selection import ParameterGrid
+
+    from llmdas import make_detector
+
+    # What GridSearchCV does with each candidate: clone, then one set_params call with all of it.
+    grid = ParameterGrid({"detector": [make_detector("IForest")], "detector__n_estimators": [7]})
+    det = clone(EnhancedDetector("ECOD", random_state=0)).set_params(**next(iter(grid)))
+    assert det.fit(split[0]).detector_.n_estimators == 7
+    with pytest.raises(
+        ValueError, match=r"detector__n_estimators: the detector is the name 'ECOD'"
+    ):
+        EnhancedDetector("ECOD").set_params(detector__n_estimators=7)
+
+
 def test_bad_input_at_fit_and_score(fitted):
     det, _ = fitted
     with pytest.raises(ValueError, match="NaN"):

@@ -166,7 +166,8 @@ class EnhancedDetector(BaseDetector):
         Base detector: a registry name (``PCA``, ``IForest``, ``OCSVM``, ``ECOD``, ``KNN``, ``LOF``,
         ``HBOS``, ``COPOD``, ``DRL``) or a PyOD instance (cloned, never modified; a PyOD
         ``IForest`` becomes llmdas's ``IForest`` with the same parameters, which gives the same
-        scores faster).
+        scores faster). A grid search over the detector's own settings
+        (``detector__n_estimators``) needs an instance: ``make_detector("IForest")``.
     program : str, Path or SynthesisProgram, optional
         Synthesis program. Default: the built-in program for the detector. A string may name a
         built-in program, a detector, or a ``.py`` program file.
@@ -407,6 +408,26 @@ class EnhancedDetector(BaseDetector):
         self.timings_["classifier_fit"] = time.perf_counter() - started
         self._process_decision_scores()
         return self
+
+    def set_params(self, **params) -> EnhancedDetector:
+        """Set parameters, as scikit-learn's ``set_params``; ``detector__NAME`` needs an instance.
+
+        A detector given by name has no parameters to set (scikit-learn would fail with
+        ``'str' object has no attribute 'set_params'``): a grid search over its settings needs
+        ``EnhancedDetector(make_detector("IForest"))``.
+        """
+        nested = sorted(key for key in params if key.startswith("detector__"))
+        detector = params.get("detector", self.detector)
+        if nested and isinstance(detector, str):
+            raise ValueError(
+                f"cannot set {', '.join(nested)}: the detector is the name {detector!r}; pass an "
+                f"instance to tune its parameters, e.g. EnhancedDetector(make_detector("
+                f"{detector!r})) with make_detector from llmdas"
+            )
+        # PyOD's set_params, unlike scikit-learn's, sets a nested parameter on the detector that
+        # was there before a new one given in the same call (as a grid search over both does).
+        super().set_params(**{key: value for key, value in params.items() if "__" not in key})
+        return super().set_params(**{key: value for key, value in params.items() if "__" in key})
 
     def _check_params(self) -> None:
         detector_name(self.detector)  # an unknown name or a wrong kind of object fails first
