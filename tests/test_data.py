@@ -9,6 +9,7 @@ from llmdas.data import (
     dataset_file,
     feature_columns,
     iter_features,
+    list_datasets,
     load_dataset,
     load_demo,
     load_features,
@@ -369,12 +370,36 @@ def test_npy_tables_load_with_or_without_a_label_column(tmp_path):
     (tmp_path / "x.xlsx").write_text("x")
     with pytest.raises(ValueError, match="unsupported dataset format '.xlsx'; use one of"):
         load_dataset(tmp_path / "x.xlsx")
-    (tmp_path / "x.csv.gz").write_bytes(b"\x1f\x8b")
+    (tmp_path / "x.tsv.gz").write_bytes(b"\x1f\x8b")
     (tmp_path / "x.tsv").write_text("a\tb\n1\t2\n")
-    with pytest.raises(ValueError, match=r"'.gz'; use one of .*\(decompress x.csv.gz first\)"):
-        load_dataset(tmp_path / "x.csv.gz")
+    with pytest.raises(ValueError, match=r"'.gz'; use one of .*\(decompress x.tsv.gz first\)"):
+        load_dataset(tmp_path / "x.tsv.gz")
     with pytest.raises(ValueError, match=r"'.tsv'; .*llmdas reads comma-separated .csv files"):
         load_features(tmp_path / "x.tsv")
+
+
+def test_a_gzipped_csv_file_reads_as_the_csv_file_it_holds(tmp_path):
+    import gzip
+
+    X, y = load_demo()
+    header = ",".join([f"f{i}" for i in range(X.shape[1])] + ["label"])
+    plain = tmp_path / "d.csv"
+    np.savetxt(plain, np.column_stack([X, y]), delimiter=",", header=header, comments="")
+    packed = tmp_path / "d2.csv.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    for got, want in zip(load_dataset(packed), load_dataset(plain), strict=True):
+        assert np.array_equal(got, want)
+    assert feature_columns(packed, label_column="label") == feature_columns(plain, label_column=-1)
+    chunks = list(iter_features(packed, label_column="label", chunk_rows=50))
+    assert len(chunks) == -(-len(X) // 50) and np.array_equal(np.vstack(chunks), X)
+    assert list_datasets(tmp_path) == ["d", "d2"]  # named without either suffix
+    assert dataset_file(tmp_path, "d2") == packed  # a name finds it, as the benchmark's do
+    (tmp_path / "bad.csv.gz").write_bytes(b"1,2,0\n")
+    with pytest.raises(ValueError, match="bad.csv.gz is not a readable gzip file: Not a gzipped"):
+        load_dataset(tmp_path / "bad.csv.gz")
+    (tmp_path / "cut.csv.gz").write_bytes(packed.read_bytes()[:200])
+    with pytest.raises(ValueError, match="cut.csv.gz is not a readable gzip file"):
+        load_features(tmp_path / "cut.csv.gz", label_column="label")
 
 
 def test_feature_columns_reads_a_csv_header_only(tmp_path):

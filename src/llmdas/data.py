@@ -8,10 +8,12 @@ datasets live on the project's machines). Paths are accepted everywhere a name i
 from __future__ import annotations
 
 import difflib
+import gzip
 import itertools
 import os
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
@@ -46,18 +48,21 @@ __all__ = [
 DEMO_NAME = "demo"
 #: File formats a dataset may come in. ``.npz`` and ``.mat`` hold ``X`` and ``y``; ``.csv``,
 #: ``.npy`` and ``.parquet`` hold one table whose label column, if any, is named by
-#: ``label_column``. Parquet needs the optional dependency pyarrow (``llmdas[parquet]``).
-DATASET_SUFFIXES = (".npz", ".mat", ".csv", ".npy", ".parquet")
+#: ``label_column``; ``.csv.gz`` is a gzipped CSV file. Parquet needs the optional dependency
+#: pyarrow (``llmdas[parquet]``).
+DATASET_SUFFIXES = (".npz", ".mat", ".csv", ".csv.gz", ".npy", ".parquet")
 #: The same, as text for help and error messages.
 DATASET_FORMATS = ", ".join(DATASET_SUFFIXES)
-_TABLE_SUFFIXES = (".csv", ".npy", ".parquet")
-# Suffixes of files that are read nowhere, but often hold a table; their error says what to do.
+_TABLE_SUFFIXES = (".csv", ".csv.gz", ".npy", ".parquet")
+_CSV_SUFFIXES = (".csv", ".csv.gz")
+# Suffixes of files that are not read (but a .gz in .csv.gz), yet often hold a table; their error
+# says what to do.
 _COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zip", ".zst")
 _TEXT_TABLE_SUFFIXES = (".tsv", ".txt", ".dat", ".tab")
 # Column names that say "labels": named in the error about a label column that holds none.
 _LABEL_NAMES = frozenset({"label", "labels", "y", "class", "target", "outlier", "anomaly"})
 # Files whose header names the feature columns.
-_NAMED_SUFFIXES = (".csv", ".parquet")
+_NAMED_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 #: Rows :func:`iter_features` (and so ``llmdas score``) reads at a time, and CSV files are read by.
 DEFAULT_CHUNK_ROWS = 100_000
 #: File formats :func:`write_table` writes (scores, labels).
@@ -84,7 +89,16 @@ def list_datasets(directory: str | Path | None = None) -> list[str]:
     directory = Path(directory) if directory is not None else data_dir()
     if directory is None or not directory.is_dir():
         return []
-    return sorted(p.stem for p in directory.iterdir() if p.suffix in DATASET_SUFFIXES)
+    return sorted(
+        p.name.removesuffix(_suffix(p))
+        for p in directory.iterdir()
+        if _suffix(p) in DATASET_SUFFIXES
+    )
+
+
+def _suffix(path: Path) -> str:
+    """The suffix that names a file's format: ``.csv.gz`` for a gzipped CSV file, else the last."""
+    return ".csv.gz" if path.name.endswith(".csv.gz") else path.suffix
 
 
 def dataset_file(directory: str | Path, name: str) -> Path | None:
@@ -93,7 +107,7 @@ def dataset_file(directory: str | Path, name: str) -> Path | None:
     for suffix in ("", *DATASET_SUFFIXES):
         candidate = Path(directory) / f"{name}{suffix}"
         # os.path.isfile, not Path.is_file: a name too long for a file is no file, not an OSError
-        if candidate.suffix in DATASET_SUFFIXES and os.path.isfile(candidate):
+        if _suffix(candidate) in DATASET_SUFFIXES and os.path.isfile(candidate):
             return candidate
     return None
 
@@ -141,9 +155,9 @@ def load_dataset(
     name_or_path : str or Path
         ``"demo"`` for the embedded set, a dataset name found in :func:`data_dir`, or a path to an
         ADBench ``.npz`` (arrays ``X`` and ``y``), an ODDS ``.mat`` (``X`` and ``y``; a MATLAB v7.3
-        file, such as ODDS's http and smtp, needs h5py), a ``.csv``
-        (an optional header row, then numbers; a first line ``0,1,2,...``, the column names of a
-        pandas frame made from an array, is a header), a 2-D ``.npy`` array or a ``.parquet`` file of
+        file, such as ODDS's http and smtp, needs h5py), a ``.csv`` or gzipped ``.csv.gz`` (an
+        optional header row, then numbers; a first line ``0,1,2,...``, the column names of a pandas
+        frame made from an array, is a header), a 2-D ``.npy`` array or a ``.parquet`` file of
         numeric columns (needs pyarrow; a pandas index stored in it is not a column).
     label_column : str or int
         For table files (CSV, ``.npy``, Parquet): the label column's name or index (default: last).
@@ -171,10 +185,10 @@ def load_dataset(
                 "; which of -1 and 1 marks anomalies is the file's convention (scikit-learn's "
                 "detectors write -1): store them as 1 and normal rows as 0"
             )
-        elif path.suffix in _TABLE_SUFFIXES:
+        elif _suffix(path) in _TABLE_SUFFIXES:
             where = "the last column" if label_column == -1 else f"column {label_column!r}"
             hint = f"; they were read from {where} of the file"
-            names = (feature_columns(path) if path.suffix in _NAMED_SUFFIXES else None) or []
+            names = (feature_columns(path) if _suffix(path) in _NAMED_SUFFIXES else None) or []
             used = _label_index(path, len(names), names, label_column) if names else None
             named = [n for j, n in enumerate(names) if j != used and n.lower() in _LABEL_NAMES]
             if named:
@@ -209,7 +223,7 @@ def load_features(name_or_path: str | Path, *, label_column: str | int | None = 
     if str(name_or_path) == DEMO_NAME:
         return load_demo()[0]
     path = _resolve(name_or_path)
-    if label_column is not None and path.suffix in _TABLE_SUFFIXES:
+    if label_column is not None and _suffix(path) in _TABLE_SUFFIXES:
         return load_dataset(path, label_column=label_column)[0]
     return check_X(_read(path, None)[0], name=f"X of {path.name}")
 
@@ -231,14 +245,18 @@ def iter_features(
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
         raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
     path = None if str(name_or_path) == DEMO_NAME else _resolve(name_or_path)
-    if path is None or path.suffix not in _TABLE_SUFFIXES:
+    if path is None or _suffix(path) not in _TABLE_SUFFIXES:
         X = load_features(name_or_path)
         for start in range(0, len(X), chunk_rows):
             yield X[start : start + chunk_rows]
         return
-    readers = {".csv": _csv_chunks, ".npy": _npy_chunks, ".parquet": _parquet_chunks}
+    readers = {
+        ".npy": _npy_chunks,
+        ".parquet": _parquet_chunks,
+        **dict.fromkeys(_CSV_SUFFIXES, _csv_chunks),
+    }
     done, label = 0, None
-    for table, header in readers[path.suffix](path, chunk_rows):
+    for table, header in readers[_suffix(path)](path, chunk_rows):
         if label_column is not None and label is None:
             label = _label_index(path, table.shape[1], header, label_column)
         if label is not None:
@@ -258,9 +276,9 @@ def feature_columns(
     names, and give ``None``. Only a CSV file's first line, or a Parquet file's schema, is read.
     """
     path = None if str(name_or_path) == DEMO_NAME else _resolve(name_or_path)
-    if path is None or path.suffix not in _NAMED_SUFFIXES:
+    if path is None or _suffix(path) not in _NAMED_SUFFIXES:
         return None
-    header = _read_header(path) if path.suffix == ".csv" else _parquet_columns(path)
+    header = _parquet_columns(path) if path.suffix == ".parquet" else _read_header(path)
     if header is None:
         return None
     if label_column is not None:
@@ -339,8 +357,8 @@ def _read(path: Path, label_column: str | int | None) -> tuple[np.ndarray, np.nd
                 raise ValueError(f"{path.name} holds an array that is not numeric: {exc}") from None
     if path.suffix == ".mat":
         return _read_mat(path, need_labels)
-    if path.suffix in _TABLE_SUFFIXES:
-        if path.suffix == ".csv":
+    if _suffix(path) in _TABLE_SUFFIXES:
+        if _suffix(path) in _CSV_SUFFIXES:
             table, header = _load_csv(path)
         elif path.suffix == ".parquet":
             table, header = _load_parquet(path)
@@ -448,6 +466,8 @@ def _parquet_chunks(path: Path, rows: int) -> Iterator[tuple[np.ndarray, list[st
 def _open_csv(path: Path) -> TextIO:
     # utf-8-sig drops the byte-order mark that Excel puts before a UTF-8 CSV file; read as part of
     # the first cell, it would make a file without a header lose its first row as a "header".
+    if path.suffix == ".gz":  # decompressed as it is read, a chunk at a time
+        return gzip.open(path, "rt", encoding="utf-8-sig")
     return path.open(encoding="utf-8-sig")
 
 
@@ -461,6 +481,8 @@ def _csv_lines(path: Path, fh: TextIO, rows: int | None) -> Iterator[str]:
         raise ValueError(
             f"{path.name} is not a CSV text file: it holds bytes that are not UTF-8 ({byte:#04x})"
         ) from None
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:  # not gzip, or cut short
+        raise ValueError(f"{path.name} is not a readable gzip file: {exc}") from None
 
 
 def _read_header(path: Path) -> list[str] | None:
