@@ -251,9 +251,15 @@ def test_csv_without_labels_is_named_in_the_error(tmp_path):
     "text, message",
     [
         ("1,2,3\n4,5\n", "bad.csv is not a table of numbers: line 2 has 2 col"),
-        ("a,b,c\n1,2,3\n4,,6\n", "line 3, column 2 is empty"),  # lines count the header too
+        ("a,b,c\n1,2,3\n4,,6\n", r"line 3, column 2 \('b'\) is empty"),  # lines count the header
         ("a,b,y,\n1,2,0,\n4,5,1,\n", "line 2, column 4 is empty: the line ends with a comma"),
-        ("1,2,0\n4,x,1\n", "line 2, column 2 holds 'x'"),
+        ("1,2,0\n4,x,1\n", r"line 2, column 2 holds 'x' \(llmdas reads numbers only: drop"),
+        # An export with an id and a category among the numbers: every text column is named.
+        (
+            "id,amount,shop,y\nt1,1.5,cafe,0\n",
+            r"line 2, column 1 \('id'\) holds 't1'; the line holds text in columns 'id', 'shop' "
+            r"\(llmdas reads numbers only: drop identifier and free-text columns, and encode",
+        ),
         ("1,2,0\n4,NA,1\n", r"line 2, column 2 holds 'NA' \(a missing value"),
         ("a;b;y\n1;2;0\n", "this one seems to separate by ';'"),
         ("a\tb\ty\n1\t2\t0\n", "this one seems to separate by tabs"),
@@ -435,7 +441,7 @@ def test_blank_lines_before_a_csv_header_are_skipped_and_a_blank_file_has_no_hea
     for got, want in zip(load_dataset(spaced), load_dataset(plain), strict=True):
         assert np.array_equal(got, want)
     spaced.write_text("\n  \na,b,label\n1,2,0\nx,4,1\n")
-    with pytest.raises(ValueError, match="line 5, column 1 holds 'x'"):  # lines of the file
+    with pytest.raises(ValueError, match=r"line 5, column 1 \('a'\) holds 'x'"):  # the file's lines
         load_dataset(spaced)
     for text in ("", "\n\n"):
         empty = tmp_path / "empty.csv"

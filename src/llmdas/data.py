@@ -7,6 +7,7 @@ datasets live on the project's machines). Paths are accepted everywhere a name i
 
 from __future__ import annotations
 
+import csv
 import difflib
 import gzip
 import itertools
@@ -417,7 +418,8 @@ def _csv_chunks(path: Path, rows: int) -> Iterator[tuple[np.ndarray, list[str] |
                 table = np.loadtxt(lines, delimiter=",", quotechar='"', dtype=np.float64, ndmin=2)
             except ValueError as exc:
                 raise ValueError(
-                    f"{path.name} is not a table of numbers: {_csv_problem(str(exc), line, width)}"
+                    f"{path.name} is not a table of numbers: "
+                    f"{_csv_problem(str(exc), line, width, lines, header)}"
                 ) from None
             if unnamed_first is not None and len(unnamed_first) < 3 and table.shape[1] > 1:
                 unnamed_first.extend(table[: 3 - len(unnamed_first), 0])
@@ -640,8 +642,13 @@ def write_table(path: str | Path, columns: dict[str, np.ndarray], fmt: str = "%.
             np.savetxt(tmp, values, fmt=fmt, delimiter=",", header=",".join(columns), comments="")
 
 
-def _csv_problem(message: str, header_lines: int, width: int) -> str:
-    """np.loadtxt's parse error in terms of the file's own line numbers (``width`` columns)."""
+def _csv_problem(
+    message: str, header_lines: int, width: int, lines: list[str], header: list[str] | None
+) -> str:
+    """np.loadtxt's parse error in terms of the file's own line numbers (``width`` columns).
+
+    ``lines`` are the lines np.loadtxt was given, ``header`` the file's column names, if any.
+    """
     ragged = re.search(r"changed from (\d+) to (\d+) at row (\d+)", message)
     if ragged:  # numpy counts these rows from 1, after the header
         before, after, row = map(int, ragged.groups())
@@ -664,8 +671,31 @@ def _csv_problem(message: str, header_lines: int, width: int) -> str:
         used = _other_separator(text.replace("\\t", "\t"))  # numpy's message writes \t for a tab
         if used is not None:
             what += f" (llmdas reads comma-separated files; this one seems to separate by {used})"
-        return f"line {row + 1 + header_lines}, column {column} {what}"
+        elif text and text.strip().upper() not in _MISSING_MARKS:  # text: ids, dates, categories
+            what += _text_columns_hint(lines[row], header)
+        name = header[column - 1] if header is not None and column <= len(header) else ""
+        where = f"column {column} ({name!r})" if name else f"column {column}"
+        return f"line {row + 1 + header_lines}, {where} {what}"
     return message
+
+
+def _text_columns_hint(line: str, header: list[str] | None) -> str:
+    """What to do about the text cells of ``line``, naming their columns when there are several.
+
+    A first file is often an export with an id, a date or a category among the numbers; the
+    detectors need every column to be a number.
+    """
+    cells = next(csv.reader([line]))
+    columns = [
+        repr(header[j]) if header is not None and j < len(header) and header[j] else str(j + 1)
+        for j, cell in enumerate(cells)
+        if cell.strip() and not _is_number(cell) and cell.strip().upper() not in _MISSING_MARKS
+    ]
+    where = f"; the line holds text in columns {', '.join(columns)}" if len(columns) > 1 else ""
+    return (
+        f"{where} (llmdas reads numbers only: drop identifier and free-text columns, and encode "
+        "categories and dates as numbers, before fitting)"
+    )
 
 
 def _other_separator(text: str) -> str | None:
