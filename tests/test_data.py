@@ -495,8 +495,15 @@ def test_parquet_tables_load_by_column_name_without_a_pandas_index(tmp_path):
 def test_bad_parquet_files_fail_clearly(tmp_path, monkeypatch):
     import pandas as pd  # pandas and pyarrow are in requirements.lock
 
-    pd.DataFrame({"a": [1.0, 2.0], "city": ["x", "y"]}).to_parquet(tmp_path / "text.parquet")
-    with pytest.raises(ValueError, match=r"column 'city' holds \w*string values, not numbers"):
+    frame = pd.DataFrame(
+        {"id": ["t1", "t2"], "a": [1.0, 2.0], "when": pd.to_datetime(["2024"] * 2)}
+    )
+    frame.to_parquet(tmp_path / "text.parquet")
+    with pytest.raises(
+        ValueError,
+        match=r"text.parquet has columns that do not hold numbers: 'id' \(\w*string\), 'when' "
+        r"\(timestamp\[\w+\]\); encode them",  # every one of them, not only the first
+    ):
         load_features(tmp_path / "text.parquet")
     pd.DataFrame({"a": [1.0, None, 3.0], "b": [1, 2, 3]}).to_parquet(tmp_path / "gap.parquet")
     with pytest.raises(ValueError, match="contains 1 NaN"):

@@ -587,19 +587,19 @@ def _parquet_values(path: Path, names: list[str], table) -> np.ndarray:
     """The columns of a pyarrow table or record batch as a 2-D float array."""
     import pyarrow as pa
 
+    numeric = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean, pa.types.is_decimal)
+    other = [
+        f"{name!r} ({column.type})"
+        for name, column in zip(names, table.columns, strict=True)
+        if not any(is_kind(column.type) for is_kind in numeric)
+    ]
+    if other:  # all of them at once, as the API says of a data frame's
+        raise ValueError(
+            f"{path.name} has columns that do not hold numbers: {', '.join(other)}; encode them "
+            "as numbers (or drop them) first"
+        )
     values = np.empty((table.num_rows, len(names)))  # filled column by column: one copy in memory
-    for j, (name, column) in enumerate(zip(names, table.columns, strict=True)):
-        kind = column.type
-        if not (
-            pa.types.is_integer(kind)
-            or pa.types.is_floating(kind)
-            or pa.types.is_boolean(kind)
-            or pa.types.is_decimal(kind)
-        ):
-            raise ValueError(
-                f"{path.name}: column {name!r} holds {kind} values, not numbers; encode it as "
-                "numbers first"
-            )
+    for j, column in enumerate(table.columns):
         # Nulls become NaN, which the checks on X then report as missing values.
         values[:, j] = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
     return values
