@@ -22,6 +22,7 @@ from llmdas.enhanced import (
     FeatureNamesWarning,
     ModelVersionWarning,
     ProgramFallbackWarning,
+    SlowFitWarning,
     SmallSampleWarning,
     SyntheticCopiesWarning,
 )
@@ -655,6 +656,21 @@ def test_a_program_that_returns_copies_of_training_rows_is_named_in_a_warning(sp
         # may land them on training rows, which is no reason to warn.
         warnings.simplefilter("error", SyntheticCopiesWarning)
         EnhancedDetector("PCA", random_state=0).fit(binary)
+
+
+def test_an_ocsvm_fit_on_very_many_rows_warns_before_it_starts(split, monkeypatch):
+    import llmdas.enhanced
+
+    X_train = split[0][:, :6]
+    # The real bound, 50 000 rows, would make this test take minutes.
+    monkeypatch.setattr(llmdas.enhanced, "_SLOW_FIT_ROWS", len(X_train) - 1)
+    with pytest.warns(SlowFitWarning, match=rf"OCSVM on {len(X_train)} rows: .* may take hours"):
+        EnhancedDetector("OCSVM", random_state=0).fit(X_train)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SlowFitWarning)  # the others' fits grow with the rows
+        EnhancedDetector("IForest", random_state=0).fit(X_train)
+        monkeypatch.setattr(llmdas.enhanced, "_SLOW_FIT_ROWS", len(X_train))
+        EnhancedDetector("OCSVM", random_state=0).fit(X_train)
 
 
 def test_values_beyond_float32_range_are_scored_and_too_large_ones_refused_at_fit(fitted):
