@@ -806,7 +806,7 @@ def _warn_constant_scores(detector: str, scores: np.ndarray) -> None:
 
 # Above this many training rows an OCSVM fit warns that it may take hours: libsvm's fit time
 # grows about as rows**2.15 (5000, 10 000 and 20 000 rows of 30 features: 1.3, 5.8 and 25.9 s on
-# 2 cores, 2026-12-03), so 50 000 rows take minutes and 300 000 about two hours.
+# 2 cores, 2026-12-03); extrapolated, 50 000 rows take minutes and 300 000 about two hours.
 _SLOW_FIT_ROWS = 50_000
 
 
