@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import sys
 
 import pytest
 
@@ -186,6 +187,21 @@ def test_empty_text_is_a_response_error(kind, server):
     server.push(ScriptedReply.text("   "))
     with pytest.raises(LLMResponseError, match="no text"):
         _make(kind, server).complete(MESSAGES)
+
+
+@pytest.mark.parametrize(
+    ("kind", "module", "package"),
+    [("openai", "openai", "openai"), ("anthropic", "anthropic", "anthropic"),
+     ("gemini", "google.genai", "google-genai")],
+)  # fmt: skip
+def test_a_provider_without_its_sdk_says_what_to_install(kind, module, package, monkeypatch):
+    monkeypatch.setitem(sys.modules, module, None)  # import it now raises ImportError
+    with pytest.raises(ImportError) as info:
+        make_provider(kind, "m", api_key=SECRET)
+    assert str(info.value) == (
+        f"{kind}: the provider needs its SDK, the {package} package: pip install 'llmdas[llm]' "
+        f"(or pip install {package})"
+    )
 
 
 FINISH_AT_LIMIT = {"openai": "length", "anthropic": "max_tokens", "gemini": "MAX_TOKENS"}

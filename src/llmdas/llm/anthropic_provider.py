@@ -12,6 +12,7 @@ from .base import (
     LLMResponseError,
     Message,
     RetryPolicy,
+    import_sdk,
     sdk_errors,
     stopped_at_token_limit,
 )
@@ -45,8 +46,7 @@ class AnthropicProvider(LLMProvider):
             raise LLMAuthError("anthropic: no API key: set ANTHROPIC_API_KEY", provider=self.name)
         self._secret = key
         self.send_temperature = send_temperature
-        import anthropic
-
+        anthropic = import_sdk("anthropic", "anthropic", self.name)
         self._sdk = anthropic
         self._client = anthropic.Anthropic(
             api_key=key, base_url=base_url, timeout=timeout, max_retries=0

@@ -13,6 +13,7 @@ messages that might echo a key are passed through :func:`redact`.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import math
@@ -130,6 +131,17 @@ class Completion:
             "output_tokens": int(usage.get("output_tokens", 0) or 0),
         }
         return cls(**known)
+
+
+def import_sdk(module: str, package: str, provider: str) -> Any:
+    """The provider's official SDK, or an ImportError that says how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ImportError(
+            f"{provider}: the provider needs its SDK, the {package} package: pip install "
+            f"'llmdas[llm]' (or pip install {package})"
+        ) from None
 
 
 def stopped_at_token_limit(finish_reason: str) -> bool:

@@ -16,6 +16,7 @@ from .base import (
     Message,
     RetryPolicy,
     error_for_status,
+    import_sdk,
     stopped_at_token_limit,
 )
 
@@ -49,8 +50,9 @@ class GeminiProvider(LLMProvider):
                 "gemini: no API key: set GEMINI_API_KEY or GOOGLE_API_KEY", provider=self.name
             )
         self._secret = key
-        from google import genai
-        from google.genai import errors, types
+        genai = import_sdk("google.genai", "google-genai", self.name)
+        errors = import_sdk("google.genai.errors", "google-genai", self.name)
+        types = import_sdk("google.genai.types", "google-genai", self.name)
 
         self._types = types
         self._errors = errors

@@ -17,6 +17,7 @@ from .base import (
     LLMResponseError,
     Message,
     RetryPolicy,
+    import_sdk,
     sdk_errors,
     stopped_at_token_limit,
 )
@@ -68,8 +69,7 @@ class OpenAIProvider(LLMProvider):
             key = LOCAL_PLACEHOLDER_KEY
         self._secret = key if key != LOCAL_PLACEHOLDER_KEY else None
         self.token_param = token_param or ("max_tokens" if base_url else "max_completion_tokens")
-        import openai
-
+        openai = import_sdk("openai", "openai", self.name)
         self._sdk = openai
         self._client = openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=0)
 
