@@ -610,6 +610,13 @@ def test_a_failed_save_keeps_the_model_file_that_was_there(fitted, tmp_path, mon
     assert path.read_bytes() == old and [p.name for p in tmp_path.iterdir()] == ["model.joblib"]
 
 
+def test_saving_to_a_directory_names_it(fitted, tmp_path):
+    # Not the temporary file's name, which os.replace would give after all the writing.
+    with pytest.raises(IsADirectoryError, match=f"^{tmp_path} is a directory; name a file in it$"):
+        fitted[0].save(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_constant_training_columns_are_named_in_a_warning(split):
     import pandas as pd
 

@@ -24,6 +24,8 @@ def replacing(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     if path.is_symlink():  # replace the file it points to, not the link
         path = path.resolve()
+    if path.is_dir():  # else os.replace fails naming the temporary file, after all the writing
+        raise IsADirectoryError(f"{path} is a directory; name a file in it")
     path.parent.mkdir(parents=True, exist_ok=True)
     # Unique per process and thread; not tempfile.mkstemp, whose 0600 mode the file would keep.
     tmp = path.with_name(f".{path.stem}.{os.getpid()}-{threading.get_ident()}.tmp{path.suffix}")
