@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html.parser
 import io
+import json
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -402,6 +403,37 @@ def test_cli_benchmark_stopped_mid_run_says_what_is_stored(stop, tiny_dir, tmp_p
     with ResultStore(db) as store:
         assert store.count() == 1 and store.runs()[-1]["status"] == "interrupted"
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is put back
+
+
+def test_cli_benchmark_program_timeout_limits_each_cell_and_keeps_its_hash(tiny_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from llmdas.cli import app
+    from llmdas.program import SynthesisProgram
+
+    hang = tmp_path / "hang.py"
+    source = (
+        "def generate_hard_anomalies(n_samples, model, X_train):\n    while True:\n        pass\n"
+    )
+    SynthesisProgram(source=source, detector="PCA", name="hang").save(hang)
+    db = tmp_path / "r.db"
+    args = ["benchmark", "--data", str(tiny_dir), "--datasets", "alpha", "--detectors", "PCA"]
+    args += ["--methods", f"program:{hang}", "--seeds", "1", "--store", str(db), "--quiet"]
+    result = CliRunner().invoke(app, [*args, "--program-timeout", "1"])
+    assert result.exit_code == 0, result.output
+    with ResultStore(db) as store:
+        (cell,) = store.cells()
+        assert "timed out after 1 s" in cell["error"]
+        assert json.loads(store.runs()[-1]["config"])["program_timeout"] == 1.0
+        # A limit, not part of the method: the cell is the one a run without the option plans.
+        plain = make_plan(
+            data_dir=tiny_dir, datasets=["alpha"], detectors=["PCA"],
+            methods=parse_methods(f"program:{hang}", detectors=["PCA"]), seeds=[1],
+            split="paper", existing=set(),
+        )  # fmt: skip
+        assert plain.groups[0].cells[0].config_hash == cell["config_hash"]
+    result = CliRunner().invoke(app, [*args, "--program-timeout", "0"])
+    assert result.exit_code == 2 and "--program-timeout must be a finite number" in result.output
 
 
 def test_parallel_loky_equals_serial(tiny_dir, tmp_path):

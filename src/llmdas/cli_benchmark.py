@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import shlex
 import signal
 import sys
@@ -89,6 +90,14 @@ def benchmark(
     cross: Annotated[
         bool, typer.Option(help="Also run every detector's built-in program on every other one.")
     ] = False,
+    program_timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds a synthesis program may run in each cell (default: EnhancedDetector's, "
+            "120). A limit only: cells are the same cells whatever it is, so --retry-errors "
+            "reruns those that timed out."
+        ),
+    ] = None,
     retry_errors: Annotated[
         bool, typer.Option(help="Recompute the cells that ended in an error before.")
     ] = False,
@@ -103,6 +112,10 @@ def benchmark(
 
     if jobs < 1:
         raise typer.BadParameter("--jobs must be >= 1")
+    if program_timeout is not None and not (math.isfinite(program_timeout) and program_timeout > 0):
+        raise typer.BadParameter(
+            f"--program-timeout must be a finite number of seconds > 0, got {program_timeout}"
+        )
     if backend not in ("loky", "dask"):
         raise typer.BadParameter("--backend must be loky or dask")
     if scheduler is not None and backend != "dask":
@@ -140,6 +153,7 @@ def benchmark(
             split=split,
             existing=results.existing_keys(),
             blas_threads=1 if (jobs > 1 or backend == "dask") else None,
+            program_timeout=program_timeout,
         )
         where = f"dask {scheduler or 'LocalCluster'}" if backend == "dask" else f"loky x{jobs}"
         console.print(

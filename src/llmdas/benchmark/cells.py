@@ -169,6 +169,9 @@ class Group:
     cells: tuple[CellSpec, ...]
     cost: float = 0.0
     blas_threads: int | None = None
+    #: Seconds a program may run (None: EnhancedDetector's default). A limit, not a setting of the
+    #: method: a program that finishes gives the same rows, so it is not in the config hash.
+    program_timeout: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -285,6 +288,7 @@ def make_plan(
     split: str,
     existing: set[tuple] | None = None,
     blas_threads: int | None = None,
+    program_timeout: float | None = None,
 ) -> Plan:
     """Build the groups that compute every cell missing from ``existing`` (store keys)."""
     from llmdas.detectors import canonical_name
@@ -370,6 +374,7 @@ def make_plan(
                         cells=cells,
                         cost=cost,
                         blas_threads=blas_threads,
+                        program_timeout=program_timeout,
                     )
                 )
     groups.sort(key=lambda g: -g.cost)  # longest first
@@ -381,6 +386,7 @@ def make_plan(
         "seeds": [int(s) for s in seeds],
         "split": split,
         "enhanced": defaults,
+        "program_timeout": program_timeout,
         "detector_impl": identities,
         "protocol": PROTOCOL_VERSION,
     }

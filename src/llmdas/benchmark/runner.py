@@ -255,6 +255,8 @@ def _run_group(group: Group) -> list[dict[str, Any]]:
                     model = EnhancedDetector(
                         memo, program=cell.program, prefit=True, random_state=seed
                     )
+                    if group.program_timeout is not None:
+                        model.set_params(program_timeout=group.program_timeout)
                     with warnings.catch_warnings(), np.errstate(all="ignore"):
                         warnings.simplefilter("ignore")
                         model.fit(X_train)
