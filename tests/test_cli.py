@@ -145,6 +145,25 @@ def test_enhance_takes_the_papers_fusion_rule_and_amount(tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (["--weight", "-1"], "--weight must be a finite number >= 0, got -1.0"),
+        (["--n-synthetic", "0"], "--n-synthetic must be a positive fraction or count, got 0"),
+        (["--contamination", "0.7"], "--contamination must be in (0, 0.5]"),
+        (["--program-timeout", "0"], "--program-timeout must be a finite number of seconds > 0"),
+        (["--normalization", "zz"], "--normalization must be 'tail' or 'minmax', got 'zz'"),
+        (["--on-program-error", "skip"], "--on-program-error must be 'raise' or 'base'"),
+    ],
+)
+def test_enhance_refuses_bad_settings_by_option_before_reading_the_data(bad, message, tmp_path):
+    data = tmp_path / "unreadable.csv"  # reading it would fail with another message
+    data.write_text("a,b\n1,x\n")
+    args = ["enhance", "--detector", "PCA", "--data", str(data), "--label-column", "none"]
+    result = runner.invoke(app, [*args, "--scores-out", str(tmp_path / "s.csv"), *bad])
+    assert result.exit_code == 1 and message in " ".join(result.output.split()), result.output
+
+
 def test_warnings_print_as_one_line_without_a_source_location(tmp_path):
     data = tmp_path / "few.csv"
     np.savetxt(data, np.random.default_rng(0).normal(size=(20, 3)), delimiter=",")

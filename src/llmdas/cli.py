@@ -308,7 +308,6 @@ def enhance(
 ) -> None:
     """Fit an enhanced detector on the normal rows of DATA and write anomaly scores."""
     from llmdas.detectors import canonical_name, make_detector
-    from llmdas.enhanced import EnhancedDetector
     from llmdas.programs import load_program
     from llmdas.sandbox import check_source
 
@@ -330,6 +329,18 @@ def enhance(
             check_source(loaded.file_aligned_source)
     params = _detector_params(detector_param or [])
     base = make_detector(detector, random_state=seed, **params) if params else detector
+    model = _checked_model(  # before the data are read, which may take minutes
+        base,
+        program=program,
+        weight=_weight(weight),
+        n_synthetic=_n_synthetic(n_synthetic),
+        normalization=normalization,
+        contamination=contamination,
+        random_state=seed,
+        program_timeout=program_timeout,
+        on_program_error=on_program_error,
+        n_jobs=n_jobs,
+    )
     labels = _label_column(label_column)
     columns = feature_columns(data, label_column=labels)
     if labels is None:
@@ -372,18 +383,6 @@ def enhance(
         # the rows are read again after the fit.
         for _ in _of_width(score_chunks(), X.shape[1], score_data, f"{data.name} has"):
             pass
-    model = EnhancedDetector(
-        base,
-        program=program,
-        weight=_weight(weight),
-        n_synthetic=_n_synthetic(n_synthetic),
-        normalization=normalization,
-        contamination=contamination,
-        random_state=seed,
-        program_timeout=program_timeout,
-        on_program_error=on_program_error,
-        n_jobs=n_jobs,
-    )
     model.fit(X_train)
     if columns is not None:
         # The CLI reads CSV and Parquet files itself, so it records their column names as fit
@@ -599,6 +598,34 @@ def _detector_params(items: list[str]) -> dict[str, Any]:
             value = text.strip()  # a bare word such as rbf or auto
         params[name.strip()] = value
     return params
+
+
+# The options of `enhance` that set EnhancedDetector parameters, for its errors about them.
+_OPTION_OF = {
+    "weight": "--weight",
+    "n_synthetic": "--n-synthetic",
+    "normalization": "--normalization",
+    "contamination": "--contamination",
+    "program_timeout": "--program-timeout",
+    "on_program_error": "--on-program-error",
+    "n_jobs": "--n-jobs",
+}
+
+
+def _checked_model(detector, **settings):
+    """An unfitted EnhancedDetector whose settings are checked now, not when it is fitted; an
+    error about one names its option (``--weight must be ...``)."""
+    from llmdas.enhanced import EnhancedDetector
+
+    try:
+        model = EnhancedDetector(detector, **settings)  # PyOD checks contamination here
+        model._check_params()  # the others are checked at fit, as scikit-learn does
+    except ValueError as exc:
+        name, _, rest = str(exc).partition(" ")
+        if name in _OPTION_OF:
+            raise ValueError(f"{_OPTION_OF[name]} {rest}") from None
+        raise
+    return model
 
 
 def _weight(text: str) -> float | str:
