@@ -600,16 +600,19 @@ def _detector_params(items: list[str]) -> dict[str, Any]:
     return params
 
 
-# The options of `enhance` that set EnhancedDetector parameters, for its errors about them.
-_OPTION_OF = {
-    "weight": "--weight",
-    "n_synthetic": "--n-synthetic",
-    "normalization": "--normalization",
-    "contamination": "--contamination",
-    "program_timeout": "--program-timeout",
-    "on_program_error": "--on-program-error",
-    "n_jobs": "--n-jobs",
-}
+# The EnhancedDetector parameters that options of `enhance` set (--n-synthetic sets n_synthetic),
+# for its errors about them.
+_OPTION_PARAMS = frozenset(
+    {
+        "weight",
+        "n_synthetic",
+        "normalization",
+        "contamination",
+        "program_timeout",
+        "on_program_error",
+        "n_jobs",
+    }
+)
 
 
 def _checked_model(detector, **settings):
@@ -622,8 +625,8 @@ def _checked_model(detector, **settings):
         model._check_params()  # the others are checked at fit, as scikit-learn does
     except ValueError as exc:
         name, _, rest = str(exc).partition(" ")
-        if name in _OPTION_OF:
-            raise ValueError(f"{_OPTION_OF[name]} {rest}") from None
+        if name in _OPTION_PARAMS:
+            raise ValueError(f"--{name.replace('_', '-')} {rest}") from None
         raise
     return model
 

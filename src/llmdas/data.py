@@ -666,12 +666,13 @@ def _csv_problem(
                 "is empty: the line ends with a comma (a missing last value, or a comma that "
                 "ends every line, which makes an extra empty column: remove it)"
             )
-        if text.strip().upper() in _MISSING_MARKS:
+        missing = text.strip().upper() in _MISSING_MARKS
+        if missing:
             what += " (a missing value: impute or drop it)"
         used = _other_separator(text.replace("\\t", "\t"))  # numpy's message writes \t for a tab
         if used is not None:
             what += f" (llmdas reads comma-separated files; this one seems to separate by {used})"
-        elif text and text.strip().upper() not in _MISSING_MARKS:  # text: ids, dates, categories
+        elif text and not missing:  # text: an id, a date, a category
             what += _text_columns_hint(lines[row], header)
         name = header[column - 1] if header is not None and column <= len(header) else ""
         where = f"column {column} ({name!r})" if name else f"column {column}"
