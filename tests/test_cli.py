@@ -449,6 +449,12 @@ def test_score_checks_csv_headers_against_the_fitted_columns(tmp_path):
     result = runner.invoke(app, [*score, "--data", str(headerless)])
     output = " ".join(result.output.split())
     assert result.exit_code == 0 and "warning: headerless.csv does not name its columns" in output
+    # An empty file names no columns either, but it is refused for having no rows, not warned of.
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    result = runner.invoke(app, [*score, "--data", str(empty)])
+    assert result.exit_code == 1 and "holds no rows" in result.output, result.output
+    assert "warning" not in result.output
     # The same numbers under a header in another order would be scored wrongly: refused.
     swapped = tmp_path / "swapped.csv"
     order = [1, 0, *range(2, len(names))]

@@ -273,6 +273,8 @@ def feature_columns(
 ) -> list[str] | None:
     """The names of a CSV or Parquet file's feature columns, or ``None`` when it names none.
 
+    An empty CSV file (no line that is not blank) raises ``ValueError``: it holds no rows.
+
     ``label_column`` is dropped as :func:`load_features` drops it. Other formats carry no column
     names, and give ``None``. Only a CSV file's first line, or a Parquet file's schema, is read.
     """
@@ -494,12 +496,13 @@ def _read_header(path: Path) -> list[str] | None:
     for ``n >= 3`` columns: the names pandas gives the columns of a frame built from an array,
     which ``DataFrame.to_csv`` writes as a header. Read as data, they would be an extra first row
     (and, with the labels last, a label of ``n - 1``). A leading ``#`` is dropped, as
-    ``np.savetxt`` writes one before a header by default.
+    ``np.savetxt`` writes one before a header by default. An empty file, or one of blank lines
+    only, holds no rows: said here, before a caller warns of its missing header.
     """
     with _open_csv(path) as fh:  # blank lines before it are skipped, as the rows' loader does
         line = next((text.strip() for text in _csv_lines(path, fh, None) if text.strip()), "")
-    if not line:  # an empty file, or blank lines only
-        return None
+    if not line:
+        raise ValueError(f"{path.name} holds no rows")
     if line.startswith("#"):
         line = line[1:]
     cells = [cell.strip().strip('"') for cell in line.split(",")]
