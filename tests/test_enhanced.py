@@ -474,6 +474,16 @@ def test_pickle_and_save_load_round_trip(fitted, tmp_path):
     joblib.dump(det, tmp_path / "bare.joblib")  # the scikit-learn habit
     with pytest.raises(ValueError, match=r"without its model format; save it with detector.save"):
         load(tmp_path / "bare.joblib")
+    joblib.load(tmp_path / "bare.joblib").save(tmp_path / "bare.joblib")  # the fix it names
+    assert np.array_equal(load(tmp_path / "bare.joblib").decision_function(X_train[:20]), expected)
+    # Another library's model is named, as the likely mix-up.
+    from sklearn.ensemble import IsolationForest
+
+    joblib.dump(IsolationForest(n_estimators=2).fit(X_train), tmp_path / "sk.joblib")
+    with pytest.raises(
+        ValueError, match=r"sk.joblib is not an llmdas model file \(it holds an IsolationForest\)"
+    ):
+        load(tmp_path / "sk.joblib")
 
 
 def test_loading_a_model_fitted_with_other_library_versions_warns(fitted, tmp_path, recwarn):

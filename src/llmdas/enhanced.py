@@ -711,6 +711,12 @@ class EnhancedDetector(BaseDetector):
         return path
 
 
+def _a_kind_of(value: object) -> str:
+    """``a dict``, ``an IsolationForest``: what an unpickled object is, for an error."""
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
 def _package_versions(detector: str) -> dict[str, str]:
     """Installed versions of the packages that compute a ``detector`` model's scores."""
     from llmdas import __version__  # also right when llmdas runs from a source tree
@@ -906,10 +912,11 @@ def load(path: str | Path) -> EnhancedDetector:
     if isinstance(payload, EnhancedDetector):  # joblib.dump(detector, path), as with scikit-learn
         raise ValueError(
             f"{path} holds a detector pickled without its model format; save it with "
-            "detector.save(path), which records the format that load checks"
+            "detector.save(path), which records the format that load checks (no refit needed: "
+            f"joblib.load({str(path)!r}).save({str(path)!r}))"
         )
     if not isinstance(payload, dict) or "llmdas_model" not in payload:
-        raise ValueError(f"{path} is not an llmdas model file")
+        raise ValueError(f"{path} is not an llmdas model file (it holds {_a_kind_of(payload)})")
     if payload.get("format") not in _READABLE_FORMATS:
         *older, newest = map(str, _READABLE_FORMATS)
         readable = f"{', '.join(older)} and {newest}" if older else newest
