@@ -323,15 +323,15 @@ def enhance(
     if score_label_column is not None and score_data is None:
         raise ValueError("--score-label-column is the label column of --score-data: give both")
     detector = canonical_name(detector)  # before the data are read
-    if program:  # and a program that cannot run, which the fit would find only after them
-        loaded = load_program(program)
-        if on_program_error == "raise":
-            check_source(loaded.file_aligned_source)
+    # A program that cannot run is found now, not by the fit after the data are read.
+    loaded = load_program(program) if program else None
+    if loaded is not None and on_program_error == "raise":
+        check_source(loaded.file_aligned_source)
     params = _detector_params(detector_param or [])
     base = make_detector(detector, random_state=seed, **params) if params else detector
     model = _checked_model(  # before the data are read, which may take minutes
         base,
-        program=program,
+        program=loaded,
         weight=_weight(weight),
         n_synthetic=_n_synthetic(n_synthetic),
         normalization=normalization,
