@@ -104,6 +104,8 @@ def test_perf_data_writes_the_mixture_in_every_format(tmp_path):
     [
         (["--sizes", "10x"], 2, "--sizes must be row counts >= 2"),
         (["--sizes", "1"], 2, "--sizes must be row counts >= 2"),
+        (["--sizes", ","], 2, "no sizes given"),
+        (["--sizes", "1000,2000,1000"], 2, "--sizes gives 1000 more than once"),
         (["--sizes", "1000", "--detectors", "FOO"], 1, "unknown detector 'FOO'"),
         (["--sizes", "1000", "--detectors", " "], 2, "no detectors given"),
         (["--sizes", "1000", "--detectors", "PCA,pca"], 2, "--detectors gives PCA more than once"),

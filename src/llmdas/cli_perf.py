@@ -10,11 +10,26 @@ import numpy as np
 import typer
 
 from llmdas._atomic import write_text
-from llmdas._cli_lists import detector_list
+from llmdas._cli_lists import comma_list, detector_list
 from llmdas._terminal import compact_table, console, err_console, labelled
 from llmdas.data import OUTPUT_SUFFIXES, check_output_path, write_table
 
 __all__ = ["register"]
+
+
+def _row_counts(text: str) -> list[int]:
+    """``--sizes``: training-row counts >= 2, each once."""
+
+    def count(item: str) -> int:
+        try:
+            value = int(item)
+        except ValueError:
+            value = 0
+        if value < 2:
+            raise typer.BadParameter(f"--sizes must be row counts >= 2, got {text!r}")
+        return value
+
+    return comma_list(text, "--sizes", count)
 
 
 def perf_scale(
@@ -40,12 +55,7 @@ def perf_scale(
 
     check_outputs({"--markdown": markdown}, {})  # not after minutes of cases
 
-    try:
-        row_counts = [int(v) for v in sizes.split(",") if v.strip()]
-    except ValueError:
-        row_counts = []
-    if not row_counts or min(row_counts) < 2:
-        raise typer.BadParameter(f"--sizes must be row counts >= 2, got {sizes!r}")
+    row_counts = _row_counts(sizes)
     # Checked here, not in each case's own process after the cases before it have run.
     names = detector_list(detectors)
     cases: list[tuple[str, str, int, int | None]]
