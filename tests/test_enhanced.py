@@ -394,6 +394,7 @@ def test_prefit_reuses_the_given_detector(split):
         ({"random_state": -5}, r"random_state must be None or an integer in \[0, 2\*\*32 - 1\]"),
         ({"random_state": np.random.RandomState(0)}, "random_state must be None or an integer"),
         ({"program_timeout": 0}, "program_timeout must be a finite number of seconds > 0"),
+        ({"program_timeout": True}, "program_timeout must be a finite number of seconds > 0"),
         ({"program_memory_mb": 16}, "program_memory_mb must be an integer >= 64"),
         ({"n_jobs": 0}, "n_jobs must be None or a nonzero integer"),
         ({"n_jobs": "2"}, "n_jobs must be None or a nonzero integer"),

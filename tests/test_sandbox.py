@@ -487,8 +487,12 @@ def test_invalid_arguments_are_rejected_by_caller_checks():
         run_program(RANDOM_PROGRAM, lambda X: X[:, 0], X_TRAIN[0], 5)
     with pytest.raises(ValueError):
         run_program(RANDOM_PROGRAM, lambda X: X[:, 0], X_TRAIN, 0)
-    with pytest.raises(ValueError):
-        SandboxLimits(timeout_s=0)
+    # inf and nan would never time out; nan also passes no > 0 test that could say so.
+    for seconds in (0, -1, float("inf"), float("nan"), "10", True):
+        with pytest.raises(ValueError, match="timeout_s must be a finite number of seconds > 0"):
+            SandboxLimits(timeout_s=seconds)
+        with pytest.raises(ValueError, match="cpu_s must be a finite number of seconds > 0"):
+            SandboxLimits(cpu_s=seconds)
 
 
 # ---------------------------------------------------------------------------

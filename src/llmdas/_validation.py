@@ -7,6 +7,7 @@ traceback from deep inside a detector.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from scipy import sparse
 
 __all__ = [
     "check_X",
+    "check_seconds",
     "check_feature_names",
     "check_unique_names",
     "feature_names",
@@ -172,6 +174,18 @@ def check_unique_names(names: list[str], owner: str) -> None:
                 f"{owner} {what} (columns {seen[name]} and {j}); give every column its own name"
             )
         seen[name] = j
+
+
+def check_seconds(value: Any, name: str) -> float:
+    """``value`` as a time limit in seconds: a finite number > 0, or ``ValueError`` naming ``name``
+    (``nan`` and ``inf`` pass a ``> 0`` test, or fail it silently, and would never time out)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        ok = False
+    else:
+        ok = math.isfinite(value) and value > 0
+    if not ok:
+        raise ValueError(f"{name} must be a finite number of seconds > 0, got {value!r}")
+    return float(value)
 
 
 def repeated(values: list[Any]) -> list[str]:

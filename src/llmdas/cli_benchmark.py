@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import math
 import shlex
 import signal
 import sys
@@ -21,6 +20,7 @@ import typer
 from llmdas._atomic import write_text
 from llmdas._cli_lists import comma_list, detector_list
 from llmdas._terminal import compact_table, console, err_console, labelled, literal
+from llmdas._validation import check_seconds
 from llmdas.data import DATASET_FORMATS
 
 __all__ = ["register"]
@@ -112,10 +112,11 @@ def benchmark(
 
     if jobs < 1:
         raise typer.BadParameter("--jobs must be >= 1")
-    if program_timeout is not None and not (math.isfinite(program_timeout) and program_timeout > 0):
-        raise typer.BadParameter(
-            f"--program-timeout must be a finite number of seconds > 0, got {program_timeout}"
-        )
+    try:
+        if program_timeout is not None:
+            check_seconds(program_timeout, "--program-timeout")
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     if backend not in ("loky", "dask"):
         raise typer.BadParameter("--backend must be loky or dask")
     if scheduler is not None and backend != "dask":

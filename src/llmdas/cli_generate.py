@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import warnings
 from pathlib import Path
 from typing import Annotated
@@ -22,6 +21,7 @@ import typer
 
 from llmdas._atomic import write_json
 from llmdas._terminal import compact_table, console, err_console, labelled, literal
+from llmdas._validation import check_seconds
 
 __all__ = ["generate", "programs_validate"]
 
@@ -226,8 +226,10 @@ def programs_validate(
     """Check every program in a store, or one program file: it parses, is safe and runs."""
     from llmdas.store import validate_store
 
-    if not (math.isfinite(timeout) and timeout > 0):
-        raise typer.BadParameter(f"--timeout must be a finite number of seconds > 0, got {timeout}")
+    try:
+        check_seconds(timeout, "--timeout")
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     checks = validate_store(directory, timeout_s=timeout)
     if not checks:
         raise FileNotFoundError(f"no program files (*.py) under {directory}")

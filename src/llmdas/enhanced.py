@@ -40,6 +40,7 @@ from sklearn.utils.validation import check_is_fitted
 from llmdas._atomic import replacing
 from llmdas._validation import (
     check_feature_names,
+    check_seconds,
     check_X,
     feature_names,
     largest_beyond,
@@ -483,11 +484,7 @@ class EnhancedDetector(BaseDetector):
         if isinstance(n, bool) or not isinstance(n, (int, float)) or not math.isfinite(n) or n <= 0:
             raise ValueError(f"n_synthetic must be a positive fraction or count, got {n!r}")
         # Checked before the base fit, which can take minutes, rather than when the program runs.
-        timeout = self.program_timeout
-        if not (isinstance(timeout, int | float) and math.isfinite(timeout) and timeout > 0):
-            raise ValueError(
-                f"program_timeout must be a finite number of seconds > 0, got {timeout!r}"
-            )
+        check_seconds(self.program_timeout, "program_timeout")
         memory = self.program_memory_mb
         if not _is_integer(memory) or memory < 64:
             raise ValueError(f"program_memory_mb must be an integer >= 64, got {memory!r}")

@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from llmdas._validation import check_seconds
+
 __all__ = [
     "Completion",
     "LLMAuthError",
@@ -317,11 +319,9 @@ class LLMProvider:
         if not model:
             raise ValueError(f"{self.name}: a model name is required")
         _check_base_url(base_url, self.name)
-        if not (isinstance(timeout, int | float) and math.isfinite(timeout) and timeout > 0):
-            raise ValueError(f"{self.name}: timeout must be a finite number of seconds > 0")
+        self.timeout = check_seconds(timeout, f"{self.name}: timeout")
         self.model = model
         self.base_url = base_url
-        self.timeout = float(timeout)
         self.retry = retry or RetryPolicy()
         self._secret: str | None = None
 

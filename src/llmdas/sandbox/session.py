@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from llmdas._validation import check_seconds
 from llmdas.sandbox import _child
 from llmdas.sandbox.errors import (
     BadOutputError,
@@ -59,10 +60,9 @@ class SandboxLimits:
     timeout_setting: str = "EnhancedDetector's program_timeout, --program-timeout of llmdas enhance"
 
     def __post_init__(self) -> None:
-        if not self.timeout_s > 0:
-            raise ValueError(f"timeout_s must be > 0, got {self.timeout_s}")
-        if self.cpu_s is not None and not self.cpu_s > 0:
-            raise ValueError(f"cpu_s must be > 0 or None, got {self.cpu_s}")
+        check_seconds(self.timeout_s, "timeout_s")
+        if self.cpu_s is not None:
+            check_seconds(self.cpu_s, "cpu_s")
         if self.memory_mb < 64:
             raise ValueError(f"memory_mb must be >= 64, got {self.memory_mb}")
         if self.max_log_bytes < 0:
