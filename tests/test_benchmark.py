@@ -11,6 +11,7 @@ import base64
 import html.parser
 import io
 import json
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -403,6 +404,71 @@ def test_cli_benchmark_stopped_mid_run_says_what_is_stored(stop, tiny_dir, tmp_p
     with ResultStore(db) as store:
         assert store.count() == 1 and store.runs()[-1]["status"] == "interrupted"
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is put back
+
+
+def test_cli_benchmark_warns_of_another_run_still_running_into_its_store(tiny_dir, tmp_path):
+    """Two benchmarks into one store each compute every cell they planned: a second one is told
+    when the first still runs (its process is alive), and not when that process is gone."""
+    import socket
+    import subprocess
+    import sys
+
+    from typer.testing import CliRunner
+
+    from llmdas.cli import app
+
+    db = tmp_path / "r.db"
+    args = ["benchmark", "--data", str(tiny_dir), "--datasets", "alpha", "--detectors", "PCA"]
+    args += ["--methods", "gaussian", "--store", str(db), "--quiet", "--seeds"]
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        with ResultStore(db) as store:  # a run that the other process started and runs
+            run_id = store.start_run(
+                command="llmdas benchmark", config={}, n_planned=1, n_missing=1
+            )
+            store._conn.execute(
+                "UPDATE runs SET runner = ? WHERE run_id = ?",
+                (f"{socket.gethostname()}:{other.pid}", run_id),
+            )
+            store._conn.commit()
+        result = CliRunner().invoke(app, [*args, "1"])
+        words = " ".join(result.output.split())
+        assert result.exit_code == 0, result.output
+        assert f"warning: run {run_id} of {db} (process {other.pid} on this machine" in words
+        assert "is still running; cells that both runs still need are computed by both" in words
+    finally:
+        other.kill()
+        other.wait()
+    result = CliRunner().invoke(app, [*args, "2"])  # its process is gone: killed, never finished
+    assert result.exit_code == 0 and "warning" not in result.output, result.output
+    with ResultStore(db) as store:
+        runs = store.runs()
+        assert [run["status"] for run in runs] == ["running", "finished", "finished"]
+        assert runs[-1]["runner"] == f"{socket.gethostname()}:{os.getpid()}"
+        store._conn.execute("UPDATE runs SET runner = 'elsewhere:7' WHERE run_id = ?", (run_id,))
+        store._conn.commit()
+    result = CliRunner().invoke(app, [*args, "3"])  # another machine's run cannot be checked
+    words = " ".join(result.output.split())
+    assert "(process 7 on elsewhere, started" in words and "is marked running" in words
+
+
+def test_a_store_from_before_runs_recorded_their_process_gains_the_column(tmp_path):
+    import sqlite3
+
+    db = tmp_path / "old.db"
+    with ResultStore(db) as store:
+        store.start_run(command="c", config={}, n_planned=1, n_missing=1)
+    conn = sqlite3.connect(db)
+    columns = [row[1] for row in conn.execute("PRAGMA table_info(runs)") if row[1] != "runner"]
+    conn.executescript(  # the table as such stores have it (DROP COLUMN needs SQLite 3.35)
+        f"CREATE TABLE old_runs AS SELECT {', '.join(columns)} FROM runs; DROP TABLE runs; "
+        "ALTER TABLE old_runs RENAME TO runs;"
+    )
+    conn.close()
+    with ResultStore(db, read_only=True) as store:  # read as it is
+        assert "runner" not in store.runs()[0] and store.live_runs() == []
+    with ResultStore(db) as store:
+        assert store.runs()[0]["runner"] is None and store.live_runs() == []
 
 
 def test_cli_benchmark_program_timeout_limits_each_cell_and_keeps_its_hash(tiny_dir, tmp_path):

@@ -10,6 +10,7 @@ import contextlib
 import functools
 import shlex
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -170,6 +171,7 @@ def benchmark(
         if not plan.groups:
             console.print("nothing to do: every cell is stored")
             return
+        _warn_of_live_runs(results, store)
         command = "llmdas " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         stored_before = results.count()
         try:
@@ -185,6 +187,24 @@ def benchmark(
             )
             raise typer.Exit(code=130) from None
     _print_run_report(result, quiet=quiet)
+
+
+def _warn_of_live_runs(results, store: Path) -> None:
+    """Say so when another process is running a benchmark into the same store: each computes
+    every cell it planned, so the cells both planned are computed twice (and stored once)."""
+    for run in results.live_runs():
+        host, _, pid = run["runner"].rpartition(":")
+        here = host == socket.gethostname()
+        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(run["started_at"]))
+        err_console.print(
+            f"warning: run {run['run_id']} of {store} (process {pid} on "
+            f"{'this machine' if here else host}, started {started}) "
+            + ("is still running" if here else "is marked running (its machine cannot be checked")
+            + ("" if here else " from here)")
+            + "; cells that both runs still need are computed by both. To spread one benchmark "
+            "over more cores or machines, use --jobs or --backend dask",
+            highlight=False,
+        )
 
 
 @contextlib.contextmanager

@@ -12,8 +12,6 @@ first, so that the parent can commit them to the store one group at a time.
 from __future__ import annotations
 
 import hashlib
-import os
-import socket
 import time
 import traceback
 import uuid
@@ -25,7 +23,7 @@ import numpy as np
 from pyod.models.base import BaseDetector
 
 from llmdas.benchmark.cells import DETERMINISTIC_DETECTORS, Group
-from llmdas.benchmark.store import CELL_COLUMNS
+from llmdas.benchmark.store import CELL_COLUMNS, this_process
 
 __all__ = ["ScoreMemo", "execute", "library_versions", "run_group"]
 
@@ -165,7 +163,7 @@ def _run_group(group: Group) -> list[dict[str, Any]]:
     )
     from llmdas.enhanced import EnhancedDetector
 
-    worker = f"{socket.gethostname()}:{os.getpid()}"
+    worker = this_process()
     versions = library_versions()
     rows: list[dict[str, Any]] = []
     shared_fit = (

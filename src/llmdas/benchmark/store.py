@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -20,7 +21,7 @@ from typing import Any
 
 from llmdas._validation import require_file
 
-__all__ = ["CELL_COLUMNS", "KEY_COLUMNS", "ResultStore"]
+__all__ = ["CELL_COLUMNS", "KEY_COLUMNS", "ResultStore", "this_process"]
 
 #: Columns that identify a cell.
 KEY_COLUMNS = ("dataset", "detector", "method", "seed", "config_hash")
@@ -74,9 +75,25 @@ CREATE TABLE IF NOT EXISTS runs (
     n_missing INTEGER,
     n_done INTEGER DEFAULT 0,
     n_errors INTEGER DEFAULT 0,
-    status TEXT
+    status TEXT,
+    runner TEXT
 );
 """
+
+
+def this_process() -> str:
+    """``host:pid`` of this process, as a cell's ``worker`` and a run's ``runner`` record it."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0 checks that the process exists, and sends nothing
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, and belongs to another user
+        return True
+    return True
 
 
 class ResultStore:
@@ -125,6 +142,9 @@ class ResultStore:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.executescript(_SCHEMA)
+            run_columns = {row[1] for row in self._conn.execute("PRAGMA table_info(runs)")}
+            if "runner" not in run_columns:  # a store written before runs recorded their process
+                self._conn.execute("ALTER TABLE runs ADD COLUMN runner TEXT")
             self._conn.commit()
 
     # ------------------------------------------------------------------------ context manager
@@ -213,9 +233,16 @@ class ResultStore:
     def start_run(self, *, command: str, config: dict[str, Any], n_planned: int, n_missing: int):
         with self._transaction() as conn:
             cur = conn.execute(
-                "INSERT INTO runs (started_at, command, config, n_planned, n_missing, status) "
-                "VALUES (?, ?, ?, ?, ?, 'running')",
-                (time.time(), command, json.dumps(config, sort_keys=True), n_planned, n_missing),
+                "INSERT INTO runs (started_at, command, config, n_planned, n_missing, status, "
+                "runner) VALUES (?, ?, ?, ?, ?, 'running', ?)",
+                (
+                    time.time(),
+                    command,
+                    json.dumps(config, sort_keys=True),
+                    n_planned,
+                    n_missing,
+                    this_process(),
+                ),
             )
             assert cur.lastrowid is not None  # set by every INSERT
             return cur.lastrowid
@@ -239,3 +266,19 @@ class ResultStore:
     def runs(self) -> list[dict[str, Any]]:
         cur = self._conn.execute("SELECT * FROM runs ORDER BY run_id")
         return [dict(row) for row in cur.fetchall()]
+
+    def live_runs(self) -> list[dict[str, Any]]:
+        """The runs marked running whose process may still be at work: on this machine, those
+        whose process is alive; on another, every one (its process cannot be checked from here).
+        A run killed without a chance to mark itself (``kill -9``, a lost machine) stays marked
+        running; on this machine it is told apart by its process being gone."""
+        host, me = socket.gethostname(), this_process()
+        live = []
+        for run in self.runs():
+            runner = run.get("runner")  # None in runs from before it was recorded
+            if run["status"] != "running" or not runner or runner == me:
+                continue
+            where, _, pid = runner.rpartition(":")
+            if where != host or (pid.isdigit() and _process_alive(int(pid))):
+                live.append(run)
+        return live
