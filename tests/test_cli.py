@@ -44,6 +44,22 @@ def test_demo_prints_base_and_enhanced_figures():
     assert "ECOD" in result.output and "IForest" in result.output and "AUC-PR" in result.output
 
 
+def test_demo_reads_the_labels_of_a_table_from_the_column_named(tmp_path):
+    X, y = load_demo()
+    table = tmp_path / "labelled.csv"  # the labels first, under a name, as many exports have them
+    names = ",".join(["Class", *(f"f{i}" for i in range(X.shape[1]))])
+    np.savetxt(table, np.column_stack([y, X]), delimiter=",", header=names, comments="")
+    demo = ["demo", "--detectors", "ECOD", "--data", str(table)]
+    result = runner.invoke(app, [*demo, "--label-column", "Class"])
+    words = " ".join(result.output.split())
+    assert result.exit_code == 0, result.output
+    assert f"({int(y.sum())} anomalies)" in words  # every anomaly is a test row
+    assert f"{X.shape[1]} features" in words  # the label column is not one
+    result = runner.invoke(app, [*demo, "--label-column", "none"])
+    words = " ".join(result.output.replace("│", " ").split())
+    assert result.exit_code == 2 and "demo compares AUCs on the test rows" in words, words
+
+
 def test_enhance_writes_scores_and_model(tmp_path):
     X, y = load_demo()
     np.savez(tmp_path / "d.npz", X=X, y=y)

@@ -119,13 +119,27 @@ def demo(
     data: Annotated[
         str, typer.Option(help="Dataset name or file; default: the embedded demo set.")
     ] = DEMO_NAME,
+    label_column: Annotated[
+        str,
+        typer.Option(
+            help="Label column of a CSV, .npy or Parquet --data table: 'last', a column name or "
+            "an index (the AUCs need labels)."
+        ),
+    ] = "last",
     seed: Annotated[int, typer.Option(help="Random seed.", min=0, max=2**32 - 1)] = 42,
 ) -> None:
     """Run base vs enhanced detectors on the embedded demo data (paper split) and compare."""
     from llmdas.enhanced import EnhancedDetector
 
     names = detector_list(detectors)
-    X, y = load_dataset(data)
+    labels = _label_column(label_column)
+    if labels is None:
+        raise typer.BadParameter(
+            "demo compares AUCs on the test rows, which needs their labels: --label-column names "
+            "the column that holds them",
+            param_hint="--label-column",
+        )
+    X, y = load_dataset(data, label_column=labels)
     X_train, X_test, y_test = paper_split(X, y)
     console.print(
         f"[bold]{data}[/]: {X_train.shape[0]} training rows (normal only), {X_test.shape[0]} test rows "
