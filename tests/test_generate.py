@@ -105,6 +105,21 @@ def texts(srv):
     return [request_text(r) for r in srv.requests]
 
 
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"candidates": 0}, "candidates must be >= 1"),
+        ({"seed": -1}, r"seed must be an integer in \[0, 2\*\*32 - 1\], got -1"),
+        ({"max_copy_fraction": 50}, r"max_copy_fraction must be a share in \[0, 1\], got 50"),
+        ({"min_novelty": float("nan")}, "min_novelty must be a finite number >= 0, got nan"),
+        ({"min_novelty": -0.1}, "min_novelty must be a finite number >= 0"),
+    ],
+)
+def test_generation_settings_are_checked_when_made_not_after_calls(setting, message):
+    with pytest.raises(ValueError, match=message):
+        GenerationConfig(**setting)
+
+
 # ------------------------------------------------------------------ the loop
 @pytest.mark.parametrize("kind", ["openai", "anthropic", "gemini"])
 def test_broken_program_is_repaired_and_accepted(kind, server, caplog):

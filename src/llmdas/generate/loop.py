@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -55,6 +56,15 @@ class GenerationConfig:
             raise ValueError("repairs must be >= 0")
         if self.probe_samples < 2:
             raise ValueError("probe_samples must be >= 2")
+        if not 0 <= self.seed < 2**32:  # numpy's own error says only "expected non-negative"
+            raise ValueError(f"seed must be an integer in [0, 2**32 - 1], got {self.seed!r}")
+        # The review's thresholds are used only once a program has run, after calls were paid for.
+        if not 0 <= self.max_copy_fraction <= 1:
+            raise ValueError(
+                f"max_copy_fraction must be a share in [0, 1], got {self.max_copy_fraction!r}"
+            )
+        if not (math.isfinite(self.min_novelty) and self.min_novelty >= 0):
+            raise ValueError(f"min_novelty must be a finite number >= 0, got {self.min_novelty!r}")
         check_sampling(self.temperature, self.max_tokens)
 
 
