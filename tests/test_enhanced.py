@@ -487,6 +487,24 @@ def test_pickle_and_save_load_round_trip(fitted, tmp_path):
         load(tmp_path / "sk.joblib")
 
 
+def test_loading_a_model_that_needs_a_missing_package_names_it(tmp_path, monkeypatch):
+    """A DRL model where PyTorch is not installed, say: not 'not an llmdas model file'."""
+    import importlib
+    import sys
+
+    import joblib
+
+    (tmp_path / "gone_pkg").mkdir()
+    (tmp_path / "gone_pkg" / "__init__.py").write_text("class Net:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    net = importlib.import_module("gone_pkg").Net()
+    joblib.dump({"llmdas_model": net, "format": 4}, tmp_path / "m.joblib")
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(tmp_path)])
+    monkeypatch.delitem(sys.modules, "gone_pkg")
+    with pytest.raises(ImportError, match="m.joblib needs the package gone_pkg, which is not"):
+        load(tmp_path / "m.joblib")
+
+
 def test_loading_a_model_fitted_with_other_library_versions_warns(fitted, tmp_path, recwarn):
     det, _ = fitted
     assert det.versions_["numpy"] == np.__version__ and "pyod" in det.versions_

@@ -902,6 +902,12 @@ def load(path: str | Path) -> EnhancedDetector:
     require_file(path, "model file")
     try:
         payload = joblib.load(Path(path))
+    except ModuleNotFoundError as exc:  # e.g. a DRL model, and no PyTorch in this environment
+        package = (exc.name or "").partition(".")[0] or "a package"
+        raise ImportError(
+            f"{path} needs the package {package}, which is not installed here: pip install "
+            f"{package} (a DRL model needs torch), or load it where it was saved"
+        ) from None
     except Exception as exc:  # unpickling a file of another kind can raise almost anything
         raise ValueError(
             f"{path} is not an llmdas model file (joblib could not read it: {exc!r})"
