@@ -22,6 +22,7 @@ import pytest
 from llmdas.benchmark import ResultStore, make_plan, parse_methods, run_plan
 from llmdas.benchmark.cells import DETERMINISTIC_DETECTORS
 from llmdas.benchmark.runner import ScoreMemo, run_group
+from llmdas.program import SynthesisProgram
 
 
 def _tiny(path, seed, n_normal=90, n_anom=10, d=5):
@@ -97,6 +98,14 @@ def test_parse_methods_kinds_and_cross(tmp_path):
         parse_methods("nope", detectors=["PCA"])
     with pytest.raises(ValueError, match="given twice"):
         parse_methods("smote,smote", detectors=["PCA"])
+    # A program:FILE that would fail every cell of the run is refused before the run starts.
+    (tmp_path / "table.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match=r"table.csv: no '# /// llmdas-program' metadata block"):
+        parse_methods(f"program:{tmp_path / 'table.csv'}", detectors=["PCA"])
+    source = "def generate_hard_anomalies(n_samples, model, X_train):\n    import os\n"
+    SynthesisProgram(source=source, detector="PCA", name="osy").save(tmp_path / "osy.py")
+    with pytest.raises(ValueError, match=r"method program:.*osy.py: forbidden import 'os' at line"):
+        parse_methods(f"program:{tmp_path / 'osy.py'}", detectors=["PCA"])
 
 
 def test_store_method_and_missing_program_is_a_recorded_error(tmp_path, tiny_dir):

@@ -100,7 +100,8 @@ def parse_methods(
     ``builtin:A`` for every other detector ``A`` of the run.
     """
     from llmdas.detectors import canonical_name
-    from llmdas.programs import list_baselines
+    from llmdas.programs import list_baselines, load_program
+    from llmdas.sandbox import ProgramError, check_source
 
     baselines = {p.name for p in list_baselines()}
     specs: list[MethodSpec] = []
@@ -115,6 +116,13 @@ def parse_methods(
             specs.append(MethodSpec(f"builtin:{det}", "cross", det))
         elif low.startswith("program:"):
             path = require_file(Path(item.split(":", 1)[1]).expanduser(), "program file")
+            # Read and checked now: a file that is not a program, or one that may not run,
+            # would otherwise fail every cell of the run, one at a time, into the store.
+            program = load_program(path)
+            try:
+                check_source(program.file_aligned_source)
+            except ProgramError as exc:
+                raise ValueError(f"method {item}: {exc}") from exc
             specs.append(MethodSpec(f"program:{path.stem}", "program", str(path.resolve())))
         elif low.startswith("store:"):
             raise ValueError("give a program store with --programs DIR, not in --methods")
