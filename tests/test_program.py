@@ -172,6 +172,13 @@ def test_a_store_with_two_programs_for_a_detector_uses_the_one_created_last(tmp_
     save("older", "2026-11-01T10:00:00Z", mtime=2_000)
     with pytest.warns(UserWarning, match=r"2 programs for PCA; using the one created last, PCA/"):
         assert load_store(tmp_path)["PCA"].name == "newer"
+    # Programs written by hand may not say when they were made: the file name decides, and the
+    # warning says so rather than "created last (created unknown)".
+    undated = tmp_path / "undated"
+    for name in ("b-second", "a-first"):
+        SynthesisProgram(source=SOURCE, detector="PCA", name=name).save(undated / f"{name}.py")
+    with pytest.warns(UserWarning, match=r"using b-second.py, the last by file name \(none of"):
+        assert load_store(undated)["PCA"].name == "b-second"
 
 
 def test_a_store_program_in_another_detectors_folder_is_named(tmp_path):

@@ -161,10 +161,15 @@ def load_store(directory: str | Path) -> dict[str, SynthesisProgram]:
         last = max(candidates, key=lambda c: (created(c), c[0].name))
         chosen[detector] = last[1]
         if len(candidates) > 1:
+            which = (
+                f"the one created last, {last[0].relative_to(directory)} (created {created(last)})"
+                if created(last)
+                else f"{last[0].relative_to(directory)}, the last by file name (none of them says "
+                "when it was created)"
+            )
             warnings.warn(
                 f"program store {directory} holds {len(candidates)} programs for {detector}; "
-                f"using the one created last, {last[0].relative_to(directory)} "
-                f"(created {created(last) or 'unknown'}); keep one per detector to choose yourself",
+                f"using {which}; keep one per detector to choose yourself",
                 UserWarning,
                 stacklevel=2,
             )
