@@ -415,6 +415,32 @@ def test_cli_benchmark_stopped_mid_run_says_what_is_stored(stop, tiny_dir, tmp_p
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is put back
 
 
+def test_cli_benchmark_dry_run_shows_the_plan_and_writes_no_store(tiny_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from llmdas.cli import app
+
+    db = tmp_path / "r.db"
+    args = ["benchmark", "--data", str(tiny_dir), "--datasets", "alpha,beta", "--detectors"]
+    args += ["PCA", "--methods", "gaussian", "--seeds", "1", "--store", str(db), "--quiet"]
+    result = CliRunner().invoke(app, [*args, "--dry-run"])
+    words = " ".join(result.output.split())
+    assert result.exit_code == 0 and "2 cells planned, 0 already in" in words, result.output
+    assert "alpha/PCA/seed 1: 1 cells" in words and not db.exists()  # no empty store left
+    assert CliRunner().invoke(app, [*args, "--datasets", "alpha"]).exit_code == 0
+    with ResultStore(db) as store:  # as if alpha's cell had failed
+        store._conn.execute("UPDATE cells SET error = 'ValueError: x'")
+        store._conn.commit()
+    before = db.read_bytes()
+    result = CliRunner().invoke(app, [*args, "--dry-run"])
+    assert "2 cells planned, 1 already in" in " ".join(result.output.split()), result.output
+    result = CliRunner().invoke(app, [*args, "--dry-run", "--retry-errors"])
+    assert "2 cells planned, 0 already in" in " ".join(result.output.split()), result.output
+    with ResultStore(db, read_only=True) as store:  # the failed cell was not removed
+        assert store.count() == 1 and len(store.runs()) == 1
+    assert db.read_bytes() == before
+
+
 def test_cli_benchmark_warns_of_another_run_still_running_into_its_store(tiny_dir, tmp_path):
     """Two benchmarks into one store each compute every cell they planned: a second one is told
     when the first still runs (its process is alive), and not when that process is gone."""

@@ -107,7 +107,7 @@ def benchmark(
 ) -> None:
     """Benchmark base vs enhanced detectors; results go to a resumable SQLite store."""
     from llmdas.benchmark import ResultStore, make_plan, parse_methods
-    from llmdas.benchmark.cells import dataset_path, list_dataset_names
+    from llmdas.benchmark.cells import Plan, dataset_path, list_dataset_names
     from llmdas.cli import check_outputs
     from llmdas.data import data_dir as default_data_dir
 
@@ -141,11 +141,7 @@ def benchmark(
         dataset_path(directory, name)  # a name that is not there raises FileNotFoundError
     check_outputs({"--store": store}, {})
 
-    with ResultStore(store) as results:
-        if retry_errors:
-            removed = results.delete_errors()
-            if removed and not quiet:
-                console.print(f"removed {removed} failed cell(s) to retry them")
+    def planned(existing: set) -> Plan:
         plan = make_plan(
             data_dir=directory,
             datasets=names,
@@ -153,7 +149,7 @@ def benchmark(
             methods=method_specs,
             seeds=seed_list,
             split=split,
-            existing=results.existing_keys(),
+            existing=existing,
             blas_threads=1 if (jobs > 1 or backend == "dask") else None,
             program_timeout=program_timeout,
         )
@@ -164,10 +160,23 @@ def benchmark(
             f"{store}, {plan.n_missing} to compute in {len(plan.groups)} groups ({where})",
             highlight=False,
         )
-        if dry_run:
-            for group in plan.groups:
-                console.print(f"  {group.label}: {len(group.cells)} cells, cost {group.cost:.1f}")
-            return
+        return plan
+
+    if dry_run:  # the plan only: the store is read, if it is there, and never written
+        existing = set()
+        if store.exists():
+            with ResultStore(store, read_only=True) as results:
+                existing = results.existing_keys(with_errors=not retry_errors)
+        for group in planned(existing).groups:
+            console.print(f"  {group.label}: {len(group.cells)} cells, cost {group.cost:.1f}")
+        return
+
+    with ResultStore(store) as results:
+        if retry_errors:
+            removed = results.delete_errors()
+            if removed and not quiet:
+                console.print(f"removed {removed} failed cell(s) to retry them")
+        plan = planned(results.existing_keys())
         if not plan.groups:
             console.print("nothing to do: every cell is stored")
             return

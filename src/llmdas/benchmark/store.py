@@ -168,9 +168,10 @@ class ResultStore:
             self._conn.commit()
 
     # ----------------------------------------------------------------------------------- cells
-    def existing_keys(self) -> set[tuple[str, str, str, int, str]]:
-        """Keys of every stored cell (with or without an error)."""
-        cur = self._conn.execute(f"SELECT {', '.join(KEY_COLUMNS)} FROM cells")
+    def existing_keys(self, *, with_errors: bool = True) -> set[tuple[str, str, str, int, str]]:
+        """Keys of every stored cell; ``with_errors=False`` leaves out those that failed."""
+        where = "" if with_errors else " WHERE error IS NULL"
+        cur = self._conn.execute(f"SELECT {', '.join(KEY_COLUMNS)} FROM cells{where}")
         return {tuple(row) for row in cur.fetchall()}
 
     def insert_cells(self, rows: Iterable[dict[str, Any]]) -> int:
