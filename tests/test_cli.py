@@ -349,6 +349,31 @@ def test_info_json_of_a_model_that_fell_back_to_its_detector(tmp_path):
     assert f"crash (sha256 {about['program']['sha256'][:12]})" in table and "?" not in table
 
 
+def test_enhance_and_info_say_when_the_program_was_written_for_another_detector(tmp_path):
+    X, y = load_demo()
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    model = tmp_path / "m.joblib"
+    fit = ["enhance", "--data", str(tmp_path / "d.npz"), "--scores-out", str(tmp_path / "s.csv")]
+    result = runner.invoke(app, [*fit, "--detector", "ecod", "--program", "PCA", "--save", model])
+    words = " ".join(result.output.split())
+    assert (
+        result.exit_code == 0
+        and "fitted ECOD + pca-minor-directions-shell (written for PCA)" in words
+    )
+    table = " ".join(runner.invoke(app, ["info", str(model)]).output.split())
+    assert "human, written for PCA)" in table
+    assert (
+        json.loads(runner.invoke(app, ["info", str(model), "--json"]).output)["program"]["detector"]
+        == "PCA"
+    )
+    # Its own program, or a baseline written for any detector: nothing to say.
+    result = runner.invoke(app, [*fit, "--detector", "ECOD", "--save", model])
+    assert result.exit_code == 0 and "written for" not in result.output, result.output
+    assert "written for" not in runner.invoke(app, ["info", str(model)]).output
+    result = runner.invoke(app, [*fit, "--detector", "ECOD", "--program", "uniform"])
+    assert result.exit_code == 0 and "written for" not in result.output, result.output
+
+
 def test_score_rejects_files_that_are_no_model(tmp_path):
     bogus = tmp_path / "m.joblib"
     bogus.write_text("1,2,3\n")

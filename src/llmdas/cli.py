@@ -321,7 +321,7 @@ def enhance(
     n_jobs: _NJobsOption = 1,
 ) -> None:
     """Fit an enhanced detector on the normal rows of DATA and write anomaly scores."""
-    from llmdas.detectors import canonical_name, make_detector
+    from llmdas.detectors import canonical_name, known_name, make_detector
     from llmdas.programs import load_program
     from llmdas.sandbox import check_source
 
@@ -402,8 +402,12 @@ def enhance(
         # The CLI reads CSV and Parquet files itself, so it records their column names as fit
         # records those of a data frame; `llmdas score` checks new files against them.
         model.feature_names_in_ = np.asarray(columns, dtype=object)
+    written_for = known_name(model.program_.detector)  # None: a name no registry detector has
+    other = (
+        f" (written for {written_for})" if written_for not in (None, model.detector_name_) else ""
+    )
     console.print(
-        f"fitted {model.detector_name_} + {model.program_.name} on {len(X_train)} normal rows "
+        f"fitted {model.detector_name_} + {model.program_.name}{other} on {len(X_train)} normal rows "
         f"({len(model.synthetic_) if model.synthetic_ is not None else 0} synthetic anomalies) "
         f"in {sum(model.timings_.values()):.1f} s"
     )
@@ -464,6 +468,7 @@ def info(
     ] = False,
 ) -> None:
     """Describe a saved model: detector, program, training data, classifier weight, threshold."""
+    from llmdas.detectors import known_name
     from llmdas.enhanced import load
 
     about = _describe(load(model))
@@ -478,6 +483,9 @@ def info(
     separability = about["separability"]
     origin = [f"sha256 {program['sha256'][:12]}"]
     origin += [str(program[key]) for key in ("author", "generator") if program[key]]
+    written_for = known_name(program["detector"])
+    if written_for not in (None, about["detector"]):  # another detector's program, used on this one
+        origin.append(f"written for {written_for}")
     rows = [
         ("detector", f"{about['detector']}({params})"),
         ("program", f"{program['name']} ({', '.join(origin)})"),
@@ -527,6 +535,7 @@ def _describe(fitted) -> dict[str, Any]:
         "detector_params": changed_params(fitted.detector_),
         "program": {
             "name": program.name,
+            "detector": program.detector,  # the one it was written for; "any" for the baselines
             "sha256": program.sha256,
             "author": program.provenance.get("author"),  # None: the program does not say
             "generator": program.provenance.get("generator"),
