@@ -167,6 +167,11 @@ def test_bad_files_fail_clearly(tmp_path):
     np.savez(tmp_path / "text.npz", X=np.zeros((3, 2)), y=np.array(["a", "n", "n"]))
     with pytest.raises(ValueError, match=r"got 2 distinct values \('a', 'n'\)"):
         load_dataset(tmp_path / "text.npz")  # the message used to fail on formatting them
+    # Labels stored as the text "0" and "1" are those numbers, as text numbers in X are.
+    X_text = np.array([["1.5", "2"], ["3", "4"], ["5", "6.5"]])
+    np.savez(tmp_path / "digits.npz", X=X_text, y=np.array(["0", "1", "0"]))
+    X, y = load_dataset(tmp_path / "digits.npz")
+    assert y.tolist() == [0, 1, 0] and X[0].tolist() == [1.5, 2.0]
     (tmp_path / "first.csv").write_text("Class,a,b\n0,1.5,2.5\n1,0.5,7.5\n0,2.5,3.5\n")
     with pytest.raises(ValueError, match=r"last column of the file, but the column 'Class' sounds"):
         load_dataset(tmp_path / "first.csv")

@@ -7,6 +7,7 @@ datasets live on the project's machines). Paths are accepted everywhere a name i
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import difflib
 import gzip
@@ -175,6 +176,9 @@ def load_dataset(
     y = np.asarray(y).ravel()
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"{path.name}: X has {X.shape[0]} rows but y has {y.shape[0]} labels")
+    if y.dtype.kind in "US":  # labels stored as text, "0" and "1", read as the numbers X's are
+        with contextlib.suppress(ValueError):
+            y = y.astype(np.float64)
     values = np.unique(y)
     if not set(values.tolist()) <= {0, 1}:
         # Numbers as 1 or 0.5, anything else (text labels) as itself.
