@@ -423,7 +423,8 @@ def enhance(
         model.save(save)
         console.print(f"saved model to {save}")
     n_written = _write_scores(model, score_chunks(), scores_out, labels_out, parts)
-    console.print(f"wrote {n_written} scores to {scores_out}")
+    also = "" if labels_out is None else f" and their labels to {labels_out}"
+    console.print(f"wrote {n_written} scores to {scores_out}{also}")
 
 
 @app.command()
@@ -456,7 +457,8 @@ def score(
     hint = "--label-column" if labels is None else None
     chunks = _of_width(chunks, fitted.n_features_in_, data, "the model was fitted on", hint)
     n_written = _write_scores(fitted, chunks, scores_out, labels_out, parts)
-    console.print(f"scored {n_written} rows of {data.name} with {model.name}; wrote {scores_out}")
+    wrote = scores_out if labels_out is None else f"{scores_out} and {labels_out}"
+    console.print(f"scored {n_written} rows of {data.name} with {model.name}; wrote {wrote}")
 
 
 @app.command()
