@@ -135,6 +135,10 @@ def test_enhance_passes_detector_parameters_and_the_weight(tmp_path):
     for bad, message in [
         (["--detector-param", "n_estimator=20"], "IForest has no parameter 'n_estimator'"),
         (["--detector-param", "n_estimators"], "--detector-param takes NAME=VALUE"),
+        (
+            ["--detector-param", "random_state=5"],
+            "seeds the program and the classifier; pass --seed",
+        ),
         (["--weight", "high"], "--weight must be 'auto' or a number >= 0, got 'high'"),
     ]:
         result = runner.invoke(app, [*fit, *bad])

@@ -342,6 +342,11 @@ def enhance(
     if loaded is not None and on_program_error == "raise":
         check_source(loaded.file_aligned_source)
     params = _detector_params(detector_param or [])
+    if "random_state" in params:  # one seed feeds the detector, the program and the classifier
+        raise ValueError(
+            "--detector-param random_state: the base detector's seed is --seed's, which also "
+            "seeds the program and the classifier; pass --seed instead"
+        )
     base = make_detector(detector, random_state=seed, **params) if params else detector
     model = _checked_model(  # before the data are read, which may take minutes
         base,
