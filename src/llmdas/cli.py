@@ -321,7 +321,7 @@ def enhance(
     n_jobs: _NJobsOption = 1,
 ) -> None:
     """Fit an enhanced detector on the normal rows of DATA and write anomaly scores."""
-    from llmdas.detectors import canonical_name, known_name, make_detector
+    from llmdas.detectors import canonical_name, make_detector
     from llmdas.programs import load_program
     from llmdas.sandbox import check_source
 
@@ -407,10 +407,8 @@ def enhance(
         # The CLI reads CSV and Parquet files itself, so it records their column names as fit
         # records those of a data frame; `llmdas score` checks new files against them.
         model.feature_names_in_ = np.asarray(columns, dtype=object)
-    written_for = known_name(model.program_.detector)  # None: a name no registry detector has
-    other = (
-        f" (written for {written_for})" if written_for not in (None, model.detector_name_) else ""
-    )
+    written_for = _other_detector(model.program_.detector, model.detector_name_)
+    other = f" (written for {written_for})" if written_for else ""
     console.print(
         f"fitted {model.detector_name_} + {model.program_.name}{other} on {len(X_train)} normal rows "
         f"({len(model.synthetic_) if model.synthetic_ is not None else 0} synthetic anomalies) "
@@ -475,7 +473,6 @@ def info(
     ] = False,
 ) -> None:
     """Describe a saved model: detector, program, training data, classifier weight, threshold."""
-    from llmdas.detectors import known_name
     from llmdas.enhanced import load
 
     about = _describe(load(model))
@@ -490,8 +487,8 @@ def info(
     separability = about["separability"]
     origin = [f"sha256 {program['sha256'][:12]}"]
     origin += [str(program[key]) for key in ("author", "generator") if program[key]]
-    written_for = known_name(program["detector"])
-    if written_for not in (None, about["detector"]):  # another detector's program, used on this one
+    written_for = _other_detector(program["detector"], about["detector"])
+    if written_for:
         origin.append(f"written for {written_for}")
     rows = [
         ("detector", f"{about['detector']}({params})"),
@@ -527,6 +524,15 @@ def _fusion_text(fusion: dict[str, Any]) -> str:
     if fusion["base_ceiling"] is not None:
         text += f"; base scores first as -log({fusion['base_ceiling']:.6g} - score)"
     return text
+
+
+def _other_detector(written_for: str, detector: str) -> str | None:
+    """The detector a program was written for, where it is a known one other than ``detector``:
+    a cross use, allowed but easy to make by mistake. ``None`` for a baseline's ``any``."""
+    from llmdas.detectors import known_name
+
+    known = known_name(written_for)
+    return known if known not in (None, detector) else None
 
 
 def _describe(fitted) -> dict[str, Any]:
