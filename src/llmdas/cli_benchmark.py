@@ -113,11 +113,11 @@ def benchmark(
 
     if jobs < 1:
         raise typer.BadParameter("--jobs must be >= 1")
-    try:
-        if program_timeout is not None:
+    if program_timeout is not None:
+        try:
             check_seconds(program_timeout, "--program-timeout")
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
     if backend not in ("loky", "dask"):
         raise typer.BadParameter("--backend must be loky or dask")
     if scheduler is not None and backend != "dask":
@@ -204,14 +204,17 @@ def _warn_of_live_runs(results, store: Path) -> None:
     for run in results.live_runs():
         host, _, pid = run["runner"].rpartition(":")
         here = host == socket.gethostname()
+        where = "this machine" if here else host
+        state = (
+            "is still running"
+            if here
+            else "is marked running (its machine cannot be checked from here)"
+        )
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(run["started_at"]))
         err_console.print(
-            f"warning: run {run['run_id']} of {store} (process {pid} on "
-            f"{'this machine' if here else host}, started {started}) "
-            + ("is still running" if here else "is marked running (its machine cannot be checked")
-            + ("" if here else " from here)")
-            + "; cells that both runs still need are computed by both. To spread one benchmark "
-            "over more cores or machines, use --jobs or --backend dask",
+            f"warning: run {run['run_id']} of {store} (process {pid} on {where}, started "
+            f"{started}) {state}; cells that both runs still need are computed by both. To "
+            "spread one benchmark over more cores or machines, use --jobs or --backend dask",
             highlight=False,
         )
 
