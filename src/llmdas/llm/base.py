@@ -25,8 +25,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from llmdas._validation import check_seconds
-
 __all__ = [
     "Completion",
     "LLMAuthError",
@@ -319,6 +317,8 @@ class LLMProvider:
         if not model:
             raise ValueError(f"{self.name}: a model name is required")
         _check_base_url(base_url, self.name)
+        from llmdas._validation import check_seconds  # here: it imports NumPy, this module not
+
         self.timeout = check_seconds(timeout, f"{self.name}: timeout")
         self.model = model
         self.base_url = base_url
