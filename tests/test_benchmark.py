@@ -441,6 +441,23 @@ def test_cli_benchmark_dry_run_shows_the_plan_and_writes_no_store(tiny_dir, tmp_
     assert db.read_bytes() == before
 
 
+def test_cli_benchmark_warns_of_more_local_workers_than_cores(tiny_dir, tmp_path, monkeypatch):
+    import joblib
+    from typer.testing import CliRunner
+
+    from llmdas.cli import app
+
+    monkeypatch.setattr(joblib, "cpu_count", lambda *a, **k: 1)  # a one-core machine
+    args = ["benchmark", "--data", str(tiny_dir), "--datasets", "alpha", "--detectors", "PCA"]
+    args += ["--methods", "none", "--store", str(tmp_path / "r.db"), "--quiet", "--seeds"]
+    result = CliRunner().invoke(app, [*args, "1", "--jobs", "2"])
+    words = " ".join(result.output.split())
+    assert result.exit_code == 0, result.output
+    assert "warning: --jobs 2 starts more workers than the 1 core(s) this process may use" in words
+    result = CliRunner().invoke(app, [*args, "2", "--jobs", "1"])
+    assert result.exit_code == 0 and "warning" not in result.output, result.output
+
+
 def test_cli_benchmark_warns_of_another_run_still_running_into_its_store(tiny_dir, tmp_path):
     """Two benchmarks into one store each compute every cell they planned: a second one is told
     when the first still runs (its process is alive), and not when that process is gone."""

@@ -181,6 +181,8 @@ def benchmark(
             console.print("nothing to do: every cell is stored")
             return
         _warn_of_live_runs(results, store)
+        if scheduler is None:  # local workers: loky's, or a LocalCluster's
+            _warn_of_more_jobs_than_cores(jobs)
         command = "llmdas " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         stored_before = results.count()
         try:
@@ -196,6 +198,20 @@ def benchmark(
             )
             raise typer.Exit(code=130) from None
     _print_run_report(result, quiet=quiet)
+
+
+def _warn_of_more_jobs_than_cores(jobs: int) -> None:
+    """Workers beyond the cores share them, each with its own copy of the data in memory."""
+    from joblib import cpu_count  # the cores this process may use (affinity, cgroup quota)
+
+    cores = cpu_count()
+    if jobs > cores:
+        err_console.print(
+            f"warning: --jobs {jobs} starts more workers than the {cores} core(s) this process "
+            "may use: they take turns on them, each holding its own copy of a dataset; expect no "
+            f"speed-up over --jobs {cores}, and more memory",
+            highlight=False,
+        )
 
 
 def _warn_of_live_runs(results, store: Path) -> None:
