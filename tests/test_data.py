@@ -359,6 +359,14 @@ def test_a_label_column_out_of_range_is_named(tmp_path):
         load_dataset(tmp_path / "ok.csv", label_column=5)
 
 
+def test_a_mat_file_of_complex_numbers_is_refused_not_cast(tmp_path):
+    X = np.ones((6, 2)) + 1j
+    savemat(tmp_path / "c.mat", {"X": X, "y": np.r_[np.zeros(5), 1].reshape(-1, 1)})
+    for load in (load_dataset, load_features):
+        with pytest.raises(ValueError, match="X of c.mat must be real-valued, got complex"):
+            load(tmp_path / "c.mat")
+
+
 def test_npy_tables_load_with_or_without_a_label_column(tmp_path):
     X, y = load_demo()
     np.save(tmp_path / "t.npy", np.column_stack([X, y]))
@@ -370,10 +378,14 @@ def test_npy_tables_load_with_or_without_a_label_column(tmp_path):
     np.save(tmp_path / "text.npy", np.array([["a", "b"], ["c", "d"]]))
     np.save(tmp_path / "objects.npy", np.array([[1, None]], dtype=object), allow_pickle=True)
     np.save(tmp_path / "cube.npy", np.zeros((2, 2, 2)))
+    np.save(tmp_path / "complex.npy", np.ones((3, 2)) + 1j)  # NumPy would drop the 1j, warning
+    np.save(tmp_path / "records.npy", np.zeros(3, dtype=[("a", "f8"), ("label", "i4")]))
     for name, message in [
         ("text.npy", "text.npy is not a numeric .npy array"),
         ("objects.npy", "objects.npy is not a numeric .npy array"),
         ("cube.npy", "cube.npy holds a 3-D array"),
+        ("complex.npy", "complex.npy holds complex numbers; the detectors need real ones"),
+        ("records.npy", r"records.npy holds a structured array \(fields a, label\); save its"),
     ]:
         for load in (load_features, lambda p: list(iter_features(p))):
             with pytest.raises(ValueError, match=message):

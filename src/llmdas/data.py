@@ -306,7 +306,7 @@ def _read_mat(path: Path, need_labels: bool) -> tuple[np.ndarray, np.ndarray | N
     if mat.get("X") is None or (need_labels and mat.get("y") is None):
         held = ", ".join(sorted(k for k in mat if not k.startswith("__"))) or "no variables"
         raise ValueError(f"{path.name} lacks variables 'X' and 'y' (ODDS format; it holds {held})")
-    return np.asarray(mat["X"], dtype=np.float64), (mat["y"] if need_labels else None)
+    return np.asarray(mat["X"]), (mat["y"] if need_labels else None)  # check_X checks X
 
 
 def _load_mat73(path: Path) -> dict[str, np.ndarray | None]:
@@ -543,6 +543,14 @@ def _open_npy(path: Path, mmap: bool) -> np.ndarray:
 
 
 def _npy_floats(path: Path, table: np.ndarray) -> np.ndarray:
+    if table.dtype.names:  # a record array: its fields are the columns
+        raise ValueError(
+            f"{path.name} holds a structured array (fields {', '.join(table.dtype.names)}); save "
+            "its columns as a plain 2-D array (np.column_stack), or as CSV or Parquet, which keep "
+            "their names"
+        )
+    if table.dtype.kind == "c":  # NumPy would drop the imaginary parts, with only a warning
+        raise ValueError(f"{path.name} holds complex numbers; the detectors need real ones")
     try:
         return np.asarray(table, dtype=np.float64)
     except (ValueError, TypeError) as exc:  # strings and the like
