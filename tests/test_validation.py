@@ -20,6 +20,9 @@ from llmdas._validation import check_feature_names, check_X, feature_names
         (np.array([[1 + 2j, 3]]), "complex"),
         (sparse.csr_matrix(np.eye(3)), r"sparse matrix.*X\.toarray\(\)"),
         (np.ma.masked_greater(np.eye(3), 0.5), "masked array with 3 masked value"),
+        # As floats these would be days since 1970 (NaT: -9.2e18), without a word.
+        (np.array([["2020-01-01", "NaT"]], dtype="datetime64[D]"), r"dates or durations \(dat"),
+        (np.arange(4).astype("timedelta64[s]").reshape(2, 2), "dates or durations"),
     ],
 )
 def test_bad_input_names_the_problem(X, message):

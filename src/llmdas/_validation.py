@@ -65,6 +65,11 @@ def check_X(
         arr = np.asarray(X)
     except Exception as exc:  # ragged nested lists and the like
         raise ValueError(f"{name} cannot be read as a 2-D numeric array: {exc}") from exc
+    if arr.dtype.kind in "mM":  # as float: days or seconds since 1970, and NaT as -9.2e18
+        raise ValueError(
+            f"{name} holds dates or durations ({arr.dtype}); encode them as numbers first "
+            "(e.g. seconds since a reference time), as for a data frame's date columns"
+        )
     if arr.dtype == object or not (
         np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
     ):
