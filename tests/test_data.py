@@ -425,6 +425,23 @@ def test_a_gzipped_csv_file_reads_as_the_csv_file_it_holds(tmp_path):
         load_features(tmp_path / "cut.csv.gz", label_column="label")
 
 
+def test_a_csv_header_is_read_as_its_rows_are(tmp_path):
+    # A quoted name may hold a comma: it is one column's name, as the rows' parser reads it.
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_text('"x, mm","y",label\n1.5,2,0\n3,4,1\n')
+    assert feature_columns(quoted, label_column="label") == ["x, mm", "y"]
+    X, y = load_dataset(quoted, label_column="label")
+    assert X.tolist() == [[1.5, 2.0], [3.0, 4.0]] and y.tolist() == [0, 1]
+    # A header with more or fewer names than the rows have values would shift them.
+    for header, names in (("a,b,c,label", 4), ("a,label", 2), ("a,b,label,", 4)):
+        bad = tmp_path / "bad.csv"
+        bad.write_text(f"{header}\n1,2,0\n3,4,1\n")
+        with pytest.raises(
+            ValueError, match=f"its header names {names} columns, but line 2 holds 3"
+        ):
+            load_features(bad)
+
+
 def test_feature_columns_reads_a_csv_header_only(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("a, b, label\n1,2,0\n3,4,1\n")

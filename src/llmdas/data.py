@@ -427,6 +427,12 @@ def _csv_chunks(path: Path, rows: int) -> Iterator[tuple[np.ndarray, list[str] |
                     f"{path.name} is not a table of numbers: "
                     f"{_csv_problem(str(exc), line, width, lines, header)}"
                 ) from None
+            if header is not None and table.shape[1] != len(header):  # names would be shifted
+                raise ValueError(
+                    f"{path.name} is not a table of numbers: its header names {len(header)} "
+                    f"columns, but line {line + first + 1} holds {table.shape[1]} values; give "
+                    "every column one name"
+                )
             if unnamed_first is not None and len(unnamed_first) < 3 and table.shape[1] > 1:
                 unnamed_first.extend(table[: 3 - len(unnamed_first), 0])
                 _refuse_row_numbers(path, unnamed_first)
@@ -509,7 +515,8 @@ def _read_header(path: Path) -> list[str] | None:
         raise ValueError(f"{path.name} holds no rows")
     if line.startswith("#"):
         line = line[1:]
-    cells = [cell.strip().strip('"') for cell in line.split(",")]
+    # csv.reader, as the rows' loader does: a quoted name may hold a comma ("x, mm").
+    cells = [cell.strip().strip('"') for cell in next(csv.reader([line]))]
     positions = [str(j) for j in range(len(cells))]
     if all(_is_number(cell) for cell in cells) and (len(cells) < 3 or cells != positions):
         return None
