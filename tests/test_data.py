@@ -525,6 +525,11 @@ def test_parquet_tables_load_by_column_name_without_a_pandas_index(tmp_path):
     assert np.array_equal(load_dataset(tmp_path / "all.parquet")[1], y)  # last column by default
     X_normal = load_features(tmp_path / "normal.parquet", label_column="label")
     assert np.array_equal(X_normal, normal[features].to_numpy(dtype=float))
+    # Integers beyond 2**53 (ids, hashes) are rounded to floats, as NumPy rounds them in an array.
+    big = pd.DataFrame({"id": np.array([2**63, 2**53 + 1, 7], dtype=np.uint64), "x": [1.0, 2, 3]})
+    big.to_parquet(tmp_path / "big.parquet")
+    as_array = big.to_numpy(dtype=float)
+    assert np.array_equal(load_features(tmp_path / "big.parquet"), as_array)
 
 
 def test_bad_parquet_files_fail_clearly(tmp_path, monkeypatch):

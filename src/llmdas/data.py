@@ -622,8 +622,10 @@ def _parquet_values(path: Path, names: list[str], table) -> np.ndarray:
         )
     values = np.empty((table.num_rows, len(names)))  # filled column by column: one copy in memory
     for j, column in enumerate(table.columns):
-        # Nulls become NaN, which the checks on X then report as missing values.
-        values[:, j] = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        # Nulls become NaN, which the checks on X then report as missing values. safe=False: an
+        # integer beyond 2**53 is rounded to the nearest float, as NumPy rounds it in an array,
+        # where Arrow's safe cast refuses it ("Integer value ... not in range").
+        values[:, j] = column.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)
     return values
 
 
