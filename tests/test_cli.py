@@ -355,6 +355,19 @@ def test_info_json_of_a_model_that_fell_back_to_its_detector(tmp_path):
     assert f"crash (sha256 {about['program']['sha256'][:12]})" in table and "?" not in table
 
 
+def test_info_lists_feature_names_so_that_a_comma_in_one_is_not_two(tmp_path):
+    X, _ = load_demo()
+    import pandas as pd
+
+    frame = pd.DataFrame(X[:, :3], columns=["x, mm", "y", "z"])
+    model = EnhancedDetector("ECOD", random_state=0).fit(frame).save(tmp_path / "m.joblib")
+    table = " ".join(runner.invoke(app, ["info", str(model)]).output.split())
+    assert "'x, mm', 'y', 'z'" in table, table
+    frame.columns = ["a", "b", "c"]
+    EnhancedDetector("ECOD", random_state=0).fit(frame).save(model)
+    assert "a, b, c" in " ".join(runner.invoke(app, ["info", str(model)]).output.split())
+
+
 def test_enhance_and_info_say_when_the_program_was_written_for_another_detector(tmp_path):
     X, y = load_demo()
     np.savez(tmp_path / "d.npz", X=X, y=y)

@@ -494,7 +494,7 @@ def info(
         ("detector", f"{about['detector']}({params})"),
         ("program", f"{program['name']} ({', '.join(origin)})"),
         ("trained on", f"{about['n_train']} rows x {about['n_features']} features"),
-        ("feature names", "none recorded" if names is None else ", ".join(names)),
+        ("feature names", "none recorded" if names is None else _name_list(names)),
         ("synthetic anomalies", str(about["n_synthetic"])),
         ("classifier", about["classifier"] or "none"),
         ("separability", "none" if separability is None else f"{separability:.3f}"),
@@ -524,6 +524,15 @@ def _fusion_text(fusion: dict[str, Any]) -> str:
     if fusion["base_ceiling"] is not None:
         text += f"; base scores first as -log({fusion['base_ceiling']:.6g} - score)"
     return text
+
+
+def _name_list(names: list[str]) -> str:
+    """``a, b, c``; quoted where a name holds a comma, so that ``'x, mm', y`` reads as two."""
+    return (
+        ", ".join(repr(name) for name in names)
+        if any("," in n for n in names)
+        else ", ".join(names)
+    )
 
 
 def _other_detector(written_for: str, detector: str) -> str | None:
