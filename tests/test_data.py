@@ -425,6 +425,27 @@ def test_a_gzipped_csv_file_reads_as_the_csv_file_it_holds(tmp_path):
         load_features(tmp_path / "cut.csv.gz", label_column="label")
 
 
+def test_a_column_that_looks_like_labels_read_as_a_feature_is_named(tmp_path):
+    import warnings
+
+    from llmdas import LabelColumnWarning
+
+    X, y = load_demo()
+    table = tmp_path / "labelled.csv"
+    names = ",".join([*(f"f{i}" for i in range(X.shape[1])), "Class"])
+    np.savetxt(table, np.column_stack([X, y]), delimiter=",", header=names, comments="")
+    with pytest.warns(LabelColumnWarning, match=r"column 'Class' of labelled.csv holds only 0 and"):
+        assert load_features(table).shape == (len(X), X.shape[1] + 1)  # as asked: a feature
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LabelColumnWarning)
+        assert load_features(table, label_column="Class").shape == X.shape
+        binary_feature = tmp_path / "flags.csv"  # 0/1, but not named like labels
+        np.savetxt(
+            binary_feature, np.column_stack([X, y]), delimiter=",", header=names[:-5] + "flag"
+        )
+        load_features(binary_feature)
+
+
 def test_a_csv_header_is_read_as_its_rows_are(tmp_path):
     # A quoted name may hold a comma: it is one column's name, as the rows' parser reads it.
     quoted = tmp_path / "quoted.csv"

@@ -26,6 +26,7 @@ _EXPORTS = {
     "ConstantColumnWarning": "llmdas.enhanced",
     "ConstantScoreWarning": "llmdas.enhanced",
     "FeatureNamesWarning": "llmdas.enhanced",
+    "LabelColumnWarning": "llmdas.data",
     "ModelVersionWarning": "llmdas.enhanced",
     "ProgramFallbackWarning": "llmdas.enhanced",
     "SlowFitWarning": "llmdas.enhanced",
@@ -51,6 +52,7 @@ __all__ = sorted(_EXPORTS)
 # The same names for type checkers, which do not run __getattr__ (ruff cannot read __all__).
 if TYPE_CHECKING:
     from llmdas.data import (  # noqa: F401
+        LabelColumnWarning,
         iter_features,
         list_datasets,
         load_dataset,

@@ -14,6 +14,7 @@ import gzip
 import itertools
 import os
 import re
+import warnings
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ __all__ = [
     "DEFAULT_CHUNK_ROWS",
     "DEMO_NAME",
     "OUTPUT_SUFFIXES",
+    "LabelColumnWarning",
     "check_output_path",
     "data_dir",
     "dataset_file",
@@ -45,6 +47,11 @@ __all__ = [
     "suggest_dataset",
     "write_table",
 ]
+
+
+class LabelColumnWarning(UserWarning):
+    """A table read without labels has a column that looks like them (named so, 0 and 1 only)."""
+
 
 #: Name of the embedded demo dataset (built from scikit-learn's bundled data; no download).
 DEMO_NAME = "demo"
@@ -230,7 +237,24 @@ def load_features(name_or_path: str | Path, *, label_column: str | int | None = 
     path = _resolve(name_or_path)
     if label_column is not None and _suffix(path) in _TABLE_SUFFIXES:
         return load_dataset(path, label_column=label_column)[0]
-    return check_X(_read(path, None)[0], name=f"X of {path.name}")
+    X = check_X(_read(path, None)[0], name=f"X of {path.name}")
+    _warn_of_label_like_columns(path, X)
+    return X
+
+
+def _warn_of_label_like_columns(path: Path, X: np.ndarray) -> None:
+    """A column named like labels that holds only 0 and 1, read as a feature: its rows marked 1
+    (anomalies, most likely) would train as normal rows, and the labels would score them."""
+    names = (feature_columns(path) if _suffix(path) in _NAMED_SUFFIXES else None) or []
+    for j, name in enumerate(names):
+        if name.lower() in _LABEL_NAMES and set(np.unique(X[:, j]).tolist()) == {0.0, 1.0}:
+            warnings.warn(
+                f"column {name!r} of {path.name} holds only 0 and 1 and is named like labels, "
+                "but is read as a feature: if it holds labels, pass "
+                f"label_column={name!r} (on the command line: --label-column {name})",
+                LabelColumnWarning,
+                stacklevel=3,
+            )
 
 
 def iter_features(
