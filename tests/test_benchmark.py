@@ -486,7 +486,8 @@ def test_cli_benchmark_warns_of_another_run_still_running_into_its_store(tiny_di
         result = CliRunner().invoke(app, [*args, "1"])
         words = " ".join(result.output.split())
         assert result.exit_code == 0, result.output
-        assert f"warning: run {run_id} of {db} (process {other.pid} on this machine" in words
+        assert f"warning: run {run_id} of " in words  # then the store's path, which may wrap
+        assert f"(process {other.pid} on this machine" in words
         assert "is still running; cells that both runs still need are computed by both" in words
     finally:
         other.kill()

@@ -356,9 +356,9 @@ def test_info_json_of_a_model_that_fell_back_to_its_detector(tmp_path):
 
 
 def test_info_lists_feature_names_so_that_a_comma_in_one_is_not_two(tmp_path):
-    X, _ = load_demo()
     import pandas as pd
 
+    X, _ = load_demo()
     frame = pd.DataFrame(X[:, :3], columns=["x, mm", "y", "z"])
     model = EnhancedDetector("ECOD", random_state=0).fit(frame).save(tmp_path / "m.joblib")
     table = " ".join(runner.invoke(app, ["info", str(model)]).output.split())
