@@ -200,7 +200,7 @@ def load_dataset(
         elif _suffix(path) in _TABLE_SUFFIXES:
             where = "the last column" if label_column == -1 else f"column {label_column!r}"
             hint = f"; they were read from {where} of the file"
-            names = (feature_columns(path) if _suffix(path) in _NAMED_SUFFIXES else None) or []
+            names = feature_columns(path) or []  # None: a format, or a CSV file, without names
             used = _label_index(path, len(names), names, label_column) if names else None
             named = [n for j, n in enumerate(names) if j != used and n.lower() in _LABEL_NAMES]
             if named:
@@ -245,7 +245,7 @@ def load_features(name_or_path: str | Path, *, label_column: str | int | None = 
 def _warn_of_label_like_columns(path: Path, X: np.ndarray) -> None:
     """A column named like labels that holds only 0 and 1, read as a feature: its rows marked 1
     (anomalies, most likely) would train as normal rows, and the labels would score them."""
-    names = (feature_columns(path) if _suffix(path) in _NAMED_SUFFIXES else None) or []
+    names = feature_columns(path) or []  # None: a format, or a CSV file, without names
     for j, name in enumerate(names):
         if name.lower() in _LABEL_NAMES and set(np.unique(X[:, j]).tolist()) == {0.0, 1.0}:
             warnings.warn(
