@@ -543,6 +543,7 @@ def test_cli_benchmark_program_timeout_limits_each_cell_and_keeps_its_hash(tiny_
     with ResultStore(db) as store:
         (cell,) = store.cells()
         assert "timed out after 1 s" in cell["error"]
+        assert "--program-timeout of llmdas enhance or benchmark" in cell["error"]
         assert json.loads(store.runs()[-1]["config"])["program_timeout"] == 1.0
         # A limit, not part of the method: the cell is the one a run without the option plans.
         plain = make_plan(

@@ -251,7 +251,7 @@ def test_infinite_loop_times_out():
     assert time.monotonic() - start < 5
     assert str(info.value) == (
         "synthesis program timed out after 1 s (the time limit is EnhancedDetector's "
-        "program_timeout, --program-timeout of llmdas enhance)"
+        "program_timeout, --program-timeout of llmdas enhance or benchmark)"
     )
 
 

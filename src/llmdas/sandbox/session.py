@@ -57,7 +57,9 @@ class SandboxLimits:
     cpu_s: float | None = None
     memory_mb: int = 4096
     max_log_bytes: int = 64_000
-    timeout_setting: str = "EnhancedDetector's program_timeout, --program-timeout of llmdas enhance"
+    timeout_setting: str = (
+        "EnhancedDetector's program_timeout, --program-timeout of llmdas enhance or benchmark"
+    )
 
     def __post_init__(self) -> None:
         check_seconds(self.timeout_s, "timeout_s")
