@@ -575,6 +575,9 @@ def test_cli_validate_times_a_hanging_program_out_at_its_own_timeout(tmp_path):
     assert result.exit_code == 1, output
     assert "timed out after 1 s" in output and "--timeout of llmdas programs validate" in output
     assert "--program-timeout" not in output  # enhance's option does not set this limit
+    result = CliRunner().invoke(app, ["programs", "validate", str(path), "--timeout", "0"])
+    output = " ".join(result.output.split())
+    assert result.exit_code == 2 and "--timeout must be a finite number of seconds > 0" in output
 
 
 def _cli_app():

@@ -23,7 +23,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.syntax import Syntax
 from rich.table import Table
 
-from llmdas._cli_lists import detector_list
+from llmdas._cli_options import detector_list
 from llmdas._terminal import compact_table, console, err_console, labelled, literal, reflow
 from llmdas._validation import check_feature_names
 from llmdas.data import (

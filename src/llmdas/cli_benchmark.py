@@ -19,9 +19,8 @@ from typing import Annotated
 import typer
 
 from llmdas._atomic import write_text
-from llmdas._cli_lists import comma_list, detector_list
+from llmdas._cli_options import comma_list, detector_list, int_list, seconds_option
 from llmdas._terminal import compact_table, console, err_console, labelled, literal
-from llmdas._validation import check_seconds
 from llmdas.data import DATASET_FORMATS
 
 __all__ = ["register"]
@@ -30,19 +29,6 @@ __all__ = ["register"]
 DEFAULT_DETECTORS = "PCA,IForest,OCSVM,ECOD"
 DEFAULT_METHODS = "builtin,gaussian,uniform,smote"
 DEFAULT_SEEDS = "42,0,100,17,21"
-
-
-def _seeds(text: str) -> list[int]:
-    def seed(item: str) -> int:
-        try:
-            value = int(item)
-        except ValueError:
-            value = -1
-        if not 0 <= value < 2**32:
-            raise typer.BadParameter(f"seeds must be integers in [0, 2**32 - 1], got {text!r}")
-        return value
-
-    return comma_list(text, "--seeds", seed)
 
 
 def _user_errors(func):
@@ -113,11 +99,7 @@ def benchmark(
 
     if jobs < 1:
         raise typer.BadParameter("--jobs must be >= 1")
-    if program_timeout is not None:
-        try:
-            check_seconds(program_timeout, "--program-timeout")
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc)) from None
+    seconds_option(program_timeout, "--program-timeout")
     if backend not in ("loky", "dask"):
         raise typer.BadParameter("--backend must be loky or dask")
     if scheduler is not None and backend != "dask":
@@ -136,7 +118,7 @@ def benchmark(
     dets = detector_list(detectors)
     method_specs = parse_methods(methods, detectors=dets, programs_dir=programs, cross=cross)
     # Before the store is created, so that bad input leaves no file behind.
-    seed_list = _seeds(seeds)
+    seed_list = int_list(seeds, "--seeds", 0, 2**32 - 1, "integers in [0, 2**32 - 1]")
     for name in names:
         dataset_path(directory, name)  # a name that is not there raises FileNotFoundError
     check_outputs({"--store": store}, {})

@@ -20,8 +20,8 @@ from typing import Annotated
 import typer
 
 from llmdas._atomic import write_json
+from llmdas._cli_options import seconds_option
 from llmdas._terminal import compact_table, console, err_console, labelled, literal
-from llmdas._validation import check_seconds
 
 __all__ = ["generate", "programs_validate"]
 
@@ -226,10 +226,7 @@ def programs_validate(
     """Check every program in a store, or one program file: it parses, is safe and runs."""
     from llmdas.store import validate_store
 
-    try:
-        check_seconds(timeout, "--timeout")
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    seconds_option(timeout, "--timeout")
     checks = validate_store(directory, timeout_s=timeout)
     if not checks:
         raise FileNotFoundError(f"no program files (*.py) under {directory}")

@@ -10,26 +10,11 @@ import numpy as np
 import typer
 
 from llmdas._atomic import write_text
-from llmdas._cli_lists import comma_list, detector_list
+from llmdas._cli_options import detector_list, int_list
 from llmdas._terminal import compact_table, console, err_console, labelled
 from llmdas.data import OUTPUT_SUFFIXES, check_output_path, write_table
 
 __all__ = ["register"]
-
-
-def _row_counts(text: str) -> list[int]:
-    """``--sizes``: training-row counts >= 2, each once."""
-
-    def count(item: str) -> int:
-        try:
-            value = int(item)
-        except ValueError:
-            value = 0
-        if value < 2:
-            raise typer.BadParameter(f"--sizes must be row counts >= 2, got {text!r}")
-        return value
-
-    return comma_list(text, "--sizes", count)
 
 
 def perf_scale(
@@ -55,7 +40,7 @@ def perf_scale(
 
     check_outputs({"--markdown": markdown}, {})  # not after minutes of cases
 
-    row_counts = _row_counts(sizes)
+    row_counts = int_list(sizes, "--sizes", 2, None, "row counts >= 2")
     # Checked here, not in each case's own process after the cases before it have run.
     names = detector_list(detectors)
     cases: list[tuple[str, str, int, int | None]]
