@@ -50,6 +50,7 @@ from llmdas.detectors import (
     describe_detector,
     detector_name,
     fit_scores_are_plain,
+    install_hint,
     make_detector,
     registry_equivalent,
     sanitize_scores,
@@ -904,10 +905,9 @@ def load(path: str | Path) -> EnhancedDetector:
         payload = joblib.load(Path(path))
     except ModuleNotFoundError as exc:  # e.g. a DRL model, and no PyTorch in this environment
         package = (exc.name or "").partition(".")[0] or "a package"
-        install = "'llmdas[deep]'" if package == "torch" else package  # DRL's networks
         raise ImportError(
             f"{path} needs the package {package}, which is not installed here: pip install "
-            f"{install}, or load it where it was saved"
+            f"{install_hint(package)}, or load it where it was saved"
         ) from None
     except Exception as exc:  # unpickling a file of another kind can raise almost anything
         raise ValueError(

@@ -29,6 +29,7 @@ __all__ = [
     "describe_detector",
     "detector_name",
     "fit_scores_are_plain",
+    "install_hint",
     "make_detector",
     "registry_equivalent",
     "sanitize_scores",
@@ -89,6 +90,12 @@ def _api_name(name: str) -> str:
         raise ValueError(f"{exc}, or pass a PyOD detector instance, fitted or not") from None
 
 
+def install_hint(package: str) -> str:
+    """What to ``pip install`` for a missing ``package``: PyTorch comes with llmdas's deep extra,
+    which pins the version DRL is tested with."""
+    return "'llmdas[deep]'" if package == "torch" else package
+
+
 def make_detector(detector: str | BaseDetector, random_state: int | None = None, **params: Any):
     """Build an unfitted detector from a registry name, or return a given PyOD instance as is.
 
@@ -112,7 +119,7 @@ def make_detector(detector: str | BaseDetector, random_state: int | None = None,
     except ImportError as exc:
         raise ImportError(
             f"detector {detector!r} needs an optional dependency that is missing ({exc.name}); "
-            "install it with: pip install 'llmdas[deep]'"
+            f"install it with: pip install {install_hint((exc.name or 'torch').partition('.')[0])}"
         ) from exc
     accepted = inspect.signature(cls).parameters
     unknown = sorted(set(params) - set(accepted))
