@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from pyod.models.base import BaseDetector
 
-from llmdas.benchmark.cells import DETERMINISTIC_DETECTORS, Group
+from llmdas.benchmark.cells import DETERMINISTIC_DETECTORS, CellSpec, Group
 from llmdas.benchmark.store import CELL_COLUMNS, this_process
 
 __all__ = ["ScoreMemo", "execute", "library_versions", "run_group"]
@@ -142,6 +142,17 @@ def _error_text(exc: BaseException) -> str:
     return text.splitlines()[0][:500] if text else type(exc).__name__
 
 
+def _cell_identity(cell: CellSpec) -> dict[str, Any]:
+    """The columns that say which cell a result row is for, besides the group's own."""
+    program = cell.program
+    return {
+        "method": cell.method,
+        "config_hash": cell.config_hash,
+        "program_name": program.name if program else None,
+        "program_sha256": program.sha256 if program else None,
+    }
+
+
 def run_group(group: Group) -> list[dict[str, Any]]:
     """Compute every cell of ``group``; return one row (dict of store columns) per cell."""
     if group.blas_threads:
@@ -220,10 +231,7 @@ def _run_group(group: Group) -> list[dict[str, Any]]:
                 rows.append(
                     {
                         **base_row,
-                        "method": cell.method,
-                        "config_hash": cell.config_hash,
-                        "program_name": cell.program.name if cell.program else None,
-                        "program_sha256": cell.program.sha256 if cell.program else None,
+                        **_cell_identity(cell),
                         "error": f"{stage} failed: {_error_text(exc)}",
                         "traceback": traceback.format_exc()[-4000:],
                         "created_at": time.time(),
@@ -234,10 +242,7 @@ def _run_group(group: Group) -> list[dict[str, Any]]:
         for cell in cells:
             row = {
                 **base_row,
-                "method": cell.method,
-                "config_hash": cell.config_hash,
-                "program_name": cell.program.name if cell.program else None,
-                "program_sha256": cell.program.sha256 if cell.program else None,
+                **_cell_identity(cell),
                 "base_pr": base_pr,
                 "base_roc": base_roc,
                 "t_base_fit": t_fit,
@@ -290,11 +295,8 @@ def failed_rows(group: Group, error: str) -> list[dict[str, Any]]:
             "dataset": group.dataset,
             "detector": group.detector,
             "split": group.split,
-            "method": cell.method,
             "seed": cell.seed,
-            "config_hash": cell.config_hash,
-            "program_name": cell.program.name if cell.program else None,
-            "program_sha256": cell.program.sha256 if cell.program else None,
+            **_cell_identity(cell),
             "error": error,
             "created_at": now,
         }
