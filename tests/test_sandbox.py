@@ -6,6 +6,7 @@ Hostile programs (escapes, resource exhaustion) are in test_sandbox_hostile.py.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -167,6 +168,11 @@ def test_a_system_without_posix_processes_is_refused_before_any_run(monkeypatch)
         ("class A:\n    def __del__(self): pass\n", "__del__"),
         ("def f(g):\n    return g.gi_frame\n", "gi_frame"),
         ("def f(x):\n    match x:\n        case int(__class__=c): pass\n", "__class__"),
+        ("def f(x):\n    match x:\n        case __x: pass\n", "name '__x'"),
+        ("f = lambda __x: 1\n", "parameter name '__x'"),
+        ("import numpy as __np\n", "import alias '__np'"),
+        ("def f():\n    global __x\n", "name '__x'"),
+        ("x = b'__class__'\n", "'__'"),
     ],
 )
 def test_static_check_rejects_forbidden_constructs(source, fragment):
@@ -216,6 +222,22 @@ def test_static_check_remembers_only_sources_that_passed():
 def test_syntax_error_message_has_line():
     with pytest.raises(ProgramSyntaxError, match="syntax error at line 2"):
         check_source("x = 1\ny = (\n")
+
+
+@pytest.mark.parametrize(
+    "source, pattern",
+    [
+        (b"x = 1\n", r"synthesis program must be a str, got bytes$"),
+        ("#" * 1_000_001, r"synthesis program is too large \(1000001 characters, limit 1000000\)$"),
+        # A SyntaxError without a line number (a ValueError on older Pythons).
+        ("x = 1\0\n", r"synthesis program (has a syntax error|could not be parsed): source code"),
+        ("x = " + "-" * 100_000 + "1\n", r"synthesis program could not be parsed: it nests too"),
+    ],
+)
+def test_sources_the_parser_cannot_take_are_refused_with_a_reason(source, pattern):
+    with pytest.raises(ProgramError) as info:
+        check_source(source)
+    assert re.match(pattern, str(info.value)), info.value
 
 
 def test_entry_point_may_have_type_hints_and_extra_defaults():

@@ -190,12 +190,17 @@ def _check_str(source: str) -> None:
         )
     try:
         tree = ast.parse(source, filename="<program>")
-    except SyntaxError as exc:
+    except SyntaxError as exc:  # a NUL byte's SyntaxError has no line number
+        where = f" at line {exc.lineno}" if exc.lineno else ""
         raise ProgramSyntaxError(
-            f"synthesis program has a syntax error at line {exc.lineno}: {exc.msg}"
+            f"synthesis program has a syntax error{where}: {exc.msg}"
         ) from None
-    except (ValueError, RecursionError, MemoryError) as exc:
+    except ValueError as exc:  # a NUL byte, on Python 3.10
         raise ProgramSyntaxError(f"synthesis program could not be parsed: {exc}") from None
+    except (RecursionError, MemoryError):  # how the parser gives up on very deep nesting
+        raise ProgramSyntaxError(
+            "synthesis program could not be parsed: it nests too deeply for Python's parser"
+        ) from None
 
     # Bare string statements (docstrings) are never used as values.
     docstrings = {
