@@ -222,6 +222,11 @@ def test_static_check_remembers_only_sources_that_passed():
 def test_syntax_error_message_has_line():
     with pytest.raises(ProgramSyntaxError, match="syntax error at line 2"):
         check_source("x = 1\ny = (\n")
+    # Errors that only the compiler finds are syntax errors too, found before any run.
+    with pytest.raises(ProgramSyntaxError, match="syntax error at line 2: 'return' outside"):
+        check_source("x = 1\nreturn x\n")
+    with pytest.raises(ProgramSyntaxError, match="syntax error at line 3: no binding for nonlocal"):
+        check_source("x = 1\ndef f():\n    nonlocal x\n")
 
 
 @pytest.mark.parametrize(

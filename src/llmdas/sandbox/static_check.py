@@ -190,6 +190,9 @@ def _check_str(source: str) -> None:
         )
     try:
         tree = ast.parse(source, filename="<program>")
+        # Some errors only the compiler finds ('return' outside a function, a misplaced
+        # 'nonlocal'); compiling runs nothing, and finds them before any run does.
+        compile(tree, "<program>", "exec", dont_inherit=True)
     except SyntaxError as exc:  # a NUL byte's SyntaxError has no line number
         where = f" at line {exc.lineno}" if exc.lineno else ""
         raise ProgramSyntaxError(
