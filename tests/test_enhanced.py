@@ -266,6 +266,11 @@ def test_custom_classifier_and_instance_detector(split):
         det = EnhancedDetector(base, classifier=clf, random_state=0).fit(X_train)
         assert np.isfinite(det.decision_function(X_test)).all()
     assert not hasattr(base, "decision_scores_")  # the user's instance was cloned, not fitted
+    # Without out-of-bag estimates the training rows are scored by cross-fitting, which needs
+    # two synthetic rows at least: the error says which count is short and how to raise it.
+    one = EnhancedDetector("PCA", classifier=LogisticRegression(), n_synthetic=1, random_state=0)
+    with pytest.raises(ValueError, match=r"at least 2 synthetic and 2 normal rows, got 1 and"):
+        one.fit(X_train)
 
 
 def test_a_classifier_without_probabilities_is_fused_by_its_decision_function(split):

@@ -884,9 +884,14 @@ def _out_of_sample_scores(clf, data: np.ndarray, labels: np.ndarray) -> np.ndarr
         proba = oob[:, 1]
         # A row that no tree left out has no OOB estimate (NaN): call it undecided.
         return np.where(np.isfinite(proba), proba, 0.5)
-    n_splits = int(min(5, labels.sum(), (labels == 0).sum()))
+    n_synthetic, n_normal = int(labels.sum()), int((labels == 0).sum())
+    n_splits = min(5, n_synthetic, n_normal)
     if n_splits < 2:
-        raise ValueError("need at least 2 synthetic and 2 normal rows to cross-fit the classifier")
+        raise ValueError(
+            f"cross-fitting the classifier needs at least 2 synthetic and 2 normal rows, got "
+            f"{n_synthetic} and {n_normal}: raise n_synthetic, or use a classifier with "
+            "out-of-bag estimates (the default has them)"
+        )
     folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=0)
     method = _score_method(clf)
     return _class_1(cross_val_predict(clone(clf), data, labels, cv=folds, method=method))
