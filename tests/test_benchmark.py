@@ -670,6 +670,10 @@ def test_cli_reports_bad_input(tiny_dir, tmp_path):
         ("--seeds", "1,2,1", "--seeds gives 1 more than once"),
         ("--detectors", "PCA,pca", "--detectors gives PCA more than once"),
         ("--datasets", " , ", "no datasets given (leave --datasets out to run them all)"),
+        ("--jobs", "0", "--jobs must be >= 1"),
+        ("--backend", "ray", "--backend must be loky or dask"),
+        ("--scheduler", "tcp://127.0.0.1:1", "--scheduler needs --backend dask"),
+        ("--split", "half", "--split must be paper or random"),
     ]:
         result = CliRunner().invoke(
             app, ["benchmark", "--data", str(tiny_dir), option, value, "--store", str(db)]
