@@ -36,11 +36,23 @@ def test_paper_split_takes_first_half_of_inliers_in_file_order():
     assert np.array_equal(X_test[:, 0], np.sort(X_test[:, 0]))  # file order kept
 
 
-def test_random_split_depends_on_seed_only():
+def test_random_split_depends_on_seed_only_and_leaves_two_normal_rows_a_side():
     X, y = load_demo()
     a, b, c = random_split(X, y, seed=1), random_split(X, y, seed=1), random_split(X, y, seed=2)
     assert np.array_equal(a[0], b[0]) and not np.array_equal(a[0], c[0])
     assert len(a[0]) + len(a[1]) == len(X)
+    # A fraction that leaves one side of the normal rows almost empty is refused, not obeyed.
+    y5 = np.r_[np.zeros(5), np.ones(5)]
+    X5 = np.arange(20, dtype=float).reshape(10, 2)
+    for fraction, counts in [
+        (0.1, "trains on 0 and tests on 5"),
+        (0.9, "trains on 4 and tests on 1"),
+    ]:
+        with pytest.raises(ValueError, match=f"of the 5 normal rows {counts}; each needs at least"):
+            random_split(X5, y5, train_fraction=fraction)
+    assert len(random_split(X5, y5, train_fraction=0.5)[0]) == 2
+    with pytest.raises(ValueError, match=r"train_fraction must be in \(0, 1\), got 1"):
+        random_split(X5, y5, train_fraction=1)
 
 
 @pytest.mark.parametrize("split", [paper_split, random_split])

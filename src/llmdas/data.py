@@ -824,13 +824,20 @@ def paper_split(X, y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def random_split(
     X, y, seed: int = 0, train_fraction: float = 0.5
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Like :func:`paper_split`, but the training half of the inliers is drawn at random with ``seed``."""
+    """Like :func:`paper_split`, but ``train_fraction`` of the inliers, drawn at random with
+    ``seed``, trains; a fraction that leaves either side fewer than 2 inliers is refused."""
     X, y = _check_labelled(X, y)
     if not 0 < train_fraction < 1:
         raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}")
     inliers = np.flatnonzero(y == 0)
+    n_train = int(len(inliers) * train_fraction)
+    if not 2 <= n_train <= len(inliers) - 2:  # as paper_split: two normal rows on each side
+        raise ValueError(
+            f"train_fraction={train_fraction:g} of the {len(inliers)} normal rows trains on "
+            f"{n_train} and tests on {len(inliers) - n_train}; each needs at least 2"
+        )
     rng = np.random.default_rng(seed)
-    train = np.sort(rng.choice(inliers, int(len(inliers) * train_fraction), replace=False))
+    train = np.sort(rng.choice(inliers, n_train, replace=False))
     test_mask = np.ones(len(y), dtype=bool)
     test_mask[train] = False
     return X[train], X[test_mask], y[test_mask]
