@@ -40,13 +40,12 @@ def server():
 
 
 def _make(kind: str, srv: ScriptedLLMServer, **kw):
+    kw.setdefault("retry", FAST)
     if kind == "openai":
-        return OpenAIProvider(
-            "gpt-test", base_url=srv.url + "/v1", api_key=SECRET, retry=FAST, **kw
-        )
+        return OpenAIProvider("gpt-test", base_url=srv.url + "/v1", api_key=SECRET, **kw)
     if kind == "anthropic":
-        return AnthropicProvider("claude-test", base_url=srv.url, api_key=SECRET, retry=FAST, **kw)
-    return GeminiProvider("gemini-test", base_url=srv.url, api_key=SECRET, retry=FAST, **kw)
+        return AnthropicProvider("claude-test", base_url=srv.url, api_key=SECRET, **kw)
+    return GeminiProvider("gemini-test", base_url=srv.url, api_key=SECRET, **kw)
 
 
 KINDS = ["openai", "anthropic", "gemini"]
@@ -153,6 +152,25 @@ def test_retry_after_header_is_honoured(server):
     assert policy.delay(0, retry_after=0.2) == pytest.approx(0.2)
     assert policy.delay(0, retry_after=100.0) == pytest.approx(0.3)  # capped
     assert RetryPolicy(initial_delay=1.0, jitter=0.0).delay(3) == pytest.approx(8.0)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_retry_after_header_in_seconds_or_as_a_date_reaches_the_error(kind, server):
+    from datetime import datetime, timedelta, timezone
+    from email.utils import format_datetime
+
+    from llmdas.llm import LLMRateLimitError, LLMServerError
+
+    soon = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
+    once = RetryPolicy(max_retries=0)
+    for status, value, expected in [(429, "7", 7.0), (503, soon, 30.0), (429, "soon", None)]:
+        server.push(ScriptedReply.error(status, "slow down", headers={"Retry-After": value}))
+        with pytest.raises((LLMRateLimitError, LLMServerError)) as info:
+            _make(kind, server, retry=once).complete(MESSAGES)
+        if expected is None:  # unreadable: the policy's own back-off applies
+            assert info.value.retry_after is None
+        else:  # the date is read against the clock, a second or so after it was written
+            assert info.value.retry_after == pytest.approx(expected, abs=2.0)
 
 
 @pytest.mark.parametrize("kind", KINDS)

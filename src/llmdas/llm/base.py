@@ -237,7 +237,18 @@ def _retry_after_seconds(headers: Any) -> float | None:
     try:
         return max(0.0, float(value))
     except (TypeError, ValueError):
+        pass
+    # HTTP allows a date too ("Fri, 04 Dec 2026 19:30:00 GMT"), which some gateways send.
+    from datetime import datetime, timezone
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(str(value))
+    except (TypeError, ValueError, IndexError):
         return None
+    if when.tzinfo is None:  # "-0000": the date is in UTC
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 def error_for_status(status: int, message: str, *, provider: str, headers: Any = None) -> LLMError:
