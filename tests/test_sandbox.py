@@ -520,6 +520,13 @@ def test_invalid_arguments_are_rejected_by_caller_checks():
             SandboxLimits(timeout_s=seconds)
         with pytest.raises(ValueError, match="cpu_s must be a finite number of seconds > 0"):
             SandboxLimits(cpu_s=seconds)
+    with pytest.raises(ValueError, match="memory_mb must be >= 64, got 10"):
+        SandboxLimits(memory_mb=10)
+    with pytest.raises(ValueError, match="max_log_bytes must be >= 0, got -1"):
+        SandboxLimits(max_log_bytes=-1)
+    for seed in (-1, True, 1.5):
+        with pytest.raises(ValueError, match="seed must be a non-negative int or None"):
+            run_program(RANDOM_PROGRAM, lambda X: X[:, 0], X_TRAIN, 5, seed=seed)
 
 
 # ---------------------------------------------------------------------------
