@@ -168,6 +168,7 @@ def test_summary_cli_writes_csv_and_markdown(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "builtin" in result.output and "none" in result.output  # base-only table too
+    assert "(7 cells, 1 failed cell(s) left out)" in " ".join(result.output.split())
     with out_csv.open() as fh:
         table = list(csv.DictReader(fh))
     pr = next(r for r in table if r["metric"] == "AUC-PR")

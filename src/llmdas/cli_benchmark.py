@@ -398,7 +398,7 @@ def summary(
     ok = [c for c in cells if not c.get("error")]
     n_errors = len(cells) - len(ok)
     rows = summarize(ok, metric)
-    left_out = f", {n_errors} failed cells left out" if n_errors else ""
+    left_out = f", {n_errors} failed cell(s) left out" if n_errors else ""
     paper_shown = False
     for label in dict.fromkeys(r.metric for r in rows):
         # The metric is in the title and the paper's figures, one set per detector, follow the
