@@ -1,4 +1,5 @@
-"""Shared fixtures: small deterministic data sets, so the default suite stays fast."""
+"""Shared fixtures: small deterministic data sets, so the default suite stays fast, and an
+environment without PyTorch."""
 
 from __future__ import annotations
 
@@ -24,3 +25,20 @@ def split(gaussian_data):
     from llmdas.data import paper_split
 
     return paper_split(*gaussian_data)
+
+
+@pytest.fixture
+def no_torch(monkeypatch):
+    """PyTorch blocked for the test, as if it were not installed (and llmdas's DRL unloaded)."""
+    import importlib.abc
+    import sys
+
+    class NoTorch(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name.partition(".")[0] == "torch":
+                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+    monkeypatch.setattr(sys, "meta_path", [NoTorch(), *sys.meta_path])
+    for name in [n for n in sys.modules if n.partition(".")[0] == "torch"]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.delitem(sys.modules, "llmdas.detectors.drl", raising=False)

@@ -245,18 +245,6 @@ def test_ecod_fits_a_constant_column_without_scipy_warnings():
     assert det.skewness_sign_[1] == 0  # PyOD's convention for a column without skewness
 
 
-def test_drl_without_pytorch_names_the_extra_that_installs_it(monkeypatch):
-    import importlib.abc
-    import sys
-
-    class NoTorch(importlib.abc.MetaPathFinder):  # PyTorch blocked here, as if not installed
-        def find_spec(self, name, path, target=None):
-            if name.partition(".")[0] == "torch":
-                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-
-    monkeypatch.setattr(sys, "meta_path", [NoTorch(), *sys.meta_path])
-    for name in [n for n in sys.modules if n.partition(".")[0] == "torch"]:
-        monkeypatch.delitem(sys.modules, name)
-    monkeypatch.delitem(sys.modules, "llmdas.detectors.drl", raising=False)
+def test_drl_without_pytorch_names_the_extra_that_installs_it(no_torch):
     with pytest.raises(ImportError, match=r"missing \(torch\); .*pip install 'llmdas\[deep\]'"):
         make_detector("DRL")

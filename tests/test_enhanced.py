@@ -492,7 +492,7 @@ def test_pickle_and_save_load_round_trip(fitted, tmp_path):
         load(tmp_path / "sk.joblib")
 
 
-def test_loading_a_model_that_needs_a_missing_package_names_it(tmp_path, monkeypatch):
+def test_loading_a_model_that_needs_a_missing_package_names_it(tmp_path, monkeypatch, no_torch):
     """A DRL model where PyTorch is not installed, say: not 'not an llmdas model file'."""
     import importlib
     import sys
@@ -508,17 +508,7 @@ def test_loading_a_model_that_needs_a_missing_package_names_it(tmp_path, monkeyp
     monkeypatch.delitem(sys.modules, "gone_pkg")
     with pytest.raises(ImportError, match="m.joblib needs the package gone_pkg, which is not"):
         load(tmp_path / "m.joblib")
-    # PyTorch, blocked here as if not installed, is installed with llmdas's extra.
-    import importlib.abc
-
-    class NoTorch(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path, target=None):
-            if name.partition(".")[0] == "torch":
-                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-
-    monkeypatch.setattr(sys, "meta_path", [NoTorch(), *sys.meta_path])
-    for name in [name for name in sys.modules if name.partition(".")[0] == "torch"]:
-        monkeypatch.delitem(sys.modules, name)
+    # PyTorch, blocked here as if not installed (no_torch), is installed with llmdas's extra.
     (tmp_path / "drl.joblib").write_bytes(b"\x80\x02ctorch.nn\nModule\n)\x81.")  # a pickle
     with pytest.raises(
         ImportError, match=r"needs the package torch, .*pip install 'llmdas\[deep\]'"
