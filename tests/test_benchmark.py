@@ -8,6 +8,7 @@ so the default suite stays fast. The SIGKILL test and real-data checks are in
 from __future__ import annotations
 
 import base64
+import contextlib
 import html.parser
 import io
 import json
@@ -300,8 +301,9 @@ def test_a_file_that_is_not_a_result_store_is_refused_and_left_as_it_is(tmp_path
     table = tmp_path / "scores.csv"
     table.write_text("score\n0.5\n")
     other = tmp_path / "other.db"
-    with sqlite3.connect(other) as db:
+    with contextlib.closing(sqlite3.connect(other)) as db:  # its own `with` does not close it
         db.execute("CREATE TABLE t (x)")
+        db.commit()
     before = {path: path.read_bytes() for path in (table, other)}
     for read_only in (True, False):
         with pytest.raises(ValueError, match="scores.csv is not a result store .*not a database"):
