@@ -590,8 +590,17 @@ def _cli_app():
 
 
 def test_cli_generate_and_validate_end_to_end(server, tmp_path, monkeypatch):
+    import llmdas.llm
+
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     server.push(DESCRIPTION, BROKEN, GOOD)
+    made, real_make = [], llmdas.llm.make_provider
+
+    def make_and_keep(*args, **kwargs):
+        made.append(real_make(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(llmdas.llm, "make_provider", make_and_keep)
     app, runner = _cli_app(), CliRunner()
     out = tmp_path / "store"
     result = runner.invoke(
@@ -614,6 +623,7 @@ def test_cli_generate_and_validate_end_to_end(server, tmp_path, monkeypatch):
     assert SECRET not in result.output
     assert server.requests[1].body["temperature"] == 0.2
     assert [r.body["max_tokens"] for r in server.requests] == [777] * 3
+    assert made[0]._client.is_closed()  # the SDK client's connections, when it is done
 
     validated = runner.invoke(app, ["programs", "validate", str(out)])
     assert validated.exit_code == 0, validated.output

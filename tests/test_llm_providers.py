@@ -154,6 +154,28 @@ def test_retry_after_header_is_honoured(server):
     assert RetryPolicy(initial_delay=1.0, jitter=0.0).delay(3) == pytest.approx(8.0)
 
 
+def _connections_closed(provider) -> bool:
+    client = provider._client  # each SDK's own client
+    if hasattr(client, "is_closed"):  # OpenAI's and Anthropic's
+        return client.is_closed()
+    return client._api_client._httpx_client.is_closed  # google-genai's
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_provider_closes_its_connections_at_the_end_of_with(kind, server, tmp_path):
+    from llmdas.llm import RecordingProvider
+
+    server.push(ScriptedReply.text("hello"))
+    with _make(kind, server) as provider:
+        provider.complete(MESSAGES)
+        assert not _connections_closed(provider)
+    assert _connections_closed(provider)
+    inner = _make(kind, server)  # a wrapper closes the provider it wraps
+    with RecordingProvider(inner, tmp_path / "calls.json"):
+        pass
+    assert _connections_closed(inner)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_retry_after_header_in_seconds_or_as_a_date_reaches_the_error(kind, server):
     from datetime import datetime, timedelta, timezone

@@ -149,7 +149,8 @@ def generate(
         highlight=False,
     )
     try:
-        result = generate_program(detector, llm, config)
+        with llm:
+            result = generate_program(detector, llm, config)
     except GenerationInterrupted as stop:  # keep the calls already paid for
         saved = _save_transcript(out, detector, "interrupted", stop.transcript)
         err_console.print(

@@ -336,6 +336,18 @@ class LLMProvider:
         self.retry = retry or RetryPolicy()
         self._secret: str | None = None
 
+    def close(self) -> None:
+        """Close the SDK client's connections; ``with provider:`` does so at its end."""
+        client = getattr(self, "_client", None)
+        if client is not None:
+            client.close()
+
+    def __enter__(self) -> LLMProvider:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def __repr__(self) -> str:  # never shows the key
         host = base_url_host(self.base_url)
         return f"{type(self).__name__}(model={self.model!r}, host={host!r})"

@@ -84,6 +84,9 @@ class _Wrapper(LLMProvider):
     def describe(self) -> dict[str, str]:
         return self.inner.describe()
 
+    def close(self) -> None:
+        self.inner.close()
+
     def complete(
         self,
         messages: Sequence[Mapping[str, Any]],
