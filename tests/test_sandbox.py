@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -227,6 +228,19 @@ def test_syntax_error_message_has_line():
         check_source("x = 1\nreturn x\n")
     with pytest.raises(ProgramSyntaxError, match="syntax error at line 3: no binding for nonlocal"):
         check_source("x = 1\ndef f():\n    nonlocal x\n")
+
+
+def test_the_static_check_leaves_a_programs_syntax_warnings_to_its_run():
+    source = (
+        "def generate_hard_anomalies(n_samples, model, X_train):\n"
+        "    pattern = '\\d'  # an invalid escape: a warning, not an error\n"
+        "    if n_samples is 1:  # 'is' with a literal: the compiler warns\n"
+        "        pass\n"
+        "    return X_train\n"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # neither printed nor, under -W error, refused
+        check_source(source)
 
 
 @pytest.mark.parametrize(

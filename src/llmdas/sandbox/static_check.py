@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import warnings
 
 from llmdas.program import ENTRY_POINT
 from llmdas.sandbox import _child
@@ -189,10 +190,13 @@ def _check_str(source: str) -> None:
             f"synthesis program is too large ({len(source)} characters, limit {MAX_SOURCE_BYTES})"
         )
     try:
-        tree = ast.parse(source, filename="<program>")
-        # Some errors only the compiler finds ('return' outside a function, a misplaced
-        # 'nonlocal'); compiling runs nothing, and finds them before any run does.
-        compile(tree, "<program>", "exec", dont_inherit=True)
+        # The program's SyntaxWarnings ("is" with a literal, ...) belong to its run, not here.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source, filename="<program>")
+            # Some errors only the compiler finds ('return' outside a function, a misplaced
+            # 'nonlocal'); compiling runs nothing, and finds them before any run does.
+            compile(tree, "<program>", "exec", dont_inherit=True)
     except SyntaxError as exc:  # a NUL byte's SyntaxError has no line number
         where = f" at line {exc.lineno}" if exc.lineno else ""
         raise ProgramSyntaxError(
