@@ -767,8 +767,8 @@ def test_cli_errors_are_one_line_exit_1(server, tmp_path, monkeypatch):
         (["--detector", "KNN", "--out", str(afile)], "is a file; name a program store"),
         (["--detector", "KNN", "--out", str(afile / "sub")], f"cannot be written: {afile} is a"),
         (["--detector", "KNN", "--record", str(tmp_path)], "is a directory; name a file"),
-        (["--detector", "KNN", "--temperature", "-1"], "temperature must be None or a finite"),
-        (["--detector", "KNN", "--timeout", "nan"], "timeout must be a finite number of seconds"),
+        (["--detector", "KNN", "--temperature", "-1"], "--temperature must be None or a finite"),
+        (["--detector", "KNN", "--temperature", "nan"], "--temperature must be None or a finite"),
         *(  # Linux: a folder where no one, root included, makes files
             [(["--detector", "KNN", "--out", "/proc/p"], "nothing can be created in /proc")]
             if Path("/proc/self").is_dir()
@@ -779,6 +779,11 @@ def test_cli_errors_are_one_line_exit_1(server, tmp_path, monkeypatch):
             app, ["generate", "--model", "m", "--base-url", server.url + "/v1", *options]
         )
         assert result.exit_code == 1 and message in " ".join(result.output.split())
+    result = runner.invoke(
+        app, ["generate", "--detector", "KNN", "--model", "m", "--timeout", "nan"]
+    )
+    assert result.exit_code == 2, result.output  # a usage error, as programs validate's
+    assert "--timeout must be a finite number of seconds > 0" in " ".join(result.output.split())
     assert len(server.requests) == calls_before
     transcript = tmp_path / "rec.json"
     transcript.write_text("{}")

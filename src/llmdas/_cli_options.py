@@ -1,9 +1,10 @@
 """Converters and checks shared by the command-line options: comma-separated lists
-(``--detectors``, ``--datasets``, ``--seeds``, ``--sizes``) and time limits in seconds."""
+(``--detectors``, ``--datasets``, ``--seeds``, ``--sizes``), time limits in seconds, and the
+errors of the Python settings that options set."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import typer
@@ -56,3 +57,12 @@ def seconds_option(value: float | None, option: str) -> None:
         check_seconds(value, option)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+
+
+def option_error(exc: ValueError, settings: Collection[str]) -> ValueError:
+    """``exc`` about one of ``settings`` (``n_synthetic must be ...``), reworded to name the option
+    that sets it (``--n-synthetic must be ...``); any other error as it is."""
+    name, _, rest = str(exc).partition(" ")
+    if name in settings:
+        return ValueError(f"--{name.replace('_', '-')} {rest}")
+    return exc

@@ -23,7 +23,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.syntax import Syntax
 from rich.table import Table
 
-from llmdas._cli_options import detector_list
+from llmdas._cli_options import detector_list, option_error
 from llmdas._terminal import compact_table, console, err_console, labelled, literal, reflow
 from llmdas._validation import check_feature_names
 from llmdas.data import (
@@ -669,10 +669,7 @@ def _checked_model(detector, **settings):
         model = EnhancedDetector(detector, **settings)  # PyOD checks contamination here
         model._check_params()  # the others are checked at fit, as scikit-learn does
     except ValueError as exc:
-        name, _, rest = str(exc).partition(" ")
-        if name in _OPTION_PARAMS:
-            raise ValueError(f"--{name.replace('_', '-')} {rest}") from None
-        raise
+        raise option_error(exc, _OPTION_PARAMS) from None
     return model
 
 

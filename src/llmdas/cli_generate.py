@@ -20,7 +20,7 @@ from typing import Annotated
 import typer
 
 from llmdas._atomic import write_json
-from llmdas._cli_options import seconds_option
+from llmdas._cli_options import option_error, seconds_option
 from llmdas._terminal import compact_table, console, err_console, labelled, literal
 
 __all__ = ["generate", "programs_validate"]
@@ -114,6 +114,7 @@ def generate(
     from llmdas.store import save_generated
 
     # Mistakes the LLM calls (which cost money and minutes) would only reach at their end.
+    seconds_option(timeout, "--timeout")
     detector = canonical_name(detector)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; name a program store directory")
@@ -126,20 +127,23 @@ def generate(
         raise ValueError("--resume goes on with a live provider; --provider replay needs none")
     if verbose:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        config = GenerationConfig(
+            candidates=candidates,
+            repairs=repairs,
+            variant=template,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            seed=seed,
+            llm_review=llm_review,
+        )
+    except ValueError as exc:  # ranges typer does not check: a temperature of nan, say
+        raise option_error(exc, {"temperature"}) from None
     llm = make_provider(provider, model or None, base_url=base_url or None, timeout=timeout)
     resuming = ResumingProvider(llm, resume) if resume is not None else None
     llm = resuming or llm
     if record is not None:  # outermost, so that it records the replayed calls too
         llm = RecordingProvider(llm, record)
-    config = GenerationConfig(
-        candidates=candidates,
-        repairs=repairs,
-        variant=template,
-        temperature=temperature,
-        max_tokens=max_tokens,
-        seed=seed,
-        llm_review=llm_review,
-    )
     described = llm.describe()
     where = f" at {described['base_url_host']}" if described.get("base_url_host") else ""
     console.print(
