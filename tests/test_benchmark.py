@@ -265,6 +265,31 @@ def test_run_group_records_errors_instead_of_raising(tiny_dir):
     assert row["error"].startswith("base fit failed: ValueError")
 
 
+def test_a_dataset_in_any_format_gives_the_same_cells(tiny_dir, tmp_path):
+    """The data directory may hold CSV, .npy, .mat and Parquet files beside .npz ones."""
+    import pandas as pd
+    from scipy.io import savemat
+
+    with np.load(tiny_dir / "alpha.npz") as data:
+        X, y = data["X"], data["y"]
+    table = np.c_[X, y]
+    np.savez(tmp_path / "as_npz.npz", X=X, y=y)
+    np.savetxt(tmp_path / "as_csv.csv", table, delimiter=",", fmt="%.17g")
+    np.save(tmp_path / "as_npy.npy", table)
+    savemat(tmp_path / "as_mat.mat", {"X": X, "y": y.reshape(-1, 1)})
+    pd.DataFrame(table, columns=[*"abcde", "label"]).to_parquet(tmp_path / "as_parquet.parquet")
+    names = ["as_npz", "as_csv", "as_npy", "as_mat", "as_parquet"]
+    with ResultStore(tmp_path / "r.db") as store:
+        run_plan(_plan(tmp_path, store, datasets=names, detectors=("PCA",)), store)
+        columns = ("n_train", "n_test", "n_features", "base_pr", "enh_pr", "error")
+        cells = {(c["dataset"], c["method"]): tuple(c[k] for k in columns) for c in store.cells()}
+    assert len(cells) == 2 * len(names)
+    for method in ("gaussian", "none"):
+        reference = cells[("as_npz", method)]
+        assert reference[:3] == (45, 55, 5) and reference[-1] is None
+        assert all(cells[(name, method)] == reference for name in names)
+
+
 def test_an_unreadable_dataset_file_fails_its_cells_only(tiny_dir, tmp_path):
     # Planning reads each file's shape; a file that cannot be read used to stop the whole run there.
     data = tmp_path / "data"
