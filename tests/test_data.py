@@ -154,6 +154,13 @@ def test_dataset_file_takes_only_dataset_suffixes(tmp_path):
     assert dataset_file(tmp_path, "a.npz") == tmp_path / "a.npz"
     assert dataset_file(tmp_path, "a.txt") is None
     assert dataset_file(tmp_path, "b") is None
+    # A name that two files share is refused, not taken to mean the first suffix tried; the
+    # listing names it once.
+    (tmp_path / "a.csv").touch()
+    assert list_datasets(tmp_path) == ["a"]
+    with pytest.raises(ValueError, match=r"dataset 'a' is ambiguous: .* holds a.npz and a.csv;"):
+        dataset_file(tmp_path, "a")
+    assert dataset_file(tmp_path, "a.csv") == tmp_path / "a.csv"  # named in full: no doubt
 
 
 def test_what_is_no_dataset_name_fails_clearly():

@@ -94,14 +94,17 @@ def data_dir() -> Path | None:
 
 
 def list_datasets(directory: str | Path | None = None) -> list[str]:
-    """Names of the datasets in ``directory`` (default :func:`data_dir`), sorted."""
+    """Names of the datasets in ``directory`` (default :func:`data_dir`), sorted, each once (a
+    name that two files share, ``wbc.npz`` and ``wbc.csv``, is refused when it is looked up)."""
     directory = Path(directory) if directory is not None else data_dir()
     if directory is None or not directory.is_dir():
         return []
     return sorted(
-        p.name.removesuffix(_suffix(p))
-        for p in directory.iterdir()
-        if _suffix(p) in DATASET_SUFFIXES
+        {
+            p.name.removesuffix(_suffix(p))
+            for p in directory.iterdir()
+            if _suffix(p) in DATASET_SUFFIXES
+        }
     )
 
 
@@ -111,14 +114,21 @@ def _suffix(path: Path) -> str:
 
 
 def dataset_file(directory: str | Path, name: str) -> Path | None:
-    """The file of dataset ``name`` in ``directory``: ``name`` itself or ``name`` plus one of
-    :data:`DATASET_SUFFIXES`, whichever is a file with such a suffix first; ``None`` if none is."""
-    for suffix in ("", *DATASET_SUFFIXES):
-        candidate = Path(directory) / f"{name}{suffix}"
-        # os.path.isfile, not Path.is_file: a name too long for a file is no file, not an OSError
-        if _suffix(candidate) in DATASET_SUFFIXES and os.path.isfile(candidate):
-            return candidate
-    return None
+    """The file of dataset ``name`` in ``directory``: ``name`` itself, or ``name`` plus one of
+    :data:`DATASET_SUFFIXES`; ``None`` if there is none, and an error if two files are it."""
+    # os.path.isfile, not Path.is_file: a name too long for a file is no file, not an OSError
+    found = [
+        candidate
+        for suffix in ("", *DATASET_SUFFIXES)
+        if _suffix(candidate := Path(directory) / f"{name}{suffix}") in DATASET_SUFFIXES
+        and os.path.isfile(candidate)
+    ]
+    if len(found) > 1 and found[0].name != name:  # a file named in full is not ambiguous
+        files = " and ".join(f.name for f in found)
+        raise ValueError(
+            f"dataset {name!r} is ambiguous: {directory} holds {files}; name the file, or keep one"
+        )
+    return found[0] if found else None
 
 
 def suggest_dataset(directory: str | Path, name: str) -> str:
