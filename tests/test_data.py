@@ -161,6 +161,10 @@ def test_dataset_file_takes_only_dataset_suffixes(tmp_path):
     with pytest.raises(ValueError, match=r"dataset 'a' is ambiguous: .* holds a.npz and a.csv;"):
         dataset_file(tmp_path, "a")
     assert dataset_file(tmp_path, "a.csv") == tmp_path / "a.csv"  # named in full: no doubt
+    elsewhere = tmp_path / "sub"
+    elsewhere.mkdir()
+    with pytest.raises(ValueError, match=f"is ambiguous: {tmp_path} holds a.npz and a.csv;"):
+        dataset_file(elsewhere, str(tmp_path / "a"))  # a path as the name: its folder is named
 
 
 def test_what_is_no_dataset_name_fails_clearly():

@@ -125,8 +125,9 @@ def dataset_file(directory: str | Path, name: str) -> Path | None:
     ]
     if len(found) > 1 and found[0].name != name:  # a file named in full is not ambiguous
         files = " and ".join(f.name for f in found)
-        raise ValueError(
-            f"dataset {name!r} is ambiguous: {directory} holds {files}; name the file, or keep one"
+        raise ValueError(  # the files' own folder: a name may be a path of its own
+            f"dataset {name!r} is ambiguous: {found[0].parent} holds {files}; name the file, or "
+            "keep one"
         )
     return found[0] if found else None
 
