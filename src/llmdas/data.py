@@ -117,13 +117,15 @@ def dataset_file(directory: str | Path, name: str) -> Path | None:
     """The file of dataset ``name`` in ``directory``: ``name`` itself, or ``name`` plus one of
     :data:`DATASET_SUFFIXES`; ``None`` if there is none, and an error if two files are it."""
     # os.path.isfile, not Path.is_file: a name too long for a file is no file, not an OSError
+    named_in_full = Path(directory) / name
+    if _suffix(named_in_full) in DATASET_SUFFIXES and os.path.isfile(named_in_full):
+        return named_in_full  # not ambiguous, whatever else is there
     found = [
         candidate
-        for suffix in ("", *DATASET_SUFFIXES)
-        if _suffix(candidate := Path(directory) / f"{name}{suffix}") in DATASET_SUFFIXES
-        and os.path.isfile(candidate)
+        for suffix in DATASET_SUFFIXES
+        if os.path.isfile(candidate := Path(directory) / f"{name}{suffix}")
     ]
-    if len(found) > 1 and found[0].name != name:  # a file named in full is not ambiguous
+    if len(found) > 1:
         files = " and ".join(f.name for f in found)
         raise ValueError(  # the files' own folder: a name may be a path of its own
             f"dataset {name!r} is ambiguous: {found[0].parent} holds {files}; name the file, or "
