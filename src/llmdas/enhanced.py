@@ -111,6 +111,7 @@ MODEL_FORMAT = 4
 
 #: The attributes that a finished fit leaves and scoring requires; a fit removes them first.
 _FITTED = ["detector_", "decision_scores_"]
+_RANDOM_SOURCES = (np.random.RandomState, np.random.Generator)
 _READABLE_FORMATS = (2, 3, 4)
 
 
@@ -231,8 +232,10 @@ class EnhancedDetector(BaseDetector):
         If True, ``detector`` is a PyOD instance already fitted on the same ``X`` that is passed to
         ``fit``: it is used as is (not cloned, not refitted, its ``decision_scores_`` taken as the
         training scores), which lets a benchmark share one base fit across several programs.
-    random_state : int in [0, 2**32 - 1], optional
-        Seeds the base detector, the program's random generator and the classifier.
+    random_state : int in [0, 2**32 - 1], numpy RandomState or Generator, optional
+        Seeds the base detector, the program's random generator and the classifier. An integer
+        makes every fit the same; a ``RandomState`` or ``Generator`` gives each fit a new seed
+        drawn from it (as scikit-learn's ensembles seed their members); ``None``, fresh entropy.
     n_jobs : int or None, default=1
         Parallel jobs for the default classifier (-1: all cores).
 
@@ -321,6 +324,7 @@ class EnhancedDetector(BaseDetector):
         that it may take hours.
         """
         self._check_params()
+        self._seed = self._fit_seed()
         names = feature_names(X)
         X = check_X(X, min_rows=2, require_variation=True)
         _check_magnitude(X, names)
@@ -373,7 +377,7 @@ class EnhancedDetector(BaseDetector):
         self.base_scores_ = self._training_scores(X)
         self.timings_["base_fit"] = time.perf_counter() - started
         _warn_constant_scores(self.detector_name_, self.base_scores_)
-        rng = np.random.default_rng(self.random_state)
+        rng = np.random.default_rng(self._seed)
 
         self.program_error_ = None
         started = time.perf_counter()
@@ -493,10 +497,24 @@ class EnhancedDetector(BaseDetector):
         # One seed feeds the base detector, NumPy's generator and scikit-learn, which all accept
         # integers in [0, 2**32 - 1]; checked here so that a bad one is not reported as a failed
         # base fit.
-        if seed is not None and (not _is_integer(seed) or not 0 <= seed < 2**32):
+        if (
+            seed is not None
+            and not isinstance(seed, _RANDOM_SOURCES)
+            and (not _is_integer(seed) or not 0 <= seed < 2**32)
+        ):
             raise ValueError(
-                f"random_state must be None or an integer in [0, 2**32 - 1], got {seed!r}"
+                "random_state must be None, an integer in [0, 2**32 - 1], a numpy RandomState or "
+                f"a numpy Generator, got {seed!r}"
             )
+
+    def _fit_seed(self) -> int | None:
+        """This fit's seed: ``random_state`` itself, or one drawn from a random source."""
+        source = self.random_state
+        if isinstance(source, np.random.RandomState):
+            return int(source.randint(2**32, dtype=np.uint64))
+        if isinstance(source, np.random.Generator):
+            return int(source.integers(2**32))
+        return None if source is None else int(source)
 
     @property
     def detector_name_(self) -> str:
@@ -518,7 +536,7 @@ class EnhancedDetector(BaseDetector):
 
     def _make_base(self):
         if isinstance(self.detector, str):
-            return make_detector(self.detector, random_state=self.random_state)
+            return make_detector(self.detector, random_state=self._seed)
         # A copy, never the user's instance; PyOD's IForest as llmdas's, whose scores are equal
         # and cheaper to compute, which matters as the program and the fusion score many rows.
         return registry_equivalent(clone(make_detector(self.detector)))
@@ -558,7 +576,7 @@ class EnhancedDetector(BaseDetector):
             score_fn,
             X,
             self._n_samples(X.shape[0]),
-            seed=self.random_state,
+            seed=self._seed,
             limits=limits,
         )
         self.program_log_ = result.log
@@ -625,7 +643,7 @@ class EnhancedDetector(BaseDetector):
             bootstrap=True,
             max_samples=max_samples,
             oob_score=True,
-            random_state=self.random_state,
+            random_state=self._seed,
             n_jobs=self.n_jobs,
         )
 
