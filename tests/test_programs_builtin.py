@@ -46,6 +46,23 @@ def test_program_makes_hard_but_novel_rows(name, split):
     assert np.median(syn_scores) < np.max(train_scores)
 
 
+@pytest.mark.parametrize("name", PYOD_NAMES)
+def test_program_makes_distinct_rows_from_few_seeds_on_narrow_data(name):
+    # 200 rows of 3 columns: 20 borderline seed rows and 100 rows to make. COPOD's program once
+    # moved each seed's column to one fixed quantile, so it could make only 60 distinct rows.
+    X_train = np.random.default_rng(0).normal(size=(200, 3))
+    det = make_detector(name, random_state=0).fit(X_train)
+    train_scores = score_detector(det, X_train)
+    synthetic = run_program(
+        builtin_program(name).source,
+        lambda Z: score_detector(det, Z, reference=train_scores),
+        X_train,
+        100,
+        seed=0,
+    ).X
+    assert len(np.unique(synthetic, axis=0)) > 90
+
+
 @pytest.mark.parametrize("program", list_builtin(), ids=lambda p: p.name)
 def test_program_moves_rows_alike_whatever_the_scale_and_keeps_constant_columns(program, split):
     # Tolerances relative to each column's magnitude: with absolute ones (1e-12), data whose columns

@@ -3,9 +3,9 @@
 # detector = "COPOD"
 # policy = """
 # Take borderline normal rows (top decile of COPOD scores) and reverse the rank of a third of their
-# features inside the training distribution (a value at quantile q moves to quantile 1 - q, kept
-# between the 5th and 95th percentile), which keeps every marginal plausible while breaking the
-# dependence structure; keep the candidates with the lowest COPOD scores."""
+# features inside the training distribution (a value at quantile q moves to quantile about 1 - q,
+# kept between the 5th and 95th percentile), which keeps every marginal plausible while breaking the
+# dependence structure; keep the distinct candidates with the lowest COPOD scores."""
 # explanation = """
 # COPOD sums per-feature empirical tail probabilities; it models the copula only through marginals,
 # so rows that flip the rank of some features (violating correlations) but stay marginally central are
@@ -33,7 +33,11 @@ def generate_hard_anomalies(n_samples: int, model, X_train):
     for i in range(m):
         cols = rng.choice(d, size=n_feat, replace=False)
         ranks = (sorted_cols[:, cols] < cand[i, cols]).mean(axis=0)
-        target = np.clip(1.0 - ranks, 0.05, 0.95)
+        # A little jitter in the target quantile: without it a seed row and a column always
+        # give the same value, and a few seeds on narrow data give many identical candidates.
+        target = np.clip(1.0 - ranks + rng.uniform(-0.05, 0.05, size=n_feat), 0.05, 0.95)
         cand[i, cols] = sorted_cols[(target * (n - 1)).astype(int), cols]
-    keep = np.argsort(model.predict_score(cand))[:n_samples]
-    return cand[keep]
+    # Copies of one candidate share its score, so they would crowd the lowest scores together.
+    cand = np.unique(cand, axis=0)
+    order = np.argsort(model.predict_score(cand))
+    return cand[order[np.arange(n_samples) % len(order)]]
