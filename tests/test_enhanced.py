@@ -720,6 +720,20 @@ def test_a_program_that_returns_copies_of_training_rows_is_named_in_a_warning(sp
         EnhancedDetector("PCA", random_state=0).fit(binary)
 
 
+def test_a_program_that_repeats_a_few_rows_is_named_in_a_warning(split):
+    X_train = split[0][:, :6]
+    repeats = SynthesisProgram.from_source(
+        "def generate_hard_anomalies(n_samples, model, X_train):\n"
+        "    import numpy as np\n"
+        "    return (X_train[:3] * 1.5)[np.arange(n_samples) % 3]\n",
+        name="repeater",
+    )
+    with pytest.warns(
+        SyntheticCopiesWarning, match=r"'repeater' returned only 3 distinct rows among 83"
+    ):
+        EnhancedDetector("PCA", program=repeats, random_state=0).fit(X_train)
+
+
 def test_an_ocsvm_fit_on_very_many_rows_warns_before_it_starts(split, monkeypatch):
     import llmdas.enhanced
 

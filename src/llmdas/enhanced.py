@@ -139,7 +139,7 @@ class ConstantScoreWarning(UserWarning):
 
 
 class SyntheticCopiesWarning(UserWarning):
-    """Most rows the program returned are exact copies of training rows: no anomalies at all."""
+    """Most rows the program returned are exact copies of training rows or of one another."""
 
 
 class SlowFitWarning(UserWarning):
@@ -319,7 +319,7 @@ class EnhancedDetector(BaseDetector):
         Warns with :class:`ConstantColumnWarning` when some columns of ``X`` hold one value only,
         with :class:`ConstantScoreWarning` when the detector scores every row of ``X`` alike,
         with :class:`SyntheticCopiesWarning` when most rows the program returns are copies of
-        rows of ``X``, with :class:`SmallSampleWarning` when ``X`` has too few rows for the
+        rows of ``X`` or of one another, with :class:`SmallSampleWarning` when ``X`` has too few rows for the
         automatic weight, and with :class:`SlowFitWarning` before an OCSVM fit on so many rows
         that it may take hours.
         """
@@ -846,18 +846,33 @@ def _warn_slow_fit(detector: str, n_rows: int) -> None:
 
 
 def _warn_copies(synthetic: np.ndarray, X: np.ndarray, program: str) -> None:
-    """Warn when more than half of the program's rows are exact copies of rows of ``X``.
+    """Warn when more than half of the program's rows are exact copies of rows of ``X``, or
+    when fewer than half of them are distinct.
 
-    The classifier cannot tell such rows from normal ones, so its weight comes out near 0 and
-    the fit is the base detector's alone; without a word, that looks like a hard data set.
+    The classifier cannot tell copies of training rows from normal ones, so its weight comes out
+    near 0 and the fit is the base detector's alone; without a word, that looks like a hard data
+    set. A few rows repeated are the opposite failure: told apart perfectly, they earn the full
+    weight for a classifier that knows a few points only.
     """
     seen = {row.tobytes() for row in X}
-    copies = sum(row.tobytes() in seen for row in synthetic)
+    returned = [row.tobytes() for row in synthetic]
+    copies = sum(row in seen for row in returned)
+    distinct = len(set(returned))
     if copies > len(synthetic) / 2:
         warnings.warn(
             f"{copies} of the {len(synthetic)} rows that program {program!r} returned are copies "
             "of training rows, not anomalies: the classifier cannot tell them from normal rows, "
             "so it adds next to nothing to the base detector; check the program",
+            SyntheticCopiesWarning,
+            stacklevel=3,
+        )
+    elif distinct < len(synthetic) / 2:
+        # A few points repeated: the classifier separates them perfectly, earns the full weight
+        # and then flags whatever test rows happen to lie near those points.
+        warnings.warn(
+            f"program {program!r} returned only {distinct} distinct rows among {len(synthetic)}: "
+            "the classifier learns those points rather than where anomalies lie, and its "
+            "weight measures how well it knows them; check the program",
             SyntheticCopiesWarning,
             stacklevel=3,
         )
