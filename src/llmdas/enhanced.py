@@ -319,9 +319,9 @@ class EnhancedDetector(BaseDetector):
         Warns with :class:`ConstantColumnWarning` when some columns of ``X`` hold one value only,
         with :class:`ConstantScoreWarning` when the detector scores every row of ``X`` alike,
         with :class:`SyntheticCopiesWarning` when most rows the program returns are copies of
-        rows of ``X`` or of one another, with :class:`SmallSampleWarning` when ``X`` has too few rows for the
-        automatic weight, and with :class:`SlowFitWarning` before an OCSVM fit on so many rows
-        that it may take hours.
+        rows of ``X`` or of one another, with :class:`SmallSampleWarning` when ``X`` has too few
+        rows for the automatic weight, and with :class:`SlowFitWarning` before an OCSVM fit on so
+        many rows that it may take hours.
         """
         self._check_params()
         self._seed = self._fit_seed()

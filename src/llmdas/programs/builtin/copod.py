@@ -4,8 +4,8 @@
 # policy = """
 # Take borderline normal rows (top decile of COPOD scores) and reverse the rank of a third of their
 # features inside the training distribution (a value at quantile q moves to quantile about 1 - q,
-# kept between the 5th and 95th percentile), which keeps every marginal plausible while breaking the
-# dependence structure; keep the distinct candidates with the lowest COPOD scores."""
+# kept between the 5th and 95th percentile), which keeps every marginal plausible while breaking
+# the dependence structure; keep the distinct candidates with the lowest COPOD scores."""
 # explanation = """
 # COPOD sums per-feature empirical tail probabilities; it models the copula only through marginals,
 # so rows that flip the rank of some features (violating correlations) but stay marginally central are
