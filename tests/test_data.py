@@ -611,7 +611,7 @@ def test_bad_parquet_files_fail_clearly(tmp_path, monkeypatch):
 
 
 def test_a_table_whose_write_fails_leaves_the_old_file_and_no_partial_one(tmp_path, monkeypatch):
-    from llmdas.data import write_table
+    from llmdas.file_formats import write_table
 
     path = tmp_path / "scores.csv"
     write_table(path, {"score": np.arange(3.0)})

@@ -27,15 +27,17 @@ from llmdas._cli_options import detector_list, option_error
 from llmdas._terminal import compact_table, console, err_console, labelled, literal, reflow
 from llmdas._validation import check_feature_names
 from llmdas.data import (
-    DATASET_FORMATS,
-    DEFAULT_CHUNK_ROWS,
     DEMO_NAME,
-    check_output_path,
     feature_columns,
     iter_features,
     load_dataset,
     load_features,
     paper_split,
+)
+from llmdas.file_formats import (
+    DATASET_FORMATS,
+    DEFAULT_CHUNK_ROWS,
+    check_output_path,
     write_table,
 )
 
@@ -709,7 +711,7 @@ def check_outputs(
     """Refuse, before any work, an output that is an input file, another output or a directory:
     writing it would destroy what the command reads (or has just written); or one in a folder
     where no file can be made, which would fail only after the work. The outputs named in
-    ``tables`` are written by :func:`llmdas.data.write_table`, and their suffix is checked too."""
+    ``tables`` are written by :func:`llmdas.file_formats.write_table`, and their suffix is checked too."""
     taken = {path.resolve(): option for option, path in inputs.items() if path and path.is_file()}
     for option, path in outputs.items():
         if path is None:

@@ -21,7 +21,7 @@ import typer
 from llmdas._atomic import write_text
 from llmdas._cli_options import comma_list, detector_list, int_list, seconds_option
 from llmdas._terminal import compact_table, console, err_console, labelled, literal
-from llmdas.data import DATASET_FORMATS
+from llmdas.file_formats import DATASET_FORMATS
 
 __all__ = ["register"]
 

@@ -12,7 +12,7 @@ import typer
 from llmdas._atomic import write_text
 from llmdas._cli_options import detector_list, int_list
 from llmdas._terminal import compact_table, console, err_console, labelled
-from llmdas.data import OUTPUT_SUFFIXES, check_output_path, write_table
+from llmdas.file_formats import OUTPUT_SUFFIXES, check_output_path, write_table
 
 __all__ = ["register"]
 
