@@ -23,18 +23,25 @@ def test_provenance_is_honest_and_code_passes_the_static_check(program):
     check_source(program.source)
 
 
-@pytest.mark.parametrize("name", PYOD_NAMES)
-def test_program_makes_hard_but_novel_rows(name, split):
-    X_train, _, _ = split
+def _run_builtin(name: str, X_train: np.ndarray, n_samples: int):
+    """The detector ``name`` fitted on ``X_train``, its training scores, and the result of its
+    built-in program asked for ``n_samples`` rows."""
     det = make_detector(name, random_state=0).fit(X_train)
     train_scores = score_detector(det, X_train)
     result = run_program(
         builtin_program(name).source,
         lambda Z: score_detector(det, Z, reference=train_scores),
         X_train,
-        40,
+        n_samples,
         seed=0,
     )
+    return det, train_scores, result
+
+
+@pytest.mark.parametrize("name", PYOD_NAMES)
+def test_program_makes_hard_but_novel_rows(name, split):
+    X_train, _, _ = split
+    det, train_scores, result = _run_builtin(name, X_train, 40)
     synthetic = result.X
     assert synthetic.shape == (40, X_train.shape[1]) and np.isfinite(synthetic).all()
     assert result.n_score_calls >= 1
@@ -51,15 +58,7 @@ def test_program_makes_distinct_rows_from_few_seeds_on_narrow_data(name):
     # 200 rows of 3 columns: 20 borderline seed rows and 100 rows to make. COPOD's program once
     # moved each seed's column to one fixed quantile, so it could make only 60 distinct rows.
     X_train = np.random.default_rng(0).normal(size=(200, 3))
-    det = make_detector(name, random_state=0).fit(X_train)
-    train_scores = score_detector(det, X_train)
-    synthetic = run_program(
-        builtin_program(name).source,
-        lambda Z: score_detector(det, Z, reference=train_scores),
-        X_train,
-        100,
-        seed=0,
-    ).X
+    synthetic = _run_builtin(name, X_train, 100)[2].X
     assert len(np.unique(synthetic, axis=0)) > 90
 
 
