@@ -55,7 +55,8 @@ _COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zip", ".zst")
 _TEXT_TABLE_SUFFIXES = (".tsv", ".txt", ".dat", ".tab")
 #: Files whose header names the feature columns.
 NAMED_SUFFIXES = (".csv", ".csv.gz", ".parquet")
-#: Rows :func:`iter_features` (and so ``llmdas score``) reads at a time, and CSV files are read by.
+#: Rows :func:`llmdas.data.iter_features` (and so ``llmdas score``) reads at a time, and CSV
+#: files are read by.
 DEFAULT_CHUNK_ROWS = 100_000
 #: File formats :func:`write_table` writes (scores, labels).
 OUTPUT_SUFFIXES = (".csv", ".npy", ".parquet")
@@ -96,7 +97,7 @@ def _read_mat(path: Path, need_labels: bool) -> tuple[np.ndarray, np.ndarray | N
     if mat.get("X") is None or (need_labels and mat.get("y") is None):
         held = ", ".join(sorted(k for k in mat if not k.startswith("__"))) or "no variables"
         raise ValueError(f"{path.name} lacks variables 'X' and 'y' (ODDS format; it holds {held})")
-    return np.asarray(mat["X"]), (mat["y"] if need_labels else None)  # check_X checks X
+    return np.asarray(mat["X"]), (mat["y"] if need_labels else None)  # llmdas.data checks X
 
 
 def _load_mat73(path: Path) -> dict[str, np.ndarray | None]:
