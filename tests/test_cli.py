@@ -655,6 +655,21 @@ def test_an_output_file_of_unknown_format_is_refused_before_the_fit(tmp_path, mo
     assert not fits and not list(tmp_path.glob("s.*"))
 
 
+def test_ctrl_c_during_a_fit_says_so_and_writes_nothing(tmp_path, monkeypatch):
+    from llmdas.enhanced import EnhancedDetector
+
+    def interrupted(self, X, y=None):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(EnhancedDetector, "fit", interrupted)
+    scores = tmp_path / "s.csv"
+    args = ["enhance", "--detector", "PCA", "--data", "demo", "--scores-out", str(scores)]
+    result = runner.invoke(app, [*args, "--save", str(tmp_path / "m.joblib")])
+    output = " ".join(result.output.split())
+    assert result.exit_code == 130 and "interrupted: stopped before the end" in output, output
+    assert not list(tmp_path.iterdir())
+
+
 def test_an_output_that_is_an_input_or_another_output_is_refused(tmp_path, monkeypatch):
     from llmdas.enhanced import EnhancedDetector
 

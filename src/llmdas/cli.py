@@ -102,6 +102,16 @@ def user_errors(func):
         ) as exc:
             err_console.print(labelled("[bold red]error:[/]", exc), highlight=False)
             raise typer.Exit(code=1) from None
+        except KeyboardInterrupt:  # typer would exit 130 without a word
+            err_console.print(
+                labelled(
+                    "[bold red]interrupted:[/]",
+                    "stopped before the end; a file is written whole or not at all, so those "
+                    "not yet written are missing, not half-written",
+                ),
+                highlight=False,
+            )
+            raise typer.Exit(code=130) from None
 
     return wrapper
 
