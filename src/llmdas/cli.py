@@ -721,7 +721,8 @@ def check_outputs(
     """Refuse, before any work, an output that is an input file, another output or a directory:
     writing it would destroy what the command reads (or has just written); or one in a folder
     where no file can be made, which would fail only after the work. The outputs named in
-    ``tables`` are written by :func:`llmdas.file_formats.write_table`, and their suffix is checked too."""
+    ``tables`` are written by :func:`llmdas.file_formats.write_table`, and their suffix is
+    checked too."""
     taken = {path.resolve(): option for option, path in inputs.items() if path and path.is_file()}
     for option, path in outputs.items():
         if path is None:

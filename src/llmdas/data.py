@@ -91,7 +91,8 @@ def list_datasets(directory: str | Path | None = None) -> list[str]:
 
 def dataset_file(directory: str | Path, name: str) -> Path | None:
     """The file of dataset ``name`` in ``directory``: ``name`` itself, or ``name`` plus one of
-    :data:`~llmdas.file_formats.DATASET_SUFFIXES`; ``None`` if there is none, and an error if two files are it."""
+    :data:`~llmdas.file_formats.DATASET_SUFFIXES`; ``None`` if there is none, and an error if two
+    files are it."""
     # os.path.isfile, not Path.is_file: a name too long for a file is no file, not an OSError
     named_in_full = Path(directory) / name
     if suffix_of(named_in_full) in DATASET_SUFFIXES and os.path.isfile(named_in_full):
