@@ -670,6 +670,18 @@ def test_ctrl_c_during_a_fit_says_so_and_writes_nothing(tmp_path, monkeypatch):
     assert not list(tmp_path.iterdir())
 
 
+def test_ctrl_c_while_programs_are_validated_says_so(tmp_path, monkeypatch):
+    import llmdas.store
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(llmdas.store, "validate_store", interrupted)
+    result = runner.invoke(app, ["programs", "validate", str(tmp_path)])
+    output = " ".join(result.output.split())
+    assert result.exit_code == 130 and "interrupted: stopped before the end" in output, output
+
+
 def test_an_output_that_is_an_input_or_another_output_is_refused(tmp_path, monkeypatch):
     from llmdas.enhanced import EnhancedDetector
 

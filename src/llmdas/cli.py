@@ -15,7 +15,7 @@ import tempfile
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import numpy as np
 import typer
@@ -102,18 +102,23 @@ def user_errors(func):
         ) as exc:
             err_console.print(labelled("[bold red]error:[/]", exc), highlight=False)
             raise typer.Exit(code=1) from None
-        except KeyboardInterrupt:  # typer would exit 130 without a word
-            err_console.print(
-                labelled(
-                    "[bold red]interrupted:[/]",
-                    "stopped before the end; a file is written whole or not at all, so those "
-                    "not yet written are missing, not half-written",
-                ),
-                highlight=False,
-            )
-            raise typer.Exit(code=130) from None
+        except KeyboardInterrupt:
+            exit_interrupted()
 
     return wrapper
+
+
+def exit_interrupted() -> NoReturn:
+    """End a command that Ctrl-C stopped with one line and exit code 130 (typer says nothing)."""
+    err_console.print(
+        labelled(
+            "[bold red]interrupted:[/]",
+            "stopped before the end; a file is written whole or not at all, so those not yet "
+            "written are missing, not half-written",
+        ),
+        highlight=False,
+    )
+    raise typer.Exit(code=130) from None
 
 
 def _auc_pr_roc(y: np.ndarray, scores: np.ndarray) -> tuple[float, float]:

@@ -54,6 +54,10 @@ def _one_line_errors(func):
             message = " ".join(str(exc).split())
             err_console.print(labelled("[bold red]error:[/]", message), highlight=False)
             raise typer.Exit(code=1) from None
+        except KeyboardInterrupt:  # outside the loop, which saves its calls itself
+            from llmdas.cli import exit_interrupted
+
+            exit_interrupted()
 
     return wrapper
 
