@@ -532,6 +532,36 @@ def test_cli_benchmark_warns_of_another_run_still_running_into_its_store(tiny_di
     assert "(process 7 on elsewhere, started" in words and "is marked running" in words
 
 
+@pytest.mark.skipif(not Path("/proc/stat").exists(), reason="process start times come from /proc")
+def test_a_process_that_reuses_a_dead_runs_number_is_not_taken_for_it(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    from llmdas.benchmark.store import _started_after
+
+    assert _started_after(os.getpid(), 0.0) and not _started_after(os.getpid(), time.time())
+    with ResultStore(tmp_path / "r.db") as store:
+        run_id = store.start_run(command="llmdas benchmark", config={}, n_planned=1, n_missing=1)
+        # The run was killed an hour ago; a process started since then has its number.
+        newer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        try:
+            store._conn.execute(
+                "UPDATE runs SET runner = ?, started_at = ? WHERE run_id = ?",
+                (f"{socket.gethostname()}:{newer.pid}", time.time() - 3600, run_id),
+            )
+            store._conn.commit()
+            assert store.live_runs() == []
+            store._conn.execute(
+                "UPDATE runs SET started_at = ? WHERE run_id = ?", (time.time() + 60, run_id)
+            )
+            store._conn.commit()
+            assert [run["run_id"] for run in store.live_runs()] == [run_id]
+        finally:
+            newer.kill()
+            newer.wait()
+
+
 def test_a_store_from_before_runs_recorded_their_process_gains_the_column(tmp_path):
     import sqlite3
 

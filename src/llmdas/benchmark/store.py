@@ -96,6 +96,27 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+def _started_after(pid: int, moment: float) -> bool:
+    """Whether process ``pid`` started after ``moment`` (seconds since the epoch).
+
+    A run records its start after its process has started, so a process of the run's number that
+    started later is another one that reuses the number. Told from Linux's ``/proc``; elsewhere,
+    or when it cannot be read, False.
+    """
+    try:
+        # Field 22 of /proc/PID/stat, counting the command's name in parentheses as field 2.
+        ticks = int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19])
+        boot = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+    except (OSError, ValueError, IndexError, StopIteration):
+        return False
+    # btime counts whole seconds: a margin keeps the run's own process from looking younger.
+    return boot + ticks / os.sysconf("SC_CLK_TCK") > moment + 2.0
+
+
 class ResultStore:
     """A SQLite file of benchmark cells (see the module docstring).
 
@@ -272,7 +293,8 @@ class ResultStore:
         """The runs marked running whose process may still be at work: on this machine, those
         whose process is alive; on another, every one (its process cannot be checked from here).
         A run killed without a chance to mark itself (``kill -9``, a lost machine) stays marked
-        running; on this machine it is told apart by its process being gone."""
+        running; on this machine it is told apart by its process being gone, or (on Linux) by a
+        process of that number that started after the run did."""
         host, me = socket.gethostname(), this_process()
         live = []
         for run in self.runs():
@@ -280,6 +302,10 @@ class ResultStore:
             if run["status"] != "running" or not runner or runner == me:
                 continue
             where, _, pid = runner.rpartition(":")
-            if where != host or (pid.isdigit() and _process_alive(int(pid))):
+            if where != host or (
+                pid.isdigit()
+                and _process_alive(int(pid))
+                and not _started_after(int(pid), run["started_at"])
+            ):
                 live.append(run)
         return live
