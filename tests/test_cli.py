@@ -655,13 +655,14 @@ def test_an_output_file_of_unknown_format_is_refused_before_the_fit(tmp_path, mo
     assert not fits and not list(tmp_path.glob("s.*"))
 
 
+def _ctrl_c(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
 def test_ctrl_c_during_a_fit_says_so_and_writes_nothing(tmp_path, monkeypatch):
     from llmdas.enhanced import EnhancedDetector
 
-    def interrupted(self, X, y=None):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(EnhancedDetector, "fit", interrupted)
+    monkeypatch.setattr(EnhancedDetector, "fit", _ctrl_c)
     scores = tmp_path / "s.csv"
     args = ["enhance", "--detector", "PCA", "--data", "demo", "--scores-out", str(scores)]
     result = runner.invoke(app, [*args, "--save", str(tmp_path / "m.joblib")])
@@ -673,10 +674,7 @@ def test_ctrl_c_during_a_fit_says_so_and_writes_nothing(tmp_path, monkeypatch):
 def test_ctrl_c_while_programs_are_validated_says_so(tmp_path, monkeypatch):
     import llmdas.store
 
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(llmdas.store, "validate_store", interrupted)
+    monkeypatch.setattr(llmdas.store, "validate_store", _ctrl_c)
     result = runner.invoke(app, ["programs", "validate", str(tmp_path)])
     output = " ".join(result.output.split())
     assert result.exit_code == 130 and "interrupted: stopped before the end" in output, output
