@@ -532,15 +532,14 @@ def test_cli_benchmark_warns_of_another_run_still_running_into_its_store(tiny_di
     assert "(process 7 on elsewhere, started" in words and "is marked running" in words
 
 
-@pytest.mark.skipif(not Path("/proc/stat").exists(), reason="process start times come from /proc")
 def test_a_process_that_reuses_a_dead_runs_number_is_not_taken_for_it(tmp_path):
     import socket
     import subprocess
     import sys
 
-    from llmdas.benchmark.store import _started_after
+    from llmdas.benchmark.store import _running_since
 
-    assert _started_after(os.getpid(), 0.0) and not _started_after(os.getpid(), time.time())
+    assert not _running_since(os.getpid(), 0.0) and _running_since(os.getpid(), time.time())
     with ResultStore(tmp_path / "r.db") as store:
         run_id = store.start_run(command="llmdas benchmark", config={}, n_planned=1, n_missing=1)
         # The run was killed an hour ago; a process started since then has its number.

@@ -86,35 +86,23 @@ def this_process() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0 checks that the process exists, and sends nothing
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists, and belongs to another user
-        return True
-    return True
-
-
-def _started_after(pid: int, moment: float) -> bool:
-    """Whether process ``pid`` started after ``moment`` (seconds since the epoch).
+def _running_since(pid: int, moment: float) -> bool:
+    """Whether process ``pid`` is running and started by ``moment`` (seconds since the epoch).
 
     A run records its start after its process has started, so a process of the run's number that
-    started later is another one that reuses the number. Told from Linux's ``/proc``; elsewhere,
-    or when it cannot be read, False.
+    started later is another one that reuses the number (psutil reads when it started).
     """
+    import psutil
+
     try:
-        # Field 22 of /proc/PID/stat, counting the command's name in parentheses as field 2.
-        ticks = int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19])
-        boot = next(
-            float(line.split()[1])
-            for line in Path("/proc/stat").read_text().splitlines()
-            if line.startswith("btime ")
-        )
-    except (OSError, ValueError, IndexError, StopIteration):
+        started = psutil.Process(pid).create_time()
+    except psutil.NoSuchProcess:  # gone
         return False
-    # btime counts whole seconds: a margin keeps the run's own process from looking younger.
-    return boot + ticks / os.sysconf("SC_CLK_TCK") > moment + 2.0
+    except psutil.AccessDenied:  # it exists; when it started cannot be read here
+        return True
+    # Start times count from a boot time in whole seconds: a margin keeps the run's own process
+    # from looking younger than the run.
+    return started <= moment + 2.0
 
 
 class ResultStore:
@@ -293,8 +281,8 @@ class ResultStore:
         """The runs marked running whose process may still be at work: on this machine, those
         whose process is alive; on another, every one (its process cannot be checked from here).
         A run killed without a chance to mark itself (``kill -9``, a lost machine) stays marked
-        running; on this machine it is told apart by its process being gone, or (on Linux) by a
-        process of that number that started after the run did."""
+        running; on this machine it is told apart by its process being gone, or by a process of
+        that number that started after the run did."""
         host, me = socket.gethostname(), this_process()
         live = []
         for run in self.runs():
@@ -302,10 +290,6 @@ class ResultStore:
             if run["status"] != "running" or not runner or runner == me:
                 continue
             where, _, pid = runner.rpartition(":")
-            if where != host or (
-                pid.isdigit()
-                and _process_alive(int(pid))
-                and not _started_after(int(pid), run["started_at"])
-            ):
+            if where != host or (pid.isdigit() and _running_since(int(pid), run["started_at"])):
                 live.append(run)
         return live
