@@ -12,7 +12,7 @@ from pyod.models.iforest import IForest
 from sklearn.base import clone
 from sklearn.ensemble import ExtraTreesClassifier
 from sklearn.linear_model import LinearRegression, LogisticRegression
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 from llmdas import EnhancedDetector, SynthesisProgram, load
 from llmdas.detectors import make_detector
@@ -40,6 +40,13 @@ JITTER = SynthesisProgram.from_source(
 CRASH = SynthesisProgram.from_source(
     "def generate_hard_anomalies(n_samples, model, X_train):\n    return 1 / 0\n", name="crash"
 )
+
+
+def classifier_view(det, X):
+    """The rows as the classifier of ``det`` sees them: standardised columns, then the distance."""
+    return np.column_stack(
+        [det.classifier_scaler_.transform(X), det.distance_feature_.transform(X)]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +95,7 @@ def test_paper_fusion_is_minmax_base_plus_weighted_classifier(fitted):
     base = det.base_decision_function(X_new)
     base_train = det.base_scores_
     expected_base = (base - base_train.min()) / (base_train.max() - base_train.min())
-    proba = det.classifier_.predict_proba(det.classifier_scaler_.transform(X_new))[:, 1]
+    proba = det.classifier_.predict_proba(classifier_view(det, X_new))[:, 1]
     clf_train = det.classifier_.oob_decision_function_[: len(X_train), 1]
     expected_clf = (proba - clf_train.min()) / (clf_train.max() - clf_train.min())
     assert det.weight_ == 0.5
@@ -105,7 +112,7 @@ def test_default_fusion_is_tail_evidence_plus_auto_weighted_squared_rank(fitted)
     X_new = np.vstack([X_train[:30], X_train[:5] + 10.0])
     T = TailNormalizer.fit(det.base_scores_)
     U = EcdfNormalizer.fit(oob[: len(X_train)])
-    rank = U.transform(det.classifier_.predict_proba(det.classifier_scaler_.transform(X_new))[:, 1])
+    rank = U.transform(det.classifier_.predict_proba(classifier_view(det, X_new))[:, 1])
     expected = T.transform(det.base_decision_function(X_new)) + det.weight_ * rank**2
     assert np.allclose(det.decision_function(X_new), expected)
     # Far-out rows keep growing past the training range instead of saturating.
@@ -211,6 +218,24 @@ def test_enhancement_helps_on_dependency_anomalies():
         assert enhanced_auc > base_auc + margin, params
 
 
+def test_the_distance_column_finds_rows_between_the_clusters_of_normal_rows():
+    # Digits: every value of an unseen digit is an ordinary pixel value, but the image lies far
+    # from every training image. Trees on the pixels alone see that poorly (docs/method.md).
+    from sklearn.datasets import load_digits
+
+    X, digit = load_digits(return_X_y=True)
+    normal, unseen = X[digit != 4], X[digit == 4][:30]
+    X_test = np.vstack([normal[1::2], unseen])
+    y_test = np.r_[np.zeros(len(normal[1::2])), np.ones(len(unseen))]
+    found = {}
+    for distance_feature in (True, False):
+        det = EnhancedDetector("PCA", distance_feature=distance_feature, random_state=0)
+        det.fit(normal[::2])
+        found[distance_feature] = average_precision_score(y_test, det.decision_function(X_test))
+    assert det.classifier_.n_features_in_ == X.shape[1]  # no distance column when switched off
+    assert found[True] > found[False] + 0.03
+
+
 def test_reproducible_with_random_state(split):
     X_train, X_test, _ = split
     a = EnhancedDetector("IForest", random_state=1).fit(X_train).decision_function(X_test)
@@ -296,7 +321,7 @@ def test_a_classifier_without_probabilities_is_fused_by_its_decision_function(sp
     assert not hasattr(det.classifier_, "predict_proba")
     assert det.weight_ > 0 and 0.5 < det.separability_ <= 1
     parts = det.score_parts(X_test)
-    margin = det.classifier_.decision_function(det.classifier_scaler_.transform(X_test))
+    margin = det.classifier_.decision_function(classifier_view(det, X_test))
     # The classifier's share of each score follows its margin's order among the training rows.
     order = np.argsort(margin, kind="stable")
     assert (np.diff(parts.classifier[order]) >= 0).all() and np.ptp(parts.classifier) > 0
@@ -473,7 +498,7 @@ def test_pickle_and_save_load_round_trip(fitted, tmp_path):
     import joblib
 
     joblib.dump({"llmdas_model": det, "format": 1}, tmp_path / "old.joblib")
-    with pytest.raises(ValueError, match=r"model format 1, this one reads 2, 3 and 4\)"):
+    with pytest.raises(ValueError, match=r"model format 1, this one reads 2, 3, 4 and 5\)"):
         load(tmp_path / "old.joblib")
     (tmp_path / "other.joblib").write_bytes(b"not a model")
     with pytest.raises(ValueError, match="other.joblib is not an llmdas model file"):
@@ -550,11 +575,14 @@ def test_a_model_saved_before_the_squared_rank_keeps_its_scores(fitted, tmp_path
     # Format-2 files written before EcdfNormalizer had ``power`` hold no such field, nor the
     # classifier_scaler_ that came later; they must still load and score as they were fitted:
     # with the plain rank, and the classifier on the rows as they are.
-    det, X_train = fitted
+    _, X_train = fitted
+    det = EnhancedDetector("IForest", program=JITTER, distance_feature=False, random_state=0)
+    det.fit(X_train)
     old = copy.deepcopy(det)
     del old._clf_norm.__dict__["power"]
     del old.classifier_scaler_
     del old._base_map  # format 4
+    del old.distance_feature_  # format 5
     path = old.save(tmp_path / "old.joblib")
     import joblib
 
@@ -631,7 +659,7 @@ def test_row_limits_subsample_program_and_classifier_rows(split):
         "IForest", random_state=0, max_program_rows=60, max_classifier_rows=80
     ).fit(X_train)
     assert det.synthetic_.shape == (30, X_train.shape[1])  # ceil(0.5 * 60)
-    assert det.classifier_.n_features_in_ == X_train.shape[1]
+    assert det.classifier_.n_features_in_ == X_train.shape[1] + 1  # and the distance column
     assert len(det.classifier_.oob_decision_function_) == 80 + 30
     assert det.decision_scores_.shape == (len(X_train),) and np.isfinite(det.decision_scores_).all()
     assert roc_auc_score(y_test, det.decision_function(X_test)) > 0.7
@@ -790,8 +818,10 @@ def test_the_classifier_sees_a_column_whatever_its_offset_and_scale(split, offse
     moved_train, moved_test = X_train.copy(), X_test.copy()
     for X in (moved_train, moved_test):
         X[:, 0] = offset + scale * X[:, 0]
-    reference = EnhancedDetector("ECOD", random_state=0).fit(X_train)
-    moved = EnhancedDetector("ECOD", random_state=0).fit(moved_train)
+    # Without the distance column, which is measured on the columns as they are and so rightly
+    # changes when one column is scaled (the tests of llmdas.neighbours check that one).
+    reference = EnhancedDetector("ECOD", distance_feature=False, random_state=0).fit(X_train)
+    moved = EnhancedDetector("ECOD", distance_feature=False, random_state=0).fit(moved_train)
     assert moved.separability_ == pytest.approx(reference.separability_, abs=0.005)
     share = np.corrcoef(
         moved.score_parts(moved_test).classifier, reference.score_parts(X_test).classifier

@@ -6,7 +6,9 @@ Fitting runs four steps on the normal training rows ``X``:
 2. run the synthesis program in the sandbox with ``n_samples = ceil(n_synthetic * n_train)``; the
    program sees only ``X`` and ``model.predict_score`` (served by the fitted detector); values of
    discrete columns are then put back on the values those columns take (:mod:`llmdas.support`);
-3. train a classifier ``f~`` to tell normal rows (label 0) from synthetic anomalies (label 1);
+3. train a classifier ``f~`` to tell normal rows (label 0) from synthetic anomalies (label 1),
+   on the standardised columns and each row's distance to its nearest training rows
+   (:mod:`llmdas.neighbours`);
 4. fuse ``F(x) = T(f_t(x)) + w * U(f~(x))``, with normalisers ``T`` and ``U`` and the weight ``w``
    fitted on training rows only (see :mod:`llmdas.fusion`). ``normalization="minmax"`` with a
    numeric ``weight`` gives the paper's ``minmax(f_t) + w * minmax(f~)``.
@@ -64,6 +66,7 @@ from llmdas.fusion import (
     make_normalizers,
     separability_weight,
 )
+from llmdas.neighbours import NeighbourDistance
 from llmdas.program import SynthesisProgram
 from llmdas.programs import builtin_program, list_builtin, load_program
 from llmdas.sandbox import ProgramError, SandboxLimits, run_program
@@ -98,21 +101,24 @@ _DEFAULT_TREE_ROWS = 1000
 #: default classifier's settings, ...): benchmark stores hash it, so that a resumed run recomputes
 #: its cells instead of mixing old and new results. 2: strictly increasing base evidence;
 #: 3: squared classifier rank; 4: the classifier sees standardised columns; 5: OCSVM's scores
-#: mapped by ``LogGap`` before ``T``.
-METHOD_VERSION = 5
+#: mapped by ``LogGap`` before ``T``; 6: the classifier also sees the distance to the nearest
+#: training rows.
+METHOD_VERSION = 6
 #: Version of the files written by :meth:`EnhancedDetector.save`; 2 since the base normaliser
 #: became strictly increasing (its fitted attributes changed), 3 since the classifier scores
 #: standardised columns (``classifier_scaler_``), which a reader of format 2 would skip, 4 since
-#: OCSVM's scores are mapped before ``T`` (``_base_map``), which a reader of format 3 would skip.
+#: OCSVM's scores are mapped before ``T`` (``_base_map``), which a reader of format 3 would skip,
+#: 5 since the classifier sees the distance to the nearest training rows (``distance_feature_``).
 #: Older files still load and score as fitted: a normaliser without ``power`` gets 1, a model
-#: without ``classifier_scaler_`` gives its classifier the rows as they are, and one without
-#: ``_base_map`` normalises the raw scores.
-MODEL_FORMAT = 4
+#: without ``classifier_scaler_`` gives its classifier the rows as they are, one without
+#: ``_base_map`` normalises the raw scores, and one without ``distance_feature_`` gives its
+#: classifier the columns alone.
+MODEL_FORMAT = 5
 
 #: The attributes that a finished fit leaves and scoring requires; a fit removes them first.
 _FITTED = ["detector_", "decision_scores_"]
 _RANDOM_SOURCES = (np.random.RandomState, np.random.Generator)
-_READABLE_FORMATS = (2, 3, 4)
+_READABLE_FORMATS = (2, 3, 4, 5)
 
 
 class ScoreParts(NamedTuple):
@@ -196,7 +202,15 @@ class EnhancedDetector(BaseDetector):
         trees (``ExtraTreesClassifier``), each on a bootstrap sample of at most 1000 rows, with
         out-of-bag scoring (cheap, and every row gets an out-of-bag estimate). Without out-of-bag
         estimates the training rows are scored by 5-fold cross-fitting. Any classifier sees the
-        columns standardised by the normal rows it trains on (``classifier_scaler_``).
+        columns standardised by the normal rows it trains on (``classifier_scaler_``) and, with
+        ``distance_feature``, one more column.
+    distance_feature : bool, default=True
+        Give the classifier, as one more column, each row's distance to its 5 nearest training
+        rows (the log of its mean over the median; leave-one-out for the training rows; at most
+        5000 reference rows; :class:`~llmdas.neighbours.NeighbourDistance`). Trees split on
+        single columns and so miss a row that is far from every training row while each of its
+        values is ordinary; with this column they use such distance as far as it separates the
+        synthetic rows (docs/method.md).
     weight : float or "auto", default="auto"
         Weight ``w`` of the classifier's normalised score. ``"auto"``: ``weight_scale *
         max(0, 2 * AUC - 1)`` with AUC the out-of-sample separability of synthetic vs normal rows;
@@ -245,6 +259,8 @@ class EnhancedDetector(BaseDetector):
     classifier_ : fitted classifier, or ``None`` after a fallback
     classifier_scaler_ : fitted ``StandardScaler``, or ``None`` after a fallback; the classifier
         scores ``classifier_scaler_.transform(X)``
+    distance_feature_ : fitted :class:`~llmdas.neighbours.NeighbourDistance`, or ``None`` after a
+        fallback or with ``distance_feature=False``; its column follows the standardised ones
     program_ : SynthesisProgram that was run
     synthetic_ : ndarray of shape (n_synthetic, n_features), or ``None`` after a fallback; the
         rows the classifier trained on (after ``snap_discrete``)
@@ -268,6 +284,7 @@ class EnhancedDetector(BaseDetector):
     # Fitted attributes whose type a type checker cannot infer from their first assignment.
     classifier_: Any
     classifier_scaler_: StandardScaler | None
+    distance_feature_: NeighbourDistance | None
     weight_: float
     separability_: float
     synthetic_: np.ndarray | None
@@ -280,6 +297,7 @@ class EnhancedDetector(BaseDetector):
         max_synthetic: int | None = 5000,
         snap_discrete: bool = True,
         classifier: Any = None,
+        distance_feature: bool = True,
         weight: float | str = "auto",
         weight_scale: float = 3.0,
         normalization: str = "tail",
@@ -300,6 +318,7 @@ class EnhancedDetector(BaseDetector):
         self.max_synthetic = max_synthetic
         self.snap_discrete = snap_discrete
         self.classifier = classifier
+        self.distance_feature = distance_feature
         self.weight = weight
         self.weight_scale = weight_scale
         self.normalization = normalization
@@ -404,7 +423,7 @@ class EnhancedDetector(BaseDetector):
         started = time.perf_counter()
         if self.synthetic_ is None:
             self.classifier_, self.weight_, self.separability_ = None, 0.0, float("nan")
-            self.classifier_scaler_ = None
+            self.classifier_scaler_ = self.distance_feature_ = None
             clf_train = np.zeros(len(X))
         else:
             clf_train = self._fit_classifier(X, self.synthetic_, rng)
@@ -462,7 +481,7 @@ class EnhancedDetector(BaseDetector):
             limit = getattr(self, name)
             if limit is not None and (not isinstance(limit, int) or limit < 2):
                 raise ValueError(f"{name} must be None or an integer >= 2, got {limit!r}")
-        for name in ("snap_discrete", "prefit"):
+        for name in ("snap_discrete", "distance_feature", "prefit"):
             if not isinstance(getattr(self, name), bool | np.bool_):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         n_jobs = self.n_jobs
@@ -598,7 +617,13 @@ class EnhancedDetector(BaseDetector):
         # float32 copies (a column of Unix times, about 1.7e9, then moves in steps of 128 s) and
         # take a column whose values in a node span less than 1e-7 for constant.
         self.classifier_scaler_ = StandardScaler().fit(X[rows])
-        data = _in_float32_range(self.classifier_scaler_.transform(np.vstack([X[rows], synthetic])))
+        own_distance = None
+        self.distance_feature_ = None
+        if self.distance_feature:
+            self.distance_feature_, own_distance = NeighbourDistance.fit(X[rows], rng)
+        data = np.vstack(
+            [self._classifier_input(X[rows], own_distance), self._classifier_input(synthetic)]
+        )
         labels = np.r_[np.zeros(len(rows)), np.ones(len(synthetic))].astype(int)
         clf = self._make_classifier(len(data))
         clf.fit(data, labels)
@@ -685,15 +710,26 @@ class EnhancedDetector(BaseDetector):
 
         By chunks of rows, so that the standardised copy of ``X`` stays small on large data.
         """
-        scaler = getattr(self, "classifier_scaler_", None)  # None in models saved before it
         score = getattr(self.classifier_, _score_method(self.classifier_))
         parts = []
         for start in range(0, len(X), _SCORING_CHUNK_ROWS):
             chunk = X[start : start + _SCORING_CHUNK_ROWS]
-            if scaler is not None:
-                chunk = scaler.transform(chunk)
-            parts.append(_class_1(score(_in_float32_range(chunk))))
+            parts.append(_class_1(score(self._classifier_input(chunk))))
         return np.concatenate(parts) if parts else np.empty(0)
+
+    def _classifier_input(self, X: np.ndarray, distance: np.ndarray | None = None) -> np.ndarray:
+        """What the classifier sees of ``X``: its standardised columns, then its neighbour distance.
+
+        ``distance`` is the distance column when it is already known (the training rows'
+        leave-one-out one); otherwise it is measured.
+        """
+        scaler = getattr(self, "classifier_scaler_", None)  # None in models saved before it
+        neighbours = getattr(self, "distance_feature_", None)  # likewise
+        columns = X if scaler is None else scaler.transform(X)
+        if neighbours is not None:
+            extra = neighbours.transform(X) if distance is None else distance
+            columns = np.column_stack([columns, extra])
+        return _in_float32_range(columns)
 
     def base_decision_function(self, X) -> np.ndarray:
         """The base detector's own (finite) scores of ``X``, for comparison."""
