@@ -152,10 +152,11 @@ def test_enhance_takes_the_papers_fusion_rule_and_amount(tmp_path):
     fit = ["enhance", "--detector", "PCA", "--data", str(tmp_path / "d.npz")]
     fit += ["--scores-out", str(tmp_path / "s.csv"), "--save", str(model)]
     paper = ["--normalization", "minmax", "--weight", "1", "--n-synthetic", "0.1"]
-    result = runner.invoke(app, [*fit, *paper])
+    result = runner.invoke(app, [*fit, *paper, "--no-distance-feature"])
     assert result.exit_code == 0, result.output
     fitted = load(model)
     assert fitted.normalization == "minmax" and fitted.weight_ == 1.0
+    assert fitted.distance_feature_ is None and fitted.classifier_.n_features_in_ == X.shape[1]
     assert len(fitted.synthetic_) == int(np.ceil(0.1 * (y == 0).sum()))
     result = runner.invoke(app, [*fit, "--n-synthetic", "25"])  # a whole number is a count
     assert result.exit_code == 0 and len(load(model).synthetic_) == 25
@@ -334,6 +335,14 @@ def test_info_says_how_the_scores_are_fused(tmp_path):
         assert fusion["base_ceiling"] == (det._base_map.ceiling if ceiling else None)
         text = " ".join(runner.invoke(app, ["info", str(model)]).output.split())
         assert ("-log(" in text) == ceiling and ("min-max" in text) == (not ceiling)
+    # What the classifier sees: the distance column by default (the 357 normal demo rows, all distinct), or not.
+    about = json.loads(runner.invoke(app, ["info", str(model), "--json"]).output)
+    assert about["distance_feature"] == {"neighbours": 5, "reference_rows": 357}
+    text = " ".join(runner.invoke(app, ["info", str(model)]).output.split())
+    assert "classifier input" in text and "357" in text  # the table folds the long line
+    det.set_params(distance_feature=False).fit(X[y == 0]).save(model)
+    about = json.loads(runner.invoke(app, ["info", str(model), "--json"]).output)
+    assert about["distance_feature"] is None
 
 
 def test_info_json_of_a_model_that_fell_back_to_its_detector(tmp_path):

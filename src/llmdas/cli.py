@@ -315,9 +315,17 @@ def enhance(
         str,
         typer.Option(
             help="Score fusion: 'tail' (llmdas's) or 'minmax' (the paper's; with --weight 1 "
-            "--n-synthetic 0.1 its fusion rule and amount of synthetic rows)."
+            "--n-synthetic 0.1 --no-distance-feature its fusion rule, amount of synthetic rows "
+            "and classifier input)."
         ),
     ] = "tail",
+    distance_feature: Annotated[
+        bool,
+        typer.Option(
+            help="Give the classifier each row's distance to its nearest training rows as one "
+            "more column (llmdas's default; the paper's classifier sees the columns alone)."
+        ),
+    ] = True,
     program: Annotated[
         str | None,
         typer.Option(help="Program file or built-in name (default: built-in for the detector)."),
@@ -371,6 +379,7 @@ def enhance(
         weight=_weight(weight),
         n_synthetic=_n_synthetic(n_synthetic),
         normalization=normalization,
+        distance_feature=distance_feature,
         contamination=contamination,
         random_state=seed,
         program_timeout=program_timeout,
@@ -514,6 +523,7 @@ def info(
         ("feature names", "none recorded" if names is None else _name_list(names)),
         ("synthetic anomalies", str(about["n_synthetic"])),
         ("classifier", about["classifier"] or "none"),
+        ("classifier input", _input_text(about["distance_feature"])),
         ("separability", "none" if separability is None else f"{separability:.3f}"),
         ("classifier weight", f"{about['weight']:.3f} (0 = the base detector alone)"),
         ("fusion", _fusion_text(about["fusion"])),
@@ -543,6 +553,15 @@ def _fusion_text(fusion: dict[str, Any]) -> str:
     return text
 
 
+def _input_text(distance: dict[str, int] | None) -> str:
+    if distance is None:
+        return "the standardised columns"
+    return (
+        f"the standardised columns and the distance to the {distance['neighbours']} nearest of "
+        f"{distance['reference_rows']} distinct training rows"
+    )
+
+
 def _name_list(names: list[str]) -> str:
     """``a, b, c``; quoted where a name holds a comma, so that ``'x, mm', y`` reads as two."""
     return (
@@ -569,6 +588,7 @@ def _describe(fitted) -> dict[str, Any]:
     names = getattr(fitted, "feature_names_in_", None)
     separability = float(fitted.separability_)  # NaN after a fallback to the detector
     base_map = getattr(fitted, "_base_map", None)  # absent from models saved before it
+    distance = getattr(fitted, "distance_feature_", None)  # likewise
     return {
         "detector": fitted.detector_name_,
         "detector_params": changed_params(fitted.detector_),
@@ -584,6 +604,9 @@ def _describe(fitted) -> dict[str, Any]:
         "feature_names": None if names is None else [str(name) for name in names],
         "n_synthetic": 0 if fitted.synthetic_ is None else len(fitted.synthetic_),
         "classifier": None if fitted.classifier_ is None else type(fitted.classifier_).__name__,
+        "distance_feature": None
+        if distance is None
+        else {"neighbours": distance.k, "reference_rows": int(distance.index.n_samples_fit_)},
         "separability": separability if math.isfinite(separability) else None,
         "weight": float(fitted.weight_),
         "fusion": {
