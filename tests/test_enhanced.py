@@ -236,6 +236,19 @@ def test_the_distance_column_finds_rows_between_the_clusters_of_normal_rows():
     assert found[True] > found[False] + 0.03
 
 
+def test_rows_closer_to_the_data_than_normal_rows_are_not_taken_for_anomalies(split):
+    # SMOTE-style rows interpolate between training rows, so they lie closer to the data than
+    # training rows do to one another. With the distance column, trees learned "near the data:
+    # synthetic" and ranked the normal test rows nearest the data as anomalies; the column is
+    # left out of such a fit.
+    X_train, _, _ = split
+    det = EnhancedDetector("PCA", program="smote", random_state=0).fit(X_train)
+    assert det.distance_feature_ is None and det.classifier_.n_features_in_ == X_train.shape[1]
+    assert det.weight_ < 0.3
+    kept = EnhancedDetector("PCA", program=JITTER, random_state=0).fit(X_train)
+    assert kept.distance_feature_ is not None
+
+
 def test_reproducible_with_random_state(split):
     X_train, X_test, _ = split
     a = EnhancedDetector("IForest", random_state=1).fit(X_train).decision_function(X_test)

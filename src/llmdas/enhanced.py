@@ -207,10 +207,12 @@ class EnhancedDetector(BaseDetector):
     distance_feature : bool, default=True
         Give the classifier, as one more column, each row's distance to its 5 nearest training
         rows (the log of its mean over the median; leave-one-out for the training rows; at most
-        5000 reference rows; :class:`~llmdas.neighbours.NeighbourDistance`). Trees split on
+        2000 reference rows; :class:`~llmdas.neighbours.NeighbourDistance`). Trees split on
         single columns and so miss a row that is far from every training row while each of its
         values is ordinary; with this column they use such distance as far as it separates the
-        synthetic rows (docs/method.md).
+        synthetic rows (docs/method.md). It is left out of a fit whose synthetic rows are no
+        farther from the training rows than those are from one another (ROC-AUC of the distance
+        at most 0.5), as SMOTE's interpolations: there it could only teach the reverse.
     weight : float or "auto", default="auto"
         Weight ``w`` of the classifier's normalised score. ``"auto"``: ``weight_scale *
         max(0, 2 * AUC - 1)`` with AUC the out-of-sample separability of synthetic vs normal rows;
@@ -260,7 +262,8 @@ class EnhancedDetector(BaseDetector):
     classifier_scaler_ : fitted ``StandardScaler``, or ``None`` after a fallback; the classifier
         scores ``classifier_scaler_.transform(X)``
     distance_feature_ : fitted :class:`~llmdas.neighbours.NeighbourDistance`, or ``None`` after a
-        fallback or with ``distance_feature=False``; its column follows the standardised ones
+        fallback, with ``distance_feature=False``, or when the synthetic rows were no farther from
+        the data than the normal rows; its column follows the standardised ones
     program_ : SynthesisProgram that was run
     synthetic_ : ndarray of shape (n_synthetic, n_features), or ``None`` after a fallback; the
         rows the classifier trained on (after ``snap_discrete``)
@@ -617,14 +620,22 @@ class EnhancedDetector(BaseDetector):
         # float32 copies (a column of Unix times, about 1.7e9, then moves in steps of 128 s) and
         # take a column whose values in a node span less than 1e-7 for constant.
         self.classifier_scaler_ = StandardScaler().fit(X[rows])
-        own_distance = None
-        self.distance_feature_ = None
-        if self.distance_feature:
-            self.distance_feature_, own_distance = NeighbourDistance.fit(X[rows], rng)
-        data = np.vstack(
-            [self._classifier_input(X[rows], own_distance), self._classifier_input(synthetic)]
-        )
         labels = np.r_[np.zeros(len(rows)), np.ones(len(synthetic))].astype(int)
+        self.distance_feature_ = own_distance = synthetic_distance = None
+        if self.distance_feature:
+            neighbours, own_distance = NeighbourDistance.fit(X[rows], rng)
+            synthetic_distance = neighbours.transform(synthetic)
+            # The column tells rows far from the data. Synthetic rows no farther from it than the
+            # normal rows (SMOTE's interpolations) could only teach the trees the reverse, and
+            # the normal test rows nearest the data would then score as anomalies: leave it out.
+            if _roc_auc(labels, np.r_[own_distance, synthetic_distance]) > 0.5:
+                self.distance_feature_ = neighbours
+        data = np.vstack(
+            [
+                self._classifier_input(X[rows], own_distance),
+                self._classifier_input(synthetic, synthetic_distance),
+            ]
+        )
         clf = self._make_classifier(len(data))
         clf.fit(data, labels)
         scores = _out_of_sample_scores(clf, data, labels)
@@ -720,8 +731,8 @@ class EnhancedDetector(BaseDetector):
     def _classifier_input(self, X: np.ndarray, distance: np.ndarray | None = None) -> np.ndarray:
         """What the classifier sees of ``X``: its standardised columns, then its neighbour distance.
 
-        ``distance`` is the distance column when it is already known (the training rows'
-        leave-one-out one); otherwise it is measured.
+        ``distance`` is the distance column when it is already known (as in the fit); otherwise
+        it is measured.
         """
         scaler = getattr(self, "classifier_scaler_", None)  # None in models saved before it
         neighbours = getattr(self, "distance_feature_", None)  # likewise

@@ -25,8 +25,8 @@ __all__ = ["NeighbourDistance"]
 
 #: Neighbours averaged over (PyOD's KNN default).
 DEFAULT_NEIGHBOURS = 5
-#: Reference rows at most: the cost of scoring grows with it, the feature's quality barely.
-DEFAULT_MAX_REFERENCE = 5000
+#: Reference rows at most: the cost grows with it, the feature's quality barely (docs/method.md).
+DEFAULT_MAX_REFERENCE = 2000
 # A reference row nearer than this share of the typical spacing of the reference rows is the
 # row itself; distances below it do not count as evidence of anything.
 _SAME_ROW = 1e-6
