@@ -319,13 +319,14 @@ def enhance(
             "and classifier input)."
         ),
     ] = "tail",
-    distance_feature: Annotated[
+    no_distance_feature: Annotated[
         bool,
         typer.Option(
-            help="Give the classifier each row's distance to its nearest training rows as one "
-            "more column (llmdas's default; the paper's classifier sees the columns alone)."
+            "--no-distance-feature",
+            help="Give the classifier the columns alone, as the paper does, without each row's "
+            "distance to its nearest training rows.",
         ),
-    ] = True,
+    ] = False,
     program: Annotated[
         str | None,
         typer.Option(help="Program file or built-in name (default: built-in for the detector)."),
@@ -379,7 +380,7 @@ def enhance(
         weight=_weight(weight),
         n_synthetic=_n_synthetic(n_synthetic),
         normalization=normalization,
-        distance_feature=distance_feature,
+        distance_feature=not no_distance_feature,
         contamination=contamination,
         random_state=seed,
         program_timeout=program_timeout,

@@ -64,10 +64,8 @@ class NeighbourDistance:
         # Each reference row's nearest is itself (up to rounding); the next is its spacing.
         spacing = float(np.median(index.kneighbors(reference, n_neighbors=2)[0][:, 1]))
         unscaled = cls(index, k, _SAME_ROW * spacing, 1.0)
-        distance = unscaled._mean_distance(X)
+        distance = unscaled._mean_distance(X)  # > 0: floored
         median = float(np.median(distance))
-        if not median > 0:
-            median = float(distance.mean()) or 1.0
         fitted = cls(index, k, unscaled.same_row, median)
         return fitted, np.log(distance / median)
 
