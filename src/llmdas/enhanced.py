@@ -205,9 +205,9 @@ class EnhancedDetector(BaseDetector):
         columns standardised by the normal rows it trains on (``classifier_scaler_``) and, with
         ``distance_feature``, one more column.
     distance_feature : bool, default=True
-        Give the classifier, as one more column, each row's distance to its 5 nearest training
-        rows (the log of its mean over the median; leave-one-out for the training rows; at most
-        2000 reference rows; :class:`~llmdas.neighbours.NeighbourDistance`). Trees split on
+        Give the classifier, as one more column, each row's distance to its 5 nearest distinct
+        training rows (the log of its mean over the median; a row's own copy is skipped, so
+        training rows are measured leave-one-out; at most 2000 reference rows; :class:`~llmdas.neighbours.NeighbourDistance`). Trees split on
         single columns and so miss a row that is far from every training row while each of its
         values is ordinary; with this column they use such distance as far as it separates the
         synthetic rows (docs/method.md). It is left out of a fit whose synthetic rows are no
