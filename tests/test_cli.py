@@ -363,6 +363,7 @@ def test_info_json_of_a_model_that_fell_back_to_its_detector(tmp_path):
     assert about["program"]["author"] is None and about["program"]["generator"] is None
     table = " ".join(runner.invoke(app, ["info", str(model)]).output.split())
     assert f"crash (sha256 {about['program']['sha256'][:12]})" in table and "?" not in table
+    assert about["distance_feature"] is None and "classifier input │ none" in table
 
 
 def test_info_lists_feature_names_so_that_a_comma_in_one_is_not_two(tmp_path):

@@ -524,7 +524,7 @@ def info(
         ("feature names", "none recorded" if names is None else _name_list(names)),
         ("synthetic anomalies", str(about["n_synthetic"])),
         ("classifier", about["classifier"] or "none"),
-        ("classifier input", _input_text(about["distance_feature"])),
+        ("classifier input", _input_text(about) if about["classifier"] else "none"),
         ("separability", "none" if separability is None else f"{separability:.3f}"),
         ("classifier weight", f"{about['weight']:.3f} (0 = the base detector alone)"),
         ("fusion", _fusion_text(about["fusion"])),
@@ -554,7 +554,8 @@ def _fusion_text(fusion: dict[str, Any]) -> str:
     return text
 
 
-def _input_text(distance: dict[str, int] | None) -> str:
+def _input_text(about: dict[str, Any]) -> str:
+    distance = about["distance_feature"]
     if distance is None:
         return "the standardised columns"
     return (
