@@ -249,6 +249,16 @@ def test_rows_closer_to_the_data_than_normal_rows_are_not_taken_for_anomalies(sp
     assert kept.distance_feature_ is not None
 
 
+def test_a_classifier_subsample_of_one_repeated_row_fits_without_the_distance_column():
+    # Heavily repeated data and a small max_classifier_rows can leave the classifier copies of a
+    # single row, between which there is no distance to measure.
+    X = np.vstack([np.zeros((50, 3)), np.ones((1, 3))])
+    with pytest.warns(SmallSampleWarning):  # 2 rows: the weight is noise, and fit says so
+        det = EnhancedDetector("PCA", max_classifier_rows=2, random_state=0).fit(X)
+    assert det.distance_feature_ is None and det.classifier_.n_features_in_ == 3
+    assert np.isfinite(det.decision_function(X)).all()
+
+
 def test_reproducible_with_random_state(split):
     X_train, X_test, _ = split
     a = EnhancedDetector("IForest", random_state=1).fit(X_train).decision_function(X_test)

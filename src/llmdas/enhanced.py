@@ -207,10 +207,11 @@ class EnhancedDetector(BaseDetector):
     distance_feature : bool, default=True
         Give the classifier, as one more column, each row's distance to its 5 nearest distinct
         training rows (the log of its mean over the median; a row's own copy is skipped, so
-        training rows are measured leave-one-out; at most 2000 reference rows; :class:`~llmdas.neighbours.NeighbourDistance`). Trees split on
-        single columns and so miss a row that is far from every training row while each of its
-        values is ordinary; with this column they use such distance as far as it separates the
-        synthetic rows (docs/method.md). It is left out of a fit whose synthetic rows are no
+        training rows are measured leave-one-out; at most 2000 reference rows;
+        :class:`~llmdas.neighbours.NeighbourDistance`). Trees split on single columns and so miss
+        a row that is far from every training row while each of its values is ordinary; with
+        this column they use such distance as far as it separates the synthetic rows
+        (docs/method.md). It is left out of a fit whose synthetic rows are no
         farther from the training rows than those are from one another (ROC-AUC of the distance
         at most 0.5), as SMOTE's interpolations: there it could only teach the reverse.
     weight : float or "auto", default="auto"
@@ -622,7 +623,9 @@ class EnhancedDetector(BaseDetector):
         self.classifier_scaler_ = StandardScaler().fit(X[rows])
         labels = np.r_[np.zeros(len(rows)), np.ones(len(synthetic))].astype(int)
         self.distance_feature_ = own_distance = synthetic_distance = None
-        if self.distance_feature:
+        # A subsample of copies of one row (max_classifier_rows of heavily repeated data) has no
+        # distance between distinct rows to measure: the classifier sees the columns alone.
+        if self.distance_feature and (X[rows] != X[rows[0]]).any():
             neighbours, own_distance = NeighbourDistance.fit(X[rows], rng)
             synthetic_distance = neighbours.transform(synthetic)
             # The column tells rows far from the data. Synthetic rows no farther from it than the

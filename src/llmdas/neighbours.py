@@ -1,4 +1,4 @@
-"""A row's distance to its nearest training rows: the feature the classifier gets beside the columns.
+"""A row's distance to its nearest training rows: the classifier's column beside the data's own.
 
 The normal-vs-synthetic classifier is a forest of axis-parallel trees. It learns well where
 synthetic rows leave a column's usual values, but poorly that a row lies far from *every*
@@ -16,7 +16,7 @@ than the training rows are to one another.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
@@ -34,7 +34,7 @@ _SAME_ROW = 1e-6
 
 @dataclass(frozen=True)
 class NeighbourDistance:
-    """``log(d_k(x) / m)``: mean distance to the ``k`` nearest reference rows, over its median ``m``.
+    """``log(d_k(x) / m)``: mean distance to the ``k`` nearest reference rows over its median ``m``.
 
     The reference rows are the distinct training rows (at most ``max_reference`` of them); the
     nearest of them is skipped when it is the row itself (within ``same_row``).
@@ -53,7 +53,7 @@ class NeighbourDistance:
         k: int = DEFAULT_NEIGHBOURS,
         max_reference: int = DEFAULT_MAX_REFERENCE,
     ) -> tuple[NeighbourDistance, np.ndarray]:
-        """Fit on the training rows ``X`` (two distinct ones at least); return it and their feature."""
+        """Fit on the training rows ``X`` (two distinct ones at least); return it, their feature."""
         reference = np.unique(X, axis=0)
         if len(reference) < 2:
             raise ValueError("measuring distances between rows needs two distinct rows at least")
@@ -63,11 +63,10 @@ class NeighbourDistance:
         index = NearestNeighbors(n_neighbors=k + 1).fit(reference)
         # Each reference row's nearest is itself (up to rounding); the next is its spacing.
         spacing = float(np.median(index.kneighbors(reference, n_neighbors=2)[0][:, 1]))
-        unscaled = cls(index, k, _SAME_ROW * spacing, 1.0)
+        unscaled = cls(index, k, _SAME_ROW * spacing, median=1.0)
         distance = unscaled._mean_distance(X)  # > 0: floored
-        median = float(np.median(distance))
-        fitted = cls(index, k, unscaled.same_row, median)
-        return fitted, np.log(distance / median)
+        fitted = replace(unscaled, median=float(np.median(distance)))
+        return fitted, np.log(distance / fitted.median)
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """The feature of rows ``X``: any rows, training rows included."""
