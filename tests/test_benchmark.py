@@ -727,8 +727,8 @@ def test_cli_reports_bad_input(tiny_dir, tmp_path):
         ("--detectors", "PCA,pca", "--detectors gives PCA more than once"),
         ("--datasets", " , ", "no datasets given (leave --datasets out to run them all)"),
         ("--jobs", "0", "--jobs must be >= 1"),
-        ("--backend", "ray", "--backend must be loky or dask"),
-        ("--scheduler", "tcp://127.0.0.1:1", "--scheduler needs --backend dask"),
+        ("--backend", "spark", "--backend must be loky, dask or ray"),
+        ("--scheduler", "tcp://127.0.0.1:1", "--scheduler needs --backend dask or ray"),
         ("--split", "half", "--split must be paper or random"),
     ]:
         result = CliRunner().invoke(

@@ -1,9 +1,10 @@
-"""Benchmark checks that start processes: SIGKILL mid-run and resume, dask.distributed vs local.
+"""Benchmark checks that start processes: SIGKILL mid-run and resume, dask and Ray vs local.
 
 The SIGKILL test runs ``llmdas benchmark`` as a subprocess on three small datasets of the shared
 directory (skipped with a reason when it is absent) and kills its whole process group once some
 groups are stored; it needs tens of seconds, hence ``@pytest.mark.slow`` (``make benchmark-tests``).
-The dask test starts a real two-process ``LocalCluster`` on a tiny grid (about 10 s).
+The dask test starts a real two-process ``LocalCluster`` on a tiny grid (about 10 s), the Ray
+test a local Ray runtime of two CPUs (about 5 s).
 """
 
 from __future__ import annotations
@@ -169,5 +170,54 @@ def test_a_scheduler_out_of_reach_names_the_option(address, error, message, tmp_
             pytest.raises(error) as info,
         ):
             run_plan(plan, store, backend="dask", scheduler=address)
+        assert str(info.value).startswith(message)
+        assert store.runs()[-1]["status"].startswith("failed") and store.count() == 0
+
+
+def test_ray_local_runtime_equals_local_run(tmp_path):
+    pytest.importorskip("ray")
+    for i, name in enumerate(["one", "two"]):
+        _tiny(tmp_path / f"{name}.npz", seed=i)
+
+    def plan(store):
+        dets = ["PCA", "IForest"]
+        return make_plan(
+            data_dir=tmp_path, datasets=["one", "two"], detectors=dets,
+            methods=parse_methods("builtin,none", detectors=dets), seeds=[3],
+            split="paper", existing=store.existing_keys(),
+        )  # fmt: skip
+
+    with ResultStore(tmp_path / "local.db") as store:
+        run_plan(plan(store), store, jobs=1)
+    with ResultStore(tmp_path / "ray.db") as store:
+        result = run_plan(plan(store), store, jobs=2, backend="ray")
+        workers = {row["worker"] for row in result["rows"]}
+    local, remote = _values(tmp_path / "local.db"), _values(tmp_path / "ray.db")
+    assert len(local) == 2 * 2 * 2
+    assert remote == local
+    assert len(workers) >= 1 and all(str(os.getpid()) not in w for w in workers)
+
+
+@pytest.mark.parametrize(
+    ("address", "error", "message"),
+    [
+        ("127.0.0.1:1", OSError, "cannot reach the Ray cluster at 127.0.0.1:1 (--scheduler): "),
+        ("auto", ConnectionError, "cannot start on the Ray cluster auto (--scheduler): "),
+    ],
+)
+def test_a_ray_address_out_of_reach_names_the_option(
+    address, error, message, tmp_path, monkeypatch
+):
+    pytest.importorskip("ray")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    _tiny(tmp_path / "one.npz", seed=0)
+    with ResultStore(tmp_path / "r.db") as store:
+        plan = make_plan(
+            data_dir=tmp_path, datasets=["one"], detectors=["PCA"],
+            methods=parse_methods("none", detectors=["PCA"]), seeds=[3],
+            split="paper", existing=store.existing_keys(),
+        )  # fmt: skip
+        with pytest.raises(error) as info:
+            run_plan(plan, store, backend="ray", scheduler=address)
         assert str(info.value).startswith(message)
         assert store.runs()[-1]["status"].startswith("failed") and store.count() == 0

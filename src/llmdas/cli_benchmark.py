@@ -65,10 +65,13 @@ def benchmark(
         str | None, typer.Option(help="Comma-separated dataset names (default: all in --data).")
     ] = None,
     jobs: Annotated[int, typer.Option(help="Parallel worker processes.")] = 1,
-    backend: Annotated[str, typer.Option(help="loky (local processes) or dask.")] = "loky",
+    backend: Annotated[str, typer.Option(help="loky (local processes), dask or ray.")] = "loky",
     scheduler: Annotated[
         str | None,
-        typer.Option(help="dask scheduler address (host:port); none: start a LocalCluster."),
+        typer.Option(
+            help="dask scheduler address (host:port) or Ray cluster address (host:port, auto); "
+            "none: start a local cluster of --jobs workers."
+        ),
     ] = None,
     programs: Annotated[
         Path | None,
@@ -100,10 +103,10 @@ def benchmark(
     if jobs < 1:
         raise typer.BadParameter("--jobs must be >= 1")
     seconds_option(program_timeout, "--program-timeout")
-    if backend not in ("loky", "dask"):
-        raise typer.BadParameter("--backend must be loky or dask")
-    if scheduler is not None and backend != "dask":
-        raise typer.BadParameter("--scheduler needs --backend dask")
+    if backend not in ("loky", "dask", "ray"):
+        raise typer.BadParameter("--backend must be loky, dask or ray")
+    if scheduler is not None and backend == "loky":
+        raise typer.BadParameter("--scheduler needs --backend dask or ray")
     if split not in ("paper", "random"):
         raise typer.BadParameter("--split must be paper or random")
     directory = data if data is not None else default_data_dir()
@@ -132,10 +135,10 @@ def benchmark(
             seeds=seed_list,
             split=split,
             existing=existing,
-            blas_threads=1 if (jobs > 1 or backend == "dask") else None,
+            blas_threads=1 if (jobs > 1 or backend != "loky") else None,
             program_timeout=program_timeout,
         )
-        where = f"dask {scheduler or 'LocalCluster'}" if backend == "dask" else f"loky x{jobs}"
+        where = f"loky x{jobs}" if backend == "loky" else f"{backend} {scheduler or 'local'}"
         console.print(
             f"[bold]benchmark[/]: {len(names)} datasets × {len(dets)} detectors, "
             f"{plan.n_planned} cells planned, {plan.n_planned - plan.n_missing} already in "
@@ -212,7 +215,7 @@ def _warn_of_live_runs(results, store: Path) -> None:
         err_console.print(
             f"warning: run {run['run_id']} of {store} (process {pid} on {where}, started "
             f"{started}) {state}; cells that both runs still need are computed by both. To "
-            "spread one benchmark over more cores or machines, use --jobs or --backend dask",
+            "spread one benchmark over more cores or machines, use --jobs or --backend dask or ray",
             highlight=False,
         )
 

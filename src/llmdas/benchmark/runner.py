@@ -1,4 +1,4 @@
-"""Computing benchmark groups, locally (serial or joblib/loky) or on a dask.distributed cluster.
+"""Computing benchmark groups, locally (serial or joblib/loky) or on a dask.distributed or Ray cluster.
 
 :func:`run_group` is the worker function: it loads the dataset (once per worker process), fits the
 base detector once for the group, and evaluates every method on it with
@@ -12,6 +12,7 @@ first, so that the parent can commit them to the store one group at a time.
 from __future__ import annotations
 
 import hashlib
+import socket
 import time
 import traceback
 import uuid
@@ -317,12 +318,17 @@ def execute(
     ``backend="loky"`` runs in this process when ``jobs == 1`` and in ``jobs`` joblib/loky worker
     processes otherwise. ``backend="dask"`` submits the groups to the dask.distributed scheduler at
     ``scheduler`` (``host:port``), or, when it is ``None``, to a ``LocalCluster`` of ``jobs``
-    single-threaded worker processes started for the run.
+    single-threaded worker processes started for the run. ``backend="ray"`` runs each group as a
+    Ray task of one CPU, on the cluster at ``scheduler`` (a Ray address: ``host:port`` or
+    ``auto``), on the Ray runtime this process has already started, or, failing both, on a local
+    Ray runtime of ``jobs`` CPUs started for the run.
     """
     if not groups:
         return
     if backend == "dask":
         yield from _execute_dask(groups, jobs=jobs, scheduler=scheduler)
+    elif backend == "ray":
+        yield from _execute_ray(groups, jobs=jobs, scheduler=scheduler)
     elif backend == "loky":
         if jobs == 1:
             for group in groups:
@@ -330,7 +336,7 @@ def execute(
         else:
             yield from _execute_loky(groups, jobs=jobs)
     else:
-        raise ValueError(f"backend must be 'loky' or 'dask', got {backend!r}")
+        raise ValueError(f"backend must be 'loky', 'dask' or 'ray', got {backend!r}")
 
 
 def _execute_loky(groups: list[Group], *, jobs: int) -> Iterator[tuple[Group, list[dict]]]:
@@ -404,6 +410,53 @@ def _execute_dask(
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _execute_ray(
+    groups: list[Group], *, jobs: int, scheduler: str | None
+) -> Iterator[tuple[Group, list[dict]]]:
+    try:
+        import ray
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("--backend ray needs Ray: pip install 'llmdas[ray]'") from exc
+    started_here = not ray.is_initialized()
+    if started_here:
+        if scheduler is None:
+            ray.init(num_cpus=max(1, jobs), include_dashboard=False, log_to_driver=False)
+        else:
+            _check_ray_address(scheduler)
+            try:
+                ray.init(address=scheduler, log_to_driver=False)
+            except (ConnectionError, ValueError) as exc:  # no cluster at "auto", a bad port
+                raise type(exc)(
+                    f"cannot start on the Ray cluster {scheduler} (--scheduler): {exc}"
+                ) from None
+    try:
+        # No retries: a group that kills its worker (out of memory, say) would only do it again.
+        task = ray.remote(num_cpus=1, max_retries=0)(run_group)
+        pending = {task.remote(group): group for group in groups}  # longest groups first
+        while pending:
+            (finished,), _ = ray.wait(list(pending), num_returns=1)
+            group = pending.pop(finished)
+            try:
+                rows = ray.get(finished)
+            except ray.exceptions.RayError as exc:  # a worker died, or run_group raised
+                rows = failed_rows(group, f"worker failed: {_error_text(exc)}")
+            yield group, rows
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _check_ray_address(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast on a ``host:port`` that does not answer: ``ray.init`` would wait on it for ever."""
+    host, colon, port = address.rpartition(":")
+    if not colon or "://" in address or not port.isdigit():
+        return  # "auto", "ray://...", or a malformed address that ray.init reports itself
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise OSError(f"cannot reach the Ray cluster at {address} (--scheduler): {exc}") from None
 
 
 def run_plan(
