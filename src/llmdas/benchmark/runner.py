@@ -12,7 +12,9 @@ first, so that the parent can commit them to the store one group at a time.
 from __future__ import annotations
 
 import hashlib
+import signal
 import socket
+import threading
 import time
 import traceback
 import uuid
@@ -421,16 +423,7 @@ def _execute_ray(
         raise ImportError("--backend ray needs Ray: pip install 'llmdas[ray]'") from exc
     started_here = not ray.is_initialized()
     if started_here:
-        if scheduler is None:
-            ray.init(num_cpus=max(1, jobs), include_dashboard=False, log_to_driver=False)
-        else:
-            _check_ray_address(scheduler)
-            try:
-                ray.init(address=scheduler, log_to_driver=False)
-            except (ConnectionError, ValueError) as exc:  # no cluster at "auto", a bad port
-                raise type(exc)(
-                    f"cannot start on the Ray cluster {scheduler} (--scheduler): {exc}"
-                ) from None
+        _init_ray(ray, jobs=jobs, scheduler=scheduler)
     try:
         # No retries: a group that kills its worker (out of memory, say) would only do it again.
         task = ray.remote(num_cpus=1, max_retries=0)(run_group)
@@ -446,6 +439,27 @@ def _execute_ray(
     finally:
         if started_here:
             ray.shutdown()
+
+
+def _init_ray(ray, *, jobs: int, scheduler: str | None) -> None:
+    """Start a local Ray runtime of ``jobs`` CPUs, or join the cluster at ``scheduler``."""
+    if scheduler is not None:
+        _check_ray_address(scheduler)
+    # ray.init replaces the SIGTERM handler with sys.exit: put back the caller's (the CLI's turns
+    # SIGTERM into Ctrl-C, which marks the run interrupted and stops the workers).
+    on_sigterm = signal.getsignal(signal.SIGTERM)
+    try:
+        if scheduler is None:
+            ray.init(num_cpus=max(1, jobs), include_dashboard=False, log_to_driver=False)
+        else:
+            ray.init(address=scheduler, log_to_driver=False)
+    except (ConnectionError, ValueError) as exc:  # no cluster at "auto", a port that is no number
+        raise type(exc)(
+            f"cannot start on the Ray cluster {scheduler} (--scheduler): {exc}"
+        ) from None
+    finally:
+        if on_sigterm is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, on_sigterm)
 
 
 def _check_ray_address(address: str, timeout_s: float = 5.0) -> None:
