@@ -9,6 +9,7 @@ test a local Ray runtime of two CPUs (about 5 s).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -117,30 +118,46 @@ def _tiny(path, seed, n_normal=90, n_anom=10, d=5):
     np.savez(path, X=X, y=y)
 
 
-def test_dask_local_cluster_equals_local_run(tmp_path):
-    distributed = pytest.importorskip("distributed")
-    for i, name in enumerate(["one", "two"]):
+def _tiny_grid(
+    tmp_path, datasets=("one", "two"), detectors=("PCA", "IForest"), methods="builtin,none"
+):
+    """Tiny datasets in ``tmp_path`` and the plan of their grid for a store (seed 3)."""
+    for i, name in enumerate(datasets):
         _tiny(tmp_path / f"{name}.npz", seed=i)
 
     def plan(store):
-        dets = ["PCA", "IForest"]
         return make_plan(
-            data_dir=tmp_path, datasets=["one", "two"], detectors=dets,
-            methods=parse_methods("builtin,none", detectors=dets), seeds=[3],
+            data_dir=tmp_path, datasets=list(datasets), detectors=list(detectors),
+            methods=parse_methods(methods, detectors=list(detectors)), seeds=[3],
             split="paper", existing=store.existing_keys(),
         )  # fmt: skip
 
+    return plan
+
+
+@contextlib.contextmanager
+def _two_workers(backend):
+    """The ``scheduler`` of a cluster of two worker processes on this machine."""
+    if backend == "dask":
+        distributed = pytest.importorskip("distributed")
+        with distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster:
+            yield cluster.scheduler_address
+    else:
+        pytest.importorskip("ray")
+        yield None  # run_plan starts a local Ray runtime of jobs=2 CPUs
+
+
+@pytest.mark.parametrize("backend", ["dask", "ray"])
+def test_a_cluster_run_equals_the_local_run(backend, tmp_path):
+    plan = _tiny_grid(tmp_path)
     with ResultStore(tmp_path / "local.db") as store:
         run_plan(plan(store), store, jobs=1)
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        ResultStore(tmp_path / "dask.db") as store,
-    ):
-        result = run_plan(plan(store), store, backend="dask", scheduler=cluster.scheduler_address)
+    with _two_workers(backend) as scheduler, ResultStore(tmp_path / "cluster.db") as store:
+        result = run_plan(plan(store), store, jobs=2, backend=backend, scheduler=scheduler)
         workers = {row["worker"] for row in result["rows"]}
-    local, remote = _values(tmp_path / "local.db"), _values(tmp_path / "dask.db")
+    local, remote = _values(tmp_path / "local.db"), _values(tmp_path / "cluster.db")
     assert len(local) == 2 * 2 * 2
     assert all(v[-1] is None for v in local.values())
     assert remote == local
@@ -148,76 +165,26 @@ def test_dask_local_cluster_equals_local_run(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("address", "error", "message"),
+    ("backend", "address", "error", "message"),
     [
-        ("127.0.0.1:1", OSError, "cannot reach the dask scheduler 127.0.0.1:1 (--scheduler): "),
-        ("tcp://127.0.0.1:abc", ValueError, "--scheduler 'tcp://127.0.0.1:abc' is not a dask"),
+        ("dask", "127.0.0.1:1", OSError, "cannot reach the dask scheduler 127.0.0.1:1 (--scheduler): "),
+        ("dask", "tcp://127.0.0.1:abc", ValueError, "--scheduler 'tcp://127.0.0.1:abc' is not a dask"),
+        ("ray", "127.0.0.1:1", OSError, "cannot reach the Ray cluster at 127.0.0.1:1 (--scheduler): "),
+        ("ray", "auto", ConnectionError, "cannot start on the Ray cluster auto (--scheduler): "),
     ],
-)
-def test_a_scheduler_out_of_reach_names_the_option(address, error, message, tmp_path):
-    pytest.importorskip("distributed")
-    import dask
-
-    _tiny(tmp_path / "one.npz", seed=0)
-    with ResultStore(tmp_path / "r.db") as store:
-        plan = make_plan(
-            data_dir=tmp_path, datasets=["one"], detectors=["PCA"],
-            methods=parse_methods("none", detectors=["PCA"]), seeds=[3],
-            split="paper", existing=store.existing_keys(),
-        )  # fmt: skip
-        with (
-            dask.config.set({"distributed.comm.timeouts.connect": "1s"}),
-            pytest.raises(error) as info,
-        ):
-            run_plan(plan, store, backend="dask", scheduler=address)
-        assert str(info.value).startswith(message)
-        assert store.runs()[-1]["status"].startswith("failed") and store.count() == 0
-
-
-def test_ray_local_runtime_equals_local_run(tmp_path):
-    pytest.importorskip("ray")
-    for i, name in enumerate(["one", "two"]):
-        _tiny(tmp_path / f"{name}.npz", seed=i)
-
-    def plan(store):
-        dets = ["PCA", "IForest"]
-        return make_plan(
-            data_dir=tmp_path, datasets=["one", "two"], detectors=dets,
-            methods=parse_methods("builtin,none", detectors=dets), seeds=[3],
-            split="paper", existing=store.existing_keys(),
-        )  # fmt: skip
-
-    with ResultStore(tmp_path / "local.db") as store:
-        run_plan(plan(store), store, jobs=1)
-    with ResultStore(tmp_path / "ray.db") as store:
-        result = run_plan(plan(store), store, jobs=2, backend="ray")
-        workers = {row["worker"] for row in result["rows"]}
-    local, remote = _values(tmp_path / "local.db"), _values(tmp_path / "ray.db")
-    assert len(local) == 2 * 2 * 2
-    assert remote == local
-    assert len(workers) >= 1 and all(str(os.getpid()) not in w for w in workers)
-
-
-@pytest.mark.parametrize(
-    ("address", "error", "message"),
-    [
-        ("127.0.0.1:1", OSError, "cannot reach the Ray cluster at 127.0.0.1:1 (--scheduler): "),
-        ("auto", ConnectionError, "cannot start on the Ray cluster auto (--scheduler): "),
-    ],
-)
-def test_a_ray_address_out_of_reach_names_the_option(
-    address, error, message, tmp_path, monkeypatch
+)  # fmt: skip
+def test_a_scheduler_out_of_reach_names_the_option(
+    backend, address, error, message, tmp_path, monkeypatch
 ):
-    pytest.importorskip("ray")
-    monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    _tiny(tmp_path / "one.npz", seed=0)
-    with ResultStore(tmp_path / "r.db") as store:
-        plan = make_plan(
-            data_dir=tmp_path, datasets=["one"], detectors=["PCA"],
-            methods=parse_methods("none", detectors=["PCA"]), seeds=[3],
-            split="paper", existing=store.existing_keys(),
-        )  # fmt: skip
+    pytest.importorskip("distributed" if backend == "dask" else "ray")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)  # else "auto" means that cluster
+    plan = _tiny_grid(tmp_path, datasets=("one",), detectors=("PCA",), methods="none")
+    with ResultStore(tmp_path / "r.db") as store, contextlib.ExitStack() as limits:
+        if backend == "dask":
+            import dask
+
+            limits.enter_context(dask.config.set({"distributed.comm.timeouts.connect": "1s"}))
         with pytest.raises(error) as info:
-            run_plan(plan, store, backend="ray", scheduler=address)
+            run_plan(plan(store), store, backend=backend, scheduler=address)
         assert str(info.value).startswith(message)
         assert store.runs()[-1]["status"].startswith("failed") and store.count() == 0
