@@ -1,11 +1,12 @@
 """Compare fusion-weight rules offline, on the issue-8 tuning/validation halves.
 
 Fits the default ``EnhancedDetector`` once per (dataset, detector, seed) under the paper split,
-keeps the normalised test scores ``T(f_t)``, the classifier's plain rank ``U`` and two
+keeps the normalised test scores ``T(f_t)``, the classifier's tail evidence ``C`` (the library's
+fusion) and its plain rank ``U``, and two
 training-only signals — the classifier's out-of-bag separability of synthetic vs normal rows
 (``separability_``) and the base detector's own separability of the same rows (ROC-AUC of its
-scores of the synthetic rows against its training scores) — and then scores ``F = T + w * V(U)`` for each rule below without
-refitting. For reference it also prints what a per-dataset choice of rule made *with test labels*
+scores of the synthetic rows against its training scores) — and then scores ``F = T + w * V`` for each rule below without
+refitting, ``V`` being ``C`` or a transform of ``U``. For reference it also prints what a per-dataset choice of rule made *with test labels*
 would reach (the paper's protocol), which bounds every fixed rule on these two scores.
 Halves as in ``split_halves.py``: datasets sorted by name, even positions tune, odd validate.
 
@@ -24,7 +25,6 @@ import itertools
 import pickle
 import warnings
 from collections import defaultdict
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +69,7 @@ def collect(path: Path, detector: str, seed: int, variant: str = "default") -> d
     from llmdas import EnhancedDetector
     from llmdas.data import load_dataset, paper_split
     from llmdas.detectors import score_detector
+    from llmdas.fusion import EcdfNormalizer
 
     warnings.filterwarnings("ignore")
     X_train, X_test, y_test = paper_split(*load_dataset(path))
@@ -77,14 +78,16 @@ def collect(path: Path, detector: str, seed: int, variant: str = "default") -> d
     base_test = score_detector(det.detector_, X_test, reference=det.base_scores_)
     base_synthetic = score_detector(det.detector_, det.synthetic_, reference=det.base_scores_)
     labels = np.r_[np.zeros(len(X_train)), np.ones(len(det.synthetic_))]
+    classifier_test = det._classifier_scores(X_test)
     return {
         "dataset": path.stem,
         "detector": detector,
         "variant": variant,
         "y": y_test,
         "T": det._base_evidence(base_test),  # on the scale the library fuses (OCSVM: LogGap)
-        # The plain rank, whatever power the library's normaliser applies on top of it.
-        "U": replace(det._clf_norm, power=1.0).transform(det._classifier_scores(X_test)),
+        "C": det._clf_norm.transform(classifier_test),  # as the library fuses it
+        # The plain rank among the classifier's out-of-sample scores of the training rows.
+        "U": EcdfNormalizer.fit(det.classifier_scores_).transform(classifier_test),
         "clf_sep": det.separability_,
         "base_sep": roc_auc_score(labels, np.r_[det.base_scores_, base_synthetic]),
     }
@@ -98,34 +101,40 @@ def _tail(u: np.ndarray) -> np.ndarray:
     return -np.log(np.clip(1.0 - u, 1e-3, 1.0))
 
 
-#: name -> (transform V of the classifier's rank score, weight from the cell's training signals)
+def _u(power: float):
+    return lambda c: c["U"] ** power
+
+
+#: name -> (the classifier's evidence V of a cell, weight from the cell's training signals)
 RULES = {
-    "default: U², w = 3·gain(clf)": (lambda u: u**2, lambda c: 3.0 * _gain(c["clf_sep"])),
-    "U², w = 4·gain(clf)": (lambda u: u**2, lambda c: 4.0 * _gain(c["clf_sep"])),
-    "U², w = 5·gain(clf)": (lambda u: u**2, lambda c: 5.0 * _gain(c["clf_sep"])),
-    "U³, w = 3·gain(clf)": (lambda u: u**3, lambda c: 3.0 * _gain(c["clf_sep"])),
-    "U⁴, w = 3·gain(clf)": (lambda u: u**4, lambda c: 3.0 * _gain(c["clf_sep"])),
-    "U, w = 3·gain(clf) (the default before U²)": (
-        lambda u: u,
-        lambda c: 3.0 * _gain(c["clf_sep"]),
-    ),
+    "default: C, w = 0.7·gain(clf)": (lambda c: c["C"], lambda c: 0.7 * _gain(c["clf_sep"])),
+    **{
+        f"C, w = {K}·gain(clf)": (lambda c: c["C"], lambda c, K=K: K * _gain(c["clf_sep"]))
+        for K in (0.5, 0.6, 0.8, 1.0)
+    },
+    "U², w = 3·gain(clf) (the default before C)": (_u(2), lambda c: 3.0 * _gain(c["clf_sep"])),
+    "U², w = 4·gain(clf)": (_u(2), lambda c: 4.0 * _gain(c["clf_sep"])),
+    "U², w = 5·gain(clf)": (_u(2), lambda c: 5.0 * _gain(c["clf_sep"])),
+    "U³, w = 3·gain(clf)": (_u(3), lambda c: 3.0 * _gain(c["clf_sep"])),
+    "U⁴, w = 3·gain(clf)": (_u(4), lambda c: 3.0 * _gain(c["clf_sep"])),
+    "U, w = 3·gain(clf) (the default before U²)": (_u(1), lambda c: 3.0 * _gain(c["clf_sep"])),
     "U, w = 3·gain(clf)·(1 − gain(base))": (
-        lambda u: u,
+        _u(1),
         lambda c: 3.0 * _gain(c["clf_sep"]) * (1.0 - _gain(c["base_sep"])),
     ),
-    "−log(1−U), w = 1·gain(clf)": (_tail, lambda c: _gain(c["clf_sep"])),
+    "−log(1−U), w = 1·gain(clf)": (lambda c: _tail(c["U"]), lambda c: _gain(c["clf_sep"])),
     "−log(1−U), w = 1·gain(clf)·(1 − gain(base))": (
-        _tail,
+        lambda c: _tail(c["U"]),
         lambda c: _gain(c["clf_sep"]) * (1.0 - _gain(c["base_sep"])),
     ),
 }
 
 
-def deltas(cells: list[dict], detector: str, transform, weight) -> dict[str, float]:
-    """Δ AUC-PR of ``F = T + w · V(U)`` over the base alone, per dataset (mean over seeds)."""
+def deltas(cells: list[dict], detector: str, evidence, weight) -> dict[str, float]:
+    """Δ AUC-PR of ``F = T + w · V`` over the base alone, per dataset (mean over seeds)."""
     per_dataset = defaultdict(list)
     for c in (c for c in cells if c["detector"] == detector):
-        fused = c["T"] + weight(c) * transform(c["U"])
+        fused = c["T"] + weight(c) * evidence(c)
         per_dataset[c["dataset"]].append(average_precision_score(c["y"], fused) - c["base_ap"])
     return {name: float(np.mean(v)) for name, v in per_dataset.items()}
 
@@ -145,8 +154,8 @@ def evaluate(cells: list[dict], transform, weight) -> list[str]:
     return lines
 
 
-#: Transforms ``V`` of the classifier's rank, for the oracle and the ``--family`` search.
-TRANSFORMS = {"U": lambda u: u, "U²": lambda u: u**2, "−log(1−U)": _tail}
+#: The classifier's evidence ``V``, for the oracle and the ``--family`` search.
+TRANSFORMS = {"U": _u(1), "U²": _u(2), "−log(1−U)": lambda c: _tail(c["U"]), "C": lambda c: c["C"]}
 #: Weights the per-dataset oracle may pick from (with each transform of ``U``).
 ORACLE_WEIGHTS = (0, 0.1, 0.25, 0.5, 1, 2, 3, 4, 6, 10, 30, 1000)
 
@@ -160,7 +169,7 @@ def oracle(cells: list[dict]) -> list[str]:
         for c in (c for c in cells if c["detector"] == detector):
             for name, transform in TRANSFORMS.items():
                 for w in ORACLE_WEIGHTS:
-                    fused = c["T"] + w * transform(c["U"])
+                    fused = c["T"] + w * transform(c)
                     per_dataset[c["dataset"]][(name, w)].append(
                         average_precision_score(c["y"], fused) - c["base_ap"]
                     )
@@ -169,8 +178,8 @@ def oracle(cells: list[dict]) -> list[str]:
     return lines
 
 
-#: The rule family searched by ``--family``: w = K · gain(clf)^a · (1 − gain(base))^b on each of
-#: the three transforms of ``U``.
+#: The rule family searched by ``--family``: w = K · gain(clf)^a · (1 − gain(base))^b on each
+#: evidence ``V`` of ``TRANSFORMS``.
 FAMILY_K, FAMILY_A, FAMILY_B = (1, 2, 3, 5, 8), (0.5, 1, 2), (0, 0.5, 1, 2)
 
 
@@ -221,11 +230,11 @@ def classifier_alone(cells: list[dict], detector: str) -> list[str]:
     loses most look alike in both signals."""
     per_dataset = defaultdict(lambda: defaultdict(list))
     for c in (c for c in cells if c["detector"] == detector):
-        transform, weight = RULES["default: U², w = 3·gain(clf)"]
+        evidence, weight = RULES["default: C, w = 0.7·gain(clf)"]
         alone = c["U"] + 1e-9 * c["T"]
         v = per_dataset[c["dataset"]]
         v["alone"].append(average_precision_score(c["y"], alone) - c["base_ap"])
-        fused = c["T"] + weight(c) * transform(c["U"])
+        fused = c["T"] + weight(c) * evidence(c)
         v["default"].append(average_precision_score(c["y"], fused) - c["base_ap"])
         v["clf_sep"].append(c["clf_sep"])
         v["base_sep"].append(c["base_sep"])

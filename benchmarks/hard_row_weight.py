@@ -45,7 +45,7 @@ def fit_cell(path: Path, detector: str, seed: int) -> dict:
     X_train, X_test, y_test = paper_split(*load_dataset(path))
     det = EnhancedDetector(detector, random_state=seed).fit(X_train)
     base_part, _ = det.score_parts(X_test)
-    evidence = det._clf_norm.transform(det._classifier_scores(X_test))  # U(f~)²
+    evidence = det._clf_norm.transform(det._classifier_scores(X_test))  # C(f~)
     # Out-of-bag P(anomaly) of the classifier's training rows: the normal rows, then the synthetic.
     oob = np.nan_to_num(det.classifier_.oob_decision_function_[:, 1], nan=0.5)
     n_synthetic = len(det.synthetic_)

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from llmdas import EnhancedDetector, FeatureNamesWarning, SynthesisProgram, load
 from llmdas.cli import app
 from llmdas.data import load_demo
+from llmdas.fusion import EcdfNormalizer
 
 runner = CliRunner()
 
@@ -332,9 +333,14 @@ def test_info_says_how_the_scores_are_fused(tmp_path):
         model = det.save(tmp_path / f"{detector}.joblib")
         fusion = json.loads(runner.invoke(app, ["info", str(model), "--json"]).output)["fusion"]
         assert fusion["normalization"] == normalization
+        assert fusion["classifier"] == ("tail" if normalization == "tail" else "minmax")
         assert fusion["base_ceiling"] == (det._base_map.ceiling if ceiling else None)
         text = " ".join(runner.invoke(app, ["info", str(model)]).output.split())
         assert ("-log(" in text) == ceiling and ("min-max" in text) == (not ceiling)
+        wide = runner.invoke(app, ["info", str(model)], env={"COLUMNS": "250"}).output
+        assert ("weight x tail evidence of the classifier score" in wide) == (
+            normalization == "tail"
+        )
     # What the classifier sees: the distance column by default (the 357 normal demo rows, all distinct), or not.
     about = json.loads(runner.invoke(app, ["info", str(model), "--json"]).output)
     assert about["distance_feature"] == {"neighbours": 5, "reference_rows": 357}
@@ -343,6 +349,15 @@ def test_info_says_how_the_scores_are_fused(tmp_path):
     det.set_params(distance_feature=False).fit(X[y == 0]).save(model)
     about = json.loads(runner.invoke(app, ["info", str(model), "--json"]).output)
     assert about["distance_feature"] is None
+
+    # A model fitted before the classifier's score became tail evidence says so.
+    det = EnhancedDetector("OCSVM").fit(X[y == 0])
+    det._clf_norm = EcdfNormalizer.fit(det.classifier_scores_, power=2.0)
+    det.save(model)
+    about = json.loads(runner.invoke(app, ["info", str(model), "--json"]).output)
+    assert about["fusion"]["classifier"] == "squared-rank"
+    wide = runner.invoke(app, ["info", str(model)], env={"COLUMNS": "250"}).output
+    assert "weight x squared classifier rank" in wide
 
 
 def test_info_json_of_a_model_that_fell_back_to_its_detector(tmp_path):

@@ -3,7 +3,6 @@
 import copy
 import pickle
 import warnings
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -102,18 +101,19 @@ def test_paper_fusion_is_minmax_base_plus_weighted_classifier(fitted):
     assert np.allclose(det.decision_function(X_new), expected_base + 0.5 * expected_clf)
 
 
-def test_default_fusion_is_tail_evidence_plus_auto_weighted_squared_rank(fitted):
+def test_default_fusion_adds_auto_weighted_tail_evidence_of_both_scores(fitted):
     det, X_train = fitted
     oob = det.classifier_.oob_decision_function_[:, 1]
     labels = np.r_[np.zeros(len(X_train)), np.ones(len(det.synthetic_))]
     auc = roc_auc_score(labels, oob)
     assert det.separability_ == pytest.approx(auc)
-    assert det.weight_ == pytest.approx(3.0 * max(0.0, 2 * auc - 1))
+    assert det.weight_ == pytest.approx(0.7 * max(0.0, 2 * auc - 1))
+    assert np.array_equal(det.classifier_scores_, oob[: len(X_train)])
     X_new = np.vstack([X_train[:30], X_train[:5] + 10.0])
     T = TailNormalizer.fit(det.base_scores_)
-    U = EcdfNormalizer.fit(oob[: len(X_train)])
-    rank = U.transform(det.classifier_.predict_proba(classifier_view(det, X_new))[:, 1])
-    expected = T.transform(det.base_decision_function(X_new)) + det.weight_ * rank**2
+    C = TailNormalizer.fit(oob[: len(X_train)])
+    proba = det.classifier_.predict_proba(classifier_view(det, X_new))[:, 1]
+    expected = T.transform(det.base_decision_function(X_new)) + det.weight_ * C.transform(proba)
     assert np.allclose(det.decision_function(X_new), expected)
     # Far-out rows keep growing past the training range instead of saturating.
     assert det.decision_function(X_new)[30:].min() > det.decision_scores_.max()
@@ -164,7 +164,7 @@ def test_unseparable_synthetic_rows_get_weight_zero(split):
         name="near-copies",
     )
     det = EnhancedDetector("ECOD", program=copies, n_synthetic=0.5, random_state=0).fit(X_train)
-    assert det.separability_ < 0.6 and det.weight_ < 0.6
+    assert det.separability_ < 0.6 and det.weight_ < 0.2 * det.weight_scale
     if det.weight_ == 0:
         T = TailNormalizer.fit(det.base_scores_)
         assert np.allclose(
@@ -244,7 +244,7 @@ def test_rows_closer_to_the_data_than_normal_rows_are_not_taken_for_anomalies(sp
     X_train, _, _ = split
     det = EnhancedDetector("PCA", program="smote", random_state=0).fit(X_train)
     assert det.distance_feature_ is None and det.classifier_.n_features_in_ == X_train.shape[1]
-    assert det.weight_ < 0.3
+    assert det.weight_ < 0.1 * det.weight_scale
     kept = EnhancedDetector("PCA", program=JITTER, random_state=0).fit(X_train)
     assert kept.distance_feature_ is not None
 
@@ -602,6 +602,7 @@ def test_a_model_saved_before_the_squared_rank_keeps_its_scores(fitted, tmp_path
     det = EnhancedDetector("IForest", program=JITTER, distance_feature=False, random_state=0)
     det.fit(X_train)
     old = copy.deepcopy(det)
+    old._clf_norm = EcdfNormalizer.fit(det.classifier_scores_)  # the normaliser then
     del old._clf_norm.__dict__["power"]
     del old.classifier_scaler_
     del old._base_map  # format 4
@@ -610,7 +611,7 @@ def test_a_model_saved_before_the_squared_rank_keeps_its_scores(fitted, tmp_path
     import joblib
 
     joblib.dump({**joblib.load(path), "format": 2}, path)
-    rank = replace(det._clf_norm, power=1.0).transform(
+    rank = EcdfNormalizer.fit(det.classifier_scores_).transform(
         det.classifier_.predict_proba(X_train[:20])[:, 1]
     )
     expected = (
@@ -632,7 +633,7 @@ def test_ocsvm_keeps_its_order_of_far_rows_and_leaves_only_its_ties_to_the_class
     det = EnhancedDetector("OCSVM", random_state=0).fit(X[digit != 0][:300])
     far = X[digit == 0][:60]
     base, fused = det.base_decision_function(far), det.decision_function(far)
-    assert det.weight_ > 1 and (base > det.base_scores_.max()).all()  # beyond every training row
+    assert det.weight_ > det.weight_scale / 3 and (base > det.base_scores_.max()).all()
     assert len(np.unique(base)) == len(far)
     assert np.array_equal(np.argsort(base), np.argsort(fused))
     tied = np.r_[far[:10] * 4, far[:10] * 5]
@@ -762,7 +763,7 @@ def test_a_program_that_returns_copies_of_training_rows_is_named_in_a_warning(sp
     )
     with pytest.warns(SyntheticCopiesWarning, match=r"83 of the 83 rows that program 'copier'"):
         det = EnhancedDetector("PCA", program=copies, random_state=0).fit(X_train)
-    assert det.weight_ < 0.5
+    assert det.weight_ < det.weight_scale / 6
     binary = (X_train > np.median(X_train, axis=0)).astype(float)
     with warnings.catch_warnings():
         # The built-in program moves rows; snapping them back onto the 0/1 support afterwards

@@ -545,10 +545,22 @@ def info(
     console.print(table)
 
 
+#: How the fusion normalises the classifier's score, by the class of the fitted normaliser.
+_CLASSIFIER_EVIDENCE = {
+    "TailNormalizer": "tail",
+    "EcdfNormalizer": "squared-rank",
+    "MinMaxNormalizer": "minmax",
+}
+
+
 def _fusion_text(fusion: dict[str, Any]) -> str:
     if fusion["normalization"] == "minmax":
         return "min-max of both scores (the paper's rule)"
-    text = "tail evidence of the base score + weight x squared classifier rank"
+    text = "tail evidence of the base score + weight x " + (
+        "tail evidence of the classifier score"
+        if fusion["classifier"] == "tail"
+        else "squared classifier rank"
+    )
     if fusion["base_ceiling"] is not None:
         text += f"; base scores first as -log({fusion['base_ceiling']:.6g} - score)"
     return text
@@ -613,6 +625,8 @@ def _describe(fitted) -> dict[str, Any]:
         "weight": float(fitted.weight_),
         "fusion": {
             "normalization": fitted.normalization,
+            # "squared-rank": a model fitted before METHOD_VERSION 7 (llmdas.fusion.EcdfNormalizer).
+            "classifier": _CLASSIFIER_EVIDENCE[type(fitted._clf_norm).__name__],
             # OCSVM's scores enter the fusion as -log(ceiling - s) (llmdas.fusion.LogGap).
             "base_ceiling": None if base_map is None else base_map.ceiling,
         },

@@ -9,7 +9,7 @@ Fitting runs four steps on the normal training rows ``X``:
 3. train a classifier ``f~`` to tell normal rows (label 0) from synthetic anomalies (label 1),
    on the standardised columns and each row's distance to its nearest training rows
    (:mod:`llmdas.neighbours`);
-4. fuse ``F(x) = T(f_t(x)) + w * U(f~(x))``, with normalisers ``T`` and ``U`` and the weight ``w``
+4. fuse ``F(x) = T(f_t(x)) + w * C(f~(x))``, with normalisers ``T`` and ``C`` and the weight ``w``
    fitted on training rows only (see :mod:`llmdas.fusion`). ``normalization="minmax"`` with a
    numeric ``weight`` gives the paper's ``minmax(f_t) + w * minmax(f~)``.
 
@@ -87,9 +87,9 @@ __all__ = [
     "load",
 ]
 
-# Above this chance spread of the separability (a standard deviation of 0.6 in the weight at the
-# default weight_scale = 3; with the default n_synthetic, below about 25 training rows) fit warns
-# that the automatic weight is unreliable.
+# Above this chance spread of the separability (a standard deviation of 0.2 in the gain
+# 2 * AUC - 1 that scales the weight; with the default n_synthetic, below about 25 training rows)
+# fit warns that the automatic weight is unreliable.
 _MAX_CHANCE_AUC_SPREAD = 0.1
 
 # Rows the classifier scores at a time (a standardised float64 copy of 65536 x 50 is 26 MB).
@@ -102,8 +102,9 @@ _DEFAULT_TREE_ROWS = 1000
 #: its cells instead of mixing old and new results. 2: strictly increasing base evidence;
 #: 3: squared classifier rank; 4: the classifier sees standardised columns; 5: OCSVM's scores
 #: mapped by ``LogGap`` before ``T``; 6: the classifier also sees the distance to the nearest
-#: training rows.
-METHOD_VERSION = 6
+#: training rows; 7: the classifier's score as tail evidence ``C`` like the base score's, and
+#: ``weight_scale`` 0.7.
+METHOD_VERSION = 7
 #: Version of the files written by :meth:`EnhancedDetector.save`; 2 since the base normaliser
 #: became strictly increasing (its fitted attributes changed), 3 since the classifier scores
 #: standardised columns (``classifier_scaler_``), which a reader of format 2 would skip, 4 since
@@ -220,14 +221,19 @@ class EnhancedDetector(BaseDetector):
         a classifier no better than chance gets weight 0 and the base detector is used alone.
         On fewer than about 25 training rows chance alone moves the AUC enough to matter, and
         ``fit`` warns (:class:`SmallSampleWarning`).
-    weight_scale : float, default=3.0
-        Largest automatic weight (reached by a perfectly separating classifier).
+    weight_scale : float, default=0.7
+        Largest automatic weight (reached by a perfectly separating classifier). With
+        ``normalization="tail"`` both summands are ``-log`` p-values, so a weight of 1 would add
+        the classifier's evidence to the detector's at par, as Fisher's method combines p-values;
+        0.7 was chosen on half of the benchmark data sets (docs/method.md).
     normalization : {"tail", "minmax"}, default="tail"
-        ``"tail"``: base scores as ``-log`` tail p-values among the training scores (extrapolating
-        past the training maximum) and classifier scores as squared training ranks in ``[0, 1]``;
-        an RBF OCSVM's scores first as the log of their kernel mass (:class:`~llmdas.fusion.LogGap`),
-        so that the rows it rates most anomalous, all just below its ceiling, keep its order.
-        ``"minmax"``: the paper's min-max scaling of both, fitted on training rows.
+        ``"tail"``: base scores as ``-log`` tail p-values among the training scores, and
+        classifier scores as ``-log`` tail p-values among the training rows' out-of-sample
+        classifier scores (both extrapolating past the training maximum,
+        :class:`~llmdas.fusion.TailNormalizer`); an RBF OCSVM's scores first as the log of their
+        kernel mass (:class:`~llmdas.fusion.LogGap`), so that the rows it rates most anomalous,
+        all just below its ceiling, keep its order. ``"minmax"``: the paper's min-max scaling of
+        both, fitted on training rows.
     on_program_error : {"raise", "base"}, default="raise"
         When synthesis fails: raise the program's :class:`~llmdas.sandbox.ProgramError`, or warn and
         use the base detector alone (``program_error_`` then holds the error).
@@ -273,6 +279,8 @@ class EnhancedDetector(BaseDetector):
         those of new rows. ``decision_function`` of the training rows themselves is lower (the
         classifier has seen them) and flags fewer than ``contamination`` of them
     base_scores_ : ndarray of shape (n_train,), base detector's training scores
+    classifier_scores_ : ndarray of shape (n_train,), or ``None`` after a fallback; the
+        classifier's out-of-sample scores of the training rows, on which ``C`` is fitted
     weight_ : float, the fusion weight used (0 after a fallback)
     separability_ : float, out-of-sample ROC-AUC of synthetic vs normal rows (NaN after a fallback)
     timings_ : dict of seconds for ``base_fit``, ``synthesis``, ``classifier_fit``
@@ -303,7 +311,7 @@ class EnhancedDetector(BaseDetector):
         classifier: Any = None,
         distance_feature: bool = True,
         weight: float | str = "auto",
-        weight_scale: float = 3.0,
+        weight_scale: float = 0.7,
         normalization: str = "tail",
         on_program_error: str = "raise",
         max_program_rows: int | None = 50_000,
@@ -427,10 +435,10 @@ class EnhancedDetector(BaseDetector):
         started = time.perf_counter()
         if self.synthetic_ is None:
             self.classifier_, self.weight_, self.separability_ = None, 0.0, float("nan")
-            self.classifier_scaler_ = self.distance_feature_ = None
+            self.classifier_scaler_ = self.distance_feature_ = self.classifier_scores_ = None
             clf_train = np.zeros(len(X))
         else:
-            clf_train = self._fit_classifier(X, self.synthetic_, rng)
+            clf_train = self.classifier_scores_ = self._fit_classifier(X, self.synthetic_, rng)
         ceiling = score_ceiling(self.detector_, X) if self.normalization == "tail" else None
         self._base_map = None if ceiling is None else LogGap(ceiling)
         self._base_norm, self._clf_norm = make_normalizers(
@@ -696,11 +704,12 @@ class EnhancedDetector(BaseDetector):
         """The two summands of each fused score of ``X``: the detector's and the classifier's.
 
         ``decision_function(X) == parts.base + parts.classifier``. ``base`` is the detector's
-        normalised evidence ``T(f_t(x))``; ``classifier`` is ``weight_ * U(f~(x))``: with the
-        default ``normalization="tail"`` between 0 and about ``weight_`` (a little more for a row
-        the classifier rates above every training row). A row flagged mostly through
-        ``classifier`` is one the detector alone scores as ordinary but that resembles the
-        synthetic anomalies.
+        normalised evidence ``T(f_t(x))``; ``classifier`` is ``weight_ * C(f~(x))``, with the
+        default ``normalization="tail"`` the ``-log`` tail p-value of the classifier's score among
+        its out-of-sample scores of the training rows (0 for the rows it rates least anomalous, about
+        ``log(n_train)`` at the training rows' highest score, and more past it). A row flagged
+        mostly through ``classifier`` is one the detector alone scores as ordinary but that
+        resembles the synthetic anomalies.
         """
         check_is_fitted(self, _FITTED)
         X = self._check_scoring_input(X)

@@ -3,7 +3,7 @@
 The paper fuses ``F(x) = minmax(f_t(x)) + w * minmax(f~(x))`` with ``w`` picked per dataset by
 looking at test labels. llmdas's default is one rule for every dataset, fitted on training rows only:
 
-``F(x) = T(f_t(x)) + w * U(f~(x))``
+``F(x) = T(f_t(x)) + w * C(f~(x))``
 
 * ``T`` (:class:`TailNormalizer`) turns a base score into evidence: ``-log`` of its tail p-value
   among the training scores, with an exponential tail fitted to the top decile. It keeps growing
@@ -17,16 +17,19 @@ looking at test labels. llmdas's default is one rule for every dataset, fitted o
   near-ties to the classifier. On the log scale they spread by the log of their kernel mass,
   roughly a squared distance to the nearest support vectors; rows whose mass the detector itself
   rounds to nothing stay tied, and the classifier orders those.
-* ``U`` (:class:`EcdfNormalizer`) is the *square* of the classifier probability's rank among the
-  training rows' out-of-sample probabilities, in ``[0, 1]`` (plus a small slope past the maximum).
-  The classifier can therefore move a row by at most ``w`` units of base evidence, and squaring
-  keeps that room for the rows it ranks highest: a normal row at the classifier's median rank
-  moves by ``w / 4`` instead of ``w / 2``, so the classifier's noise in the bulk of normal rows
-  reshuffles the detector's ranking less (docs/method.md).
+* ``C`` is the same kind of evidence for the classifier: a :class:`TailNormalizer` fitted on the
+  classifier's *out-of-sample* probabilities of the training rows (out-of-bag or cross-fitted),
+  so that ``C`` is a ``-log`` p-value under the normal rows too. ``T + C`` is then Fisher's
+  combination of the two p-values; the classifier's share is weighted by how far it can be
+  trusted. A row the classifier rates like most normal rows gets ``C`` near 0 and keeps the
+  detector's evidence; one it rates above every training row gets about ``log(n_train)`` and
+  more, enough to lift a row the detector misses (digits between the clusters of training
+  digits, say) above the detector's borderline rows.
 * ``w`` (:func:`separability_weight`) is ``scale * max(0, 2 * AUC - 1)``, where AUC is the
-  classifier's out-of-sample separability of synthetic versus normal training rows. A classifier
-  that cannot tell its own synthetic rows from normal ones gets weight 0 and ``F`` is the base
-  detector alone: the safeguard against an unreliable synthetic signal.
+  classifier's out-of-sample separability of synthetic versus normal training rows, and
+  ``scale`` is 0.7 by default. A classifier that cannot tell its own synthetic rows from normal
+  ones gets weight 0 and ``F`` is the base detector alone: the safeguard against an unreliable
+  synthetic signal.
 
 Every normaliser is fitted on training rows only, so no test label or test score informs the fusion.
 """
@@ -137,6 +140,9 @@ class EcdfNormalizer:
     Past the training maximum ``m`` the rank grows by ``0.1 * (s - m) / (m - q90)``, so the
     ordering of unusually high scores survives while their weight stays bounded in practice.
     ``power > 1`` compresses the low and middle ranks and leaves the top ones near 1.
+
+    The classifier's normaliser (``power=2``) of models fitted before ``C`` became tail evidence
+    (:data:`llmdas.enhanced.METHOD_VERSION` 7): such models load and score as they were fitted.
     """
 
     sorted_train: np.ndarray
@@ -158,7 +164,7 @@ class EcdfNormalizer:
 def make_normalizers(kind: str, base_train: np.ndarray, classifier_train: np.ndarray):
     """Fit the (base, classifier) normaliser pair of a fusion ``kind``: ``"tail"`` or ``"minmax"``."""
     if kind == "tail":
-        return TailNormalizer.fit(base_train), EcdfNormalizer.fit(classifier_train, power=2.0)
+        return TailNormalizer.fit(base_train), TailNormalizer.fit(classifier_train)
     if kind == "minmax":
         return MinMaxNormalizer.fit(base_train), MinMaxNormalizer.fit(classifier_train)
     raise ValueError(f"normalization must be 'tail' or 'minmax', got {kind!r}")
