@@ -54,6 +54,15 @@ def test_program_makes_hard_but_novel_rows(name, split):
 
 
 @pytest.mark.parametrize("name", PYOD_NAMES)
+def test_program_returns_as_many_rows_as_asked_even_a_few(name, split):
+    # The programs split the rows they make between kinds (hard, shell, noisy copies); a split of
+    # one, two or four rows must still add up, and a kind may get none.
+    X_train = split[0][:60]
+    for n_samples in (1, 2, 4):
+        assert _run_builtin(name, X_train, n_samples)[2].X.shape == (n_samples, X_train.shape[1])
+
+
+@pytest.mark.parametrize("name", PYOD_NAMES)
 def test_program_makes_distinct_rows_from_few_seeds_on_narrow_data(name):
     # 200 rows of 3 columns: 20 borderline seed rows and 100 rows to make. COPOD's program once
     # moved each seed's column to one fixed quantile, so it could make only 60 distinct rows.
