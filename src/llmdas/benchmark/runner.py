@@ -454,9 +454,9 @@ def _init_ray(ray, *, jobs: int, scheduler: str | None) -> None:
         else:
             ray.init(address=scheduler, log_to_driver=False)
     except (ConnectionError, ValueError) as exc:  # no cluster at "auto", a port that is no number
-        raise type(exc)(
-            f"cannot start on the Ray cluster {scheduler} (--scheduler): {exc}"
-        ) from None
+        where = "a local Ray runtime" if scheduler is None else f"the Ray cluster {scheduler}"
+        option = "" if scheduler is None else " (--scheduler)"
+        raise type(exc)(f"cannot start on {where}{option}: {exc}") from None
     finally:
         if on_sigterm is not None and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, on_sigterm)
