@@ -12,6 +12,7 @@ Halves as in ``split_halves.py``: datasets sorted by name, even positions tune, 
 
     python benchmarks/fusion_rules.py --data ../shared/datasets --cache fusion_cells.pkl [--family]
     python benchmarks/fusion_rules.py --variant near-shell --cache near.pkl   # other programs
+    python benchmarks/fusion_rules.py --variant shares:0.5,0.25 --cache s.pkl  # other row shares
 
 The first run fits 34 × 4 × 5 detectors (≈ 8 minutes on 2 cores); later runs read ``--cache``
 (one cache per ``--variant``; ``--family`` adds ≈ 3 minutes).
@@ -50,6 +51,42 @@ _FAR = (
 )
 VARIANTS = {"default": [], "near-shell": [(_FAR, _NEAR)], "far-shell": [(_NEAR, _FAR)]}
 
+#: ``--variant shares:H,S``: every program's ``generate_hard_anomalies`` replaced by this one, which
+#: returns a share H of hard rows, S of local-shell rows and the rest noisy copies (training rows
+#: plus Gaussian noise of each column's standard deviation), as the shipped programs do with their
+#: own shares (PCA 1/4, 1/4; IForest and ECOD 1/3, 1/3; OCSVM 1/2, 1/2), in the same order of
+#: random draws: ``shares:0.25,0.25`` gives PCA's shipped rows.
+_SHARES = """def generate_hard_anomalies(n_samples: int, model, X_train):
+    import numpy as np
+
+    X = np.asarray(X_train, dtype=float)
+    n = int(n_samples)
+    n_hard = max(1, int(round({hard} * n)))
+    n_shell = min(int(round({shell} * n)), n - n_hard)
+    n_noise = n - n_hard - n_shell
+    hard = detector_aware_rows(n_hard, model, X)
+    rng = np.random.default_rng()
+    spread = X.std(axis=0)
+    spread[~(spread > 1e-12 * np.abs(X).max(axis=0))] = 0.0
+    noise = X[rng.integers(len(X), size=n_noise)] + rng.normal(size=(n_noise, X.shape[1])) * spread
+    return np.vstack([hard, local_shell_rows(n_shell, X), noise])
+"""
+
+
+def variant_name(text: str) -> str:
+    """``--variant``: a name of ``VARIANTS`` or ``shares:H,S`` (two fractions summing to <= 1)."""
+    if text in VARIANTS:
+        return text
+    try:
+        hard, shell = (float(x) for x in text.removeprefix("shares:").split(","))
+    except ValueError:
+        hard = shell = -1.0
+    if not text.startswith("shares:") or min(hard, shell) < 0 or hard + shell > 1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected one of {', '.join(sorted(VARIANTS))} or shares:H,S"
+        )
+    return text
+
 
 def program_variant(detector: str, variant: str):
     """The built-in program of ``detector`` with the edits of ``variant`` applied."""
@@ -59,7 +96,11 @@ def program_variant(detector: str, variant: str):
 
     program = load_program(detector)
     source = program.source
-    for old, new in VARIANTS[variant]:
+    if variant.startswith("shares:"):
+        hard, shell = variant.removeprefix("shares:").split(",")
+        start = source.index("def generate_hard_anomalies")
+        source = source[:start] + _SHARES.format(hard=hard, shell=shell)
+    for old, new in VARIANTS.get(variant, []):
         source = source.replace(old, new)
     return replace(program, source=source)
 
@@ -89,6 +130,7 @@ def collect(path: Path, detector: str, seed: int, variant: str = "default") -> d
         # The plain rank among the classifier's out-of-sample scores of the training rows.
         "U": EcdfNormalizer.fit(det.classifier_scores_).transform(classifier_test),
         "clf_sep": det.separability_,
+        "scale": det.weight_scale_,  # the library's weight scale for this program
         "base_sep": roc_auc_score(labels, np.r_[det.base_scores_, base_synthetic]),
     }
 
@@ -107,10 +149,14 @@ def _u(power: float):
 
 #: name -> (the classifier's evidence V of a cell, weight from the cell's training signals)
 RULES = {
-    "default: C, w = 0.7·gain(clf)": (lambda c: c["C"], lambda c: 0.7 * _gain(c["clf_sep"])),
+    # Caches made before METHOD_VERSION 8 hold no scale: 0.7 was the library's then.
+    "default: C, w = scale·gain(clf)": (
+        lambda c: c["C"],
+        lambda c: c.get("scale", 0.7) * _gain(c["clf_sep"]),
+    ),
     **{
         f"C, w = {K}·gain(clf)": (lambda c: c["C"], lambda c, K=K: K * _gain(c["clf_sep"]))
-        for K in (0.5, 0.6, 0.8, 1.0)
+        for K in (0.5, 0.6, 0.7, 0.8, 1.0, 1.25, 1.5, 2.0)
     },
     "U², w = 3·gain(clf) (the default before C)": (_u(2), lambda c: 3.0 * _gain(c["clf_sep"])),
     "U², w = 4·gain(clf)": (_u(2), lambda c: 4.0 * _gain(c["clf_sep"])),
@@ -230,7 +276,7 @@ def classifier_alone(cells: list[dict], detector: str) -> list[str]:
     loses most look alike in both signals."""
     per_dataset = defaultdict(lambda: defaultdict(list))
     for c in (c for c in cells if c["detector"] == detector):
-        evidence, weight = RULES["default: C, w = 0.7·gain(clf)"]
+        evidence, weight = RULES["default: C, w = scale·gain(clf)"]
         alone = c["U"] + 1e-9 * c["T"]
         v = per_dataset[c["dataset"]]
         v["alone"].append(average_precision_score(c["y"], alone) - c["base_ap"])
@@ -252,7 +298,12 @@ def main() -> None:
     parser.add_argument("--data", default="../shared/datasets")
     parser.add_argument("--cache", default="fusion_cells.pkl")
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--variant", choices=sorted(VARIANTS), default="default")
+    parser.add_argument(
+        "--variant",
+        type=variant_name,
+        default="default",
+        help=f"one of {', '.join(sorted(VARIANTS))}, or shares:H,S (see _SHARES)",
+    )
     parser.add_argument(
         "--family", action="store_true", help="also tune a rule family on the tune half (≈ 3 min)"
     )

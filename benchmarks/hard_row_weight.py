@@ -61,7 +61,7 @@ def fit_cell(path: Path, detector: str, seed: int) -> dict:
     for rule, subset in subsets.items():
         labels = np.r_[np.zeros(len(normal)), np.ones(subset.sum())]
         auc = roc_auc_score(labels, np.r_[normal, synthetic[subset]])
-        weights[rule] = separability_weight(auc, det.weight_scale)
+        weights[rule] = separability_weight(auc, det.weight_scale_)
     base_pr = average_precision_score(y_test, det.base_decision_function(X_test))
     row = {"dataset": path.stem, "detector": detector}
     for rule, weight in weights.items():

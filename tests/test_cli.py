@@ -170,7 +170,7 @@ def test_enhance_takes_the_papers_fusion_rule_and_amount(tmp_path):
 @pytest.mark.parametrize(
     "bad, message",
     [
-        (["--weight", "-1"], "--weight must be a finite number >= 0, got -1.0"),
+        (["--weight", "-1"], "--weight must be 'auto' or a finite number >= 0, got -1.0"),
         (["--n-synthetic", "0"], "--n-synthetic must be a positive fraction or count, got 0"),
         (["--contamination", "0.7"], "--contamination must be in (0, 0.5]"),
         (["--program-timeout", "0"], "--program-timeout must be a finite number of seconds > 0"),

@@ -1,6 +1,7 @@
 """EnhancedDetector: the PyOD API, the fusion, reproducibility, fallbacks and persistence."""
 
 import copy
+import dataclasses
 import pickle
 import warnings
 from pathlib import Path
@@ -26,6 +27,7 @@ from llmdas.enhanced import (
     SyntheticCopiesWarning,
 )
 from llmdas.fusion import EcdfNormalizer, TailNormalizer
+from llmdas.programs import builtin_program
 from llmdas.sandbox import BadOutputError, ProgramCrashError
 
 JITTER = SynthesisProgram.from_source(
@@ -119,6 +121,30 @@ def test_default_fusion_adds_auto_weighted_tail_evidence_of_both_scores(fitted):
     assert det.decision_function(X_new)[30:].min() > det.decision_scores_.max()
 
 
+def test_auto_weight_scale_is_tuned_only_for_a_shipped_program_and_the_default_classifier(split):
+    X_train = split[0][:150]
+    shipped = builtin_program("PCA")
+    edited = dataclasses.replace(shipped, source=shipped.source + "\n# edited\n")
+    scales = {
+        "shipped": EnhancedDetector("PCA", random_state=0),
+        "by name": EnhancedDetector("PCA", program=shipped.name, random_state=0),
+        "edited": EnhancedDetector("PCA", program=edited, random_state=0),
+        "other classifier": EnhancedDetector(
+            "PCA", classifier=ExtraTreesClassifier(10, random_state=0), random_state=0
+        ),
+        "explicit": EnhancedDetector("PCA", weight_scale=2.5, random_state=0),
+    }
+    scales = {key: det.fit(X_train).weight_scale_ for key, det in scales.items()}
+    assert scales == {
+        "shipped": 1.0,
+        "by name": 1.0,
+        "edited": 0.7,
+        "other classifier": 0.7,
+        "explicit": 2.5,
+    }
+    assert EnhancedDetector("ECOD", random_state=0).fit(X_train).weight_scale_ == 0.6
+
+
 def test_score_parts_add_up_to_the_fused_score(fitted):
     det, X_train = fitted
     X_new = np.vstack([X_train[:30], X_train[:5] + 10.0])
@@ -164,7 +190,7 @@ def test_unseparable_synthetic_rows_get_weight_zero(split):
         name="near-copies",
     )
     det = EnhancedDetector("ECOD", program=copies, n_synthetic=0.5, random_state=0).fit(X_train)
-    assert det.separability_ < 0.6 and det.weight_ < 0.2 * det.weight_scale
+    assert det.separability_ < 0.6 and det.weight_ < 0.2 * det.weight_scale_
     if det.weight_ == 0:
         T = TailNormalizer.fit(det.base_scores_)
         assert np.allclose(
@@ -244,7 +270,7 @@ def test_rows_closer_to_the_data_than_normal_rows_are_not_taken_for_anomalies(sp
     X_train, _, _ = split
     det = EnhancedDetector("PCA", program="smote", random_state=0).fit(X_train)
     assert det.distance_feature_ is None and det.classifier_.n_features_in_ == X_train.shape[1]
-    assert det.weight_ < 0.1 * det.weight_scale
+    assert det.weight_ < 0.1 * det.weight_scale_
     kept = EnhancedDetector("PCA", program=JITTER, random_state=0).fit(X_train)
     assert kept.distance_feature_ is not None
 
@@ -633,7 +659,7 @@ def test_ocsvm_keeps_its_order_of_far_rows_and_leaves_only_its_ties_to_the_class
     det = EnhancedDetector("OCSVM", random_state=0).fit(X[digit != 0][:300])
     far = X[digit == 0][:60]
     base, fused = det.base_decision_function(far), det.decision_function(far)
-    assert det.weight_ > det.weight_scale / 3 and (base > det.base_scores_.max()).all()
+    assert det.weight_ > det.weight_scale_ / 3 and (base > det.base_scores_.max()).all()
     assert len(np.unique(base)) == len(far)
     assert np.array_equal(np.argsort(base), np.argsort(fused))
     tied = np.r_[far[:10] * 4, far[:10] * 5]
@@ -763,7 +789,7 @@ def test_a_program_that_returns_copies_of_training_rows_is_named_in_a_warning(sp
     )
     with pytest.warns(SyntheticCopiesWarning, match=r"83 of the 83 rows that program 'copier'"):
         det = EnhancedDetector("PCA", program=copies, random_state=0).fit(X_train)
-    assert det.weight_ < det.weight_scale / 6
+    assert det.weight_ < det.weight_scale_ / 6
     binary = (X_train > np.median(X_train, axis=0)).astype(float)
     with warnings.catch_warnings():
         # The built-in program moves rows; snapping them back onto the 0/1 support afterwards

@@ -96,6 +96,16 @@ _MAX_CHANCE_AUC_SPREAD = 0.1
 _SCORING_CHUNK_ROWS = 65536
 # Rows each tree of the default classifier trains on (a bootstrap sample of at most this size).
 _DEFAULT_TREE_ROWS = 1000
+# weight_scale="auto": the scale chosen for each built-in program with the default classifier, on
+# the tune half of the benchmark (docs/method.md); any other program or classifier gets the scale
+# chosen for the four detectors together. A change here moves scores: bump METHOD_VERSION.
+_BUILTIN_WEIGHT_SCALE = {
+    "pca-minor-directions-shell": 1.0,
+    "iforest-long-path-shell": 1.25,
+    "ocsvm-outward-shell": 0.8,
+    "ecod-tail-push-shell": 0.6,
+}
+_DEFAULT_WEIGHT_SCALE = 0.7
 #: Version of what :class:`EnhancedDetector` computes for given parameters. Bump it with every
 #: change that moves its scores without changing a constructor default (the fusion arithmetic, the
 #: default classifier's settings, ...): benchmark stores hash it, so that a resumed run recomputes
@@ -103,8 +113,8 @@ _DEFAULT_TREE_ROWS = 1000
 #: 3: squared classifier rank; 4: the classifier sees standardised columns; 5: OCSVM's scores
 #: mapped by ``LogGap`` before ``T``; 6: the classifier also sees the distance to the nearest
 #: training rows; 7: the classifier's score as tail evidence ``C`` like the base score's, and
-#: ``weight_scale`` 0.7.
-METHOD_VERSION = 7
+#: ``weight_scale`` 0.7; 8: a weight scale per built-in program (``weight_scale="auto"``).
+METHOD_VERSION = 8
 #: Version of the files written by :meth:`EnhancedDetector.save`; 2 since the base normaliser
 #: became strictly increasing (its fitted attributes changed), 3 since the classifier scores
 #: standardised columns (``classifier_scaler_``), which a reader of format 2 would skip, 4 since
@@ -221,11 +231,15 @@ class EnhancedDetector(BaseDetector):
         a classifier no better than chance gets weight 0 and the base detector is used alone.
         On fewer than about 25 training rows chance alone moves the AUC enough to matter, and
         ``fit`` warns (:class:`SmallSampleWarning`).
-    weight_scale : float, default=0.7
+    weight_scale : float or "auto", default="auto"
         Largest automatic weight (reached by a perfectly separating classifier). With
         ``normalization="tail"`` both summands are ``-log`` p-values, so a weight of 1 would add
-        the classifier's evidence to the detector's at par, as Fisher's method combines p-values;
-        0.7 was chosen on half of the benchmark data sets (docs/method.md).
+        the classifier's evidence to the detector's at par, as Fisher's method combines p-values.
+        ``"auto"``: with a built-in program and the default classifier, the scale chosen for that
+        program on half of the benchmark data sets (PCA 1.0, IForest 1.25, OCSVM 0.8, ECOD 0.6:
+        the largest whose worst data set of that half lost at most 0.02 AUC-PR); otherwise 0.7,
+        the scale chosen for the four together (docs/method.md). ``weight_scale_`` holds the
+        scale used.
     normalization : {"tail", "minmax"}, default="tail"
         ``"tail"``: base scores as ``-log`` tail p-values among the training scores, and
         classifier scores as ``-log`` tail p-values among the training rows' out-of-sample
@@ -282,6 +296,7 @@ class EnhancedDetector(BaseDetector):
     classifier_scores_ : ndarray of shape (n_train,), or ``None`` after a fallback; the
         classifier's out-of-sample scores of the training rows, on which ``C`` is fitted
     weight_ : float, the fusion weight used (0 after a fallback)
+    weight_scale_ : float, the scale of the automatic weight (``weight_scale`` resolved)
     separability_ : float, out-of-sample ROC-AUC of synthetic vs normal rows (NaN after a fallback)
     timings_ : dict of seconds for ``base_fit``, ``synthesis``, ``classifier_fit``
     versions_ : dict of the versions of the packages that compute the scores (llmdas, numpy,
@@ -311,7 +326,7 @@ class EnhancedDetector(BaseDetector):
         classifier: Any = None,
         distance_feature: bool = True,
         weight: float | str = "auto",
-        weight_scale: float = 0.7,
+        weight_scale: float | str = "auto",
         normalization: str = "tail",
         on_program_error: str = "raise",
         max_program_rows: int | None = 50_000,
@@ -376,6 +391,7 @@ class EnhancedDetector(BaseDetector):
         self.timings_ = {}
         self.versions_ = _package_versions(self.detector_name_)
         self.program_ = self._resolve_program()  # before the base fit: a bad name fails at once
+        self.weight_scale_ = self._resolve_weight_scale()
 
         started = time.perf_counter()
         if self.prefit:
@@ -481,10 +497,10 @@ class EnhancedDetector(BaseDetector):
             )
         for name in ("weight", "weight_scale"):
             value = getattr(self, name)
-            if name == "weight" and value == "auto":
+            if isinstance(value, str) and value == "auto":
                 continue
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+                raise ValueError(f"{name} must be 'auto' or a finite number >= 0, got {value!r}")
         if self.normalization not in ("tail", "minmax"):
             raise ValueError(
                 f"normalization must be 'tail' or 'minmax', got {self.normalization!r}"
@@ -564,6 +580,20 @@ class EnhancedDetector(BaseDetector):
                 f"programs for {covered}); pass program= a program file (.py), a built-in "
                 "program's name, or a detector-agnostic baseline such as 'adbench_local'"
             ) from None
+
+    def _resolve_weight_scale(self) -> float:
+        """``weight_scale``, or for ``"auto"`` the scale tuned for this program and classifier."""
+        if self.weight_scale != "auto":
+            return float(self.weight_scale)
+        tuned = _BUILTIN_WEIGHT_SCALE.get(self.program_.name)
+        # Tuned for the built-in program exactly as shipped and for the default classifier only.
+        if tuned is None or self.classifier is not None:
+            return _DEFAULT_WEIGHT_SCALE
+        try:
+            shipped = builtin_program(self.program_.detector)
+        except (LookupError, ValueError):
+            return _DEFAULT_WEIGHT_SCALE
+        return tuned if shipped.source == self.program_.source else _DEFAULT_WEIGHT_SCALE
 
     def _make_base(self):
         if isinstance(self.detector, str):
@@ -653,7 +683,7 @@ class EnhancedDetector(BaseDetector):
         self.classifier_ = clf
         self.separability_ = _roc_auc(labels, scores)
         if self.weight == "auto":
-            self.weight_ = separability_weight(self.separability_, self.weight_scale)
+            self.weight_ = separability_weight(self.separability_, self.weight_scale_)
             spread = chance_auc_spread(len(rows), len(synthetic))
             if spread > _MAX_CHANCE_AUC_SPREAD:
                 outcome = (

@@ -2,23 +2,27 @@
 # name = "ecod-tail-push-shell"
 # detector = "ECOD"
 # policy = """
-# Half of the rows start from borderline normals (training rows scored at or above the median) and
+# A third of the rows start from borderline normals (training rows scored at or above the median) and
 # change a random subset of at most 30% of their features by 0.5-2 robust spreads (IQR/1.349):
 # half of those candidates push each selected feature further into its own tail (away from the
 # median), which ECOD scores feature by feature and only mildly while each value stays within the
 # observed range; the other half break dependencies by taking each selected feature from an
 # independent training row. Three times as many candidates as needed are scored and the lowest-
 # scoring half is kept (hard), the rest drawn at random from the remaining candidates so the
-# classifier also sees the outer shell. The other half of the rows form a local shell: a random
-# training row moved in a random direction by 1-2 (half of these rows) or 3-6 (the other half)
-# times its 5-nearest-neighbour distance in standardised units."""
+# classifier also sees the outer shell. A third form a local shell: a random training row moved in
+# a random direction by 1-2 (half of these rows) or 3-6 (the other half) times its
+# 5-nearest-neighbour distance in standardised units.
+#
+# The last third are noisy copies: random training rows plus Gaussian noise with each column's own
+# standard deviation, the farthest rows (a column that does not vary keeps its value)."""
 # explanation = """
 # ECOD sums per-feature tail probabilities and ignores dependencies: rows whose features are
 # individually moderate but jointly impossible (dependency breaks) score low, and so do mild per-
-# feature tail pushes. The hard half teaches the classifier where this detector is blind; the
-# easier rows and the kNN-scaled shell keep it from overriding the detector on clear outliers,
-# which is what made fixed-weight fusion lose badly on some datasets in our experiments
-# (docs/method.md)."""
+# feature tail pushes. The hard third teaches the classifier where this detector is blind; the
+# easier rows, the kNN-scaled shell and the noisy copies keep it from overriding the detector on
+# clear outliers, which is what made fixed-weight fusion lose badly on some datasets in our
+# experiments (docs/method.md); the noisy copies, farthest out, also make the classifier rate rows
+# well outside the data as anomalies, which the fusion's tail evidence passes on."""
 #
 # [provenance]
 # author = "llmdas authors"
@@ -131,10 +135,24 @@ def local_shell_rows(n_rows, X):
     return rows
 
 
+def noisy_copies(n_rows, X):
+    """Random training rows plus Gaussian noise of each column's own spread (farther out)."""
+    import numpy as np
+
+    rng = np.random.default_rng()
+    spread = X.std(axis=0)
+    spread[~(spread > 1e-12 * np.abs(X).max(axis=0))] = 0.0  # a column that does not vary stays
+    return X[rng.integers(len(X), size=n_rows)] + rng.normal(size=(n_rows, X.shape[1])) * spread
+
+
 def generate_hard_anomalies(n_samples: int, model, X_train):
     import numpy as np
 
     X = np.asarray(X_train, dtype=float)
-    n_shell = int(n_samples) // 2
-    hard = detector_aware_rows(int(n_samples) - n_shell, model, X)
-    return np.vstack([hard, local_shell_rows(n_shell, X)])
+    n = int(n_samples)
+    third = int(round(n / 3))
+    n_hard = max(1, third)  # detector_aware_rows returns one row at least
+    n_shell = min(third, n - n_hard)
+    hard = detector_aware_rows(n_hard, model, X)
+    noise = noisy_copies(n - n_hard - n_shell, X)
+    return np.vstack([hard, local_shell_rows(n_shell, X), noise])
