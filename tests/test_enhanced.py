@@ -121,7 +121,7 @@ def test_default_fusion_adds_auto_weighted_tail_evidence_of_both_scores(fitted):
     assert det.decision_function(X_new)[30:].min() > det.decision_scores_.max()
 
 
-def test_auto_weight_scale_is_tuned_only_for_a_shipped_program_and_the_default_classifier(split):
+def test_auto_weight_scale_is_tuned_only_for_a_shipped_program_and_the_default_fit(split):
     X_train = split[0][:150]
     shipped = builtin_program("PCA")
     edited = dataclasses.replace(shipped, source=shipped.source + "\n# edited\n")
@@ -133,6 +133,7 @@ def test_auto_weight_scale_is_tuned_only_for_a_shipped_program_and_the_default_c
             "PCA", classifier=ExtraTreesClassifier(10, random_state=0), random_state=0
         ),
         "explicit": EnhancedDetector("PCA", weight_scale=2.5, random_state=0),
+        "min-max fusion": EnhancedDetector("PCA", normalization="minmax", random_state=0),
     }
     scales = {key: det.fit(X_train).weight_scale_ for key, det in scales.items()}
     assert scales == {
@@ -141,6 +142,7 @@ def test_auto_weight_scale_is_tuned_only_for_a_shipped_program_and_the_default_c
         "edited": 0.7,
         "other classifier": 0.7,
         "explicit": 2.5,
+        "min-max fusion": 0.7,
     }
     assert EnhancedDetector("ECOD", random_state=0).fit(X_train).weight_scale_ == 0.6
 
