@@ -97,8 +97,8 @@ _SCORING_CHUNK_ROWS = 65536
 # Rows each tree of the default classifier trains on (a bootstrap sample of at most this size).
 _DEFAULT_TREE_ROWS = 1000
 # weight_scale="auto": the scale chosen for each built-in program with the default classifier, on
-# the tune half of the benchmark (docs/method.md); any other program or classifier gets the scale
-# chosen for the four detectors together. A change here moves scores: bump METHOD_VERSION.
+# the tune half of the benchmark (docs/method.md); any other program, classifier or fusion gets the
+# scale chosen for the four detectors together. A change here moves scores: bump METHOD_VERSION.
 _BUILTIN_WEIGHT_SCALE = {
     "pca-minor-directions-shell": 1.0,
     "iforest-long-path-shell": 1.25,

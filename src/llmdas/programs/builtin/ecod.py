@@ -2,8 +2,8 @@
 # name = "ecod-tail-push-shell"
 # detector = "ECOD"
 # policy = """
-# A third of the rows start from borderline normals (training rows scored at or above the median) and
-# change a random subset of at most 30% of their features by 0.5-2 robust spreads (IQR/1.349):
+# A third of the rows start from borderline normals (training rows scored at or above the median)
+# and change a random subset of at most 30% of their features by 0.5-2 robust spreads (IQR/1.349):
 # half of those candidates push each selected feature further into its own tail (away from the
 # median), which ECOD scores feature by feature and only mildly while each value stays within the
 # observed range; the other half break dependencies by taking each selected feature from an

@@ -9,8 +9,8 @@
 # PCA models; the other half break dependencies by taking each selected feature from an independent
 # training row. Three times as many candidates as needed are scored and the lowest-scoring half is
 # kept (hard), the rest drawn at random from the remaining candidates so the classifier also sees
-# the outer shell. A quarter form a local shell: a random training row moved in a random direction by
-# 1-2 (half of these rows) or 3-6 (the other half) times its 5-nearest-neighbour distance in
+# the outer shell. A quarter form a local shell: a random training row moved in a random direction
+# by 1-2 (half of these rows) or 3-6 (the other half) times its 5-nearest-neighbour distance in
 # standardised units.
 #
 # The other half are noisy copies: random training rows plus Gaussian noise with each column's own
