@@ -526,7 +526,7 @@ def info(
         ("classifier", about["classifier"] or "none"),
         ("classifier input", _input_text(about) if about["classifier"] else "none"),
         ("separability", "none" if separability is None else f"{separability:.3f}"),
-        ("classifier weight", f"{about['weight']:.3f} (0 = the base detector alone)"),
+        ("classifier weight", _weight_text(about["weight"], about["weight_scale"])),
         ("fusion", _fusion_text(about["fusion"])),
         ("contamination", f"{about['contamination']:g}"),
         ("threshold_", f"{about['threshold']:.6g}"),
@@ -623,6 +623,9 @@ def _describe(fitted) -> dict[str, Any]:
         else {"neighbours": distance.k, "reference_rows": int(distance.index.n_samples_fit_)},
         "separability": separability if math.isfinite(separability) else None,
         "weight": float(fitted.weight_),
+        # The automatic weight's largest value; None for a fixed weight and for models saved
+        # before the scale was recorded (METHOD_VERSION 8).
+        "weight_scale": getattr(fitted, "weight_scale_", None) if fitted.weight == "auto" else None,
         "fusion": {
             "normalization": fitted.normalization,
             # "squared-rank": a model fitted before METHOD_VERSION 7 (llmdas.fusion.EcdfNormalizer).
@@ -727,6 +730,13 @@ def _checked_model(detector, **settings):
     except ValueError as exc:
         raise option_error(exc, _OPTION_PARAMS) from None
     return model
+
+
+def _weight_text(weight: float, scale: float | None) -> str:
+    """The fusion weight, and for an automatic one the most it could have been."""
+    if scale is None:
+        return f"{weight:.3f} (0 = the base detector alone)"
+    return f"{weight:.3f} of at most {scale:g} (0 = the base detector alone)"
 
 
 def _weight(text: str) -> float | str:
