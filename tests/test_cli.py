@@ -161,6 +161,8 @@ def test_enhance_takes_the_papers_fusion_rule_and_amount(tmp_path):
     assert len(fitted.synthetic_) == int(np.ceil(0.1 * (y == 0).sum()))
     result = runner.invoke(app, [*fit, "--n-synthetic", "25"])  # a whole number is a count
     assert result.exit_code == 0 and len(load(model).synthetic_) == 25
+    result = runner.invoke(app, [*fit, "--weight-scale", "2"])
+    assert result.exit_code == 0 and load(model).weight_scale_ == 2.0
     result = runner.invoke(app, [*fit, "--n-synthetic", "many"])
     assert result.exit_code == 1 and "--n-synthetic must be a fraction" in " ".join(
         result.output.split()
@@ -171,6 +173,8 @@ def test_enhance_takes_the_papers_fusion_rule_and_amount(tmp_path):
     "bad, message",
     [
         (["--weight", "-1"], "--weight must be 'auto' or a finite number >= 0, got -1.0"),
+        (["--weight-scale", "x"], "--weight-scale must be 'auto' or a number >= 0, got 'x'"),
+        (["--weight-scale", "nan"], "--weight-scale must be 'auto' or a finite number >= 0"),
         (["--n-synthetic", "0"], "--n-synthetic must be a positive fraction or count, got 0"),
         (["--contamination", "0.7"], "--contamination must be in (0, 0.5]"),
         (["--program-timeout", "0"], "--program-timeout must be a finite number of seconds > 0"),

@@ -304,6 +304,13 @@ def enhance(
             "number >= 0; 0 scores with the base detector alone."
         ),
     ] = "auto",
+    weight_scale: Annotated[
+        str,
+        typer.Option(
+            help="Largest automatic weight: 'auto' (the scale tuned for a built-in program, 0.7 "
+            "for any other) or a number >= 0."
+        ),
+    ] = "auto",
     n_synthetic: Annotated[
         str,
         typer.Option(
@@ -377,7 +384,8 @@ def enhance(
     model = _checked_model(  # before the data are read, which may take minutes
         base,
         program=loaded,
-        weight=_weight(weight),
+        weight=_auto_or_number(weight, "--weight"),
+        weight_scale=_auto_or_number(weight_scale, "--weight-scale"),
         n_synthetic=_n_synthetic(n_synthetic),
         normalization=normalization,
         distance_feature=not no_distance_feature,
@@ -709,6 +717,7 @@ def _detector_params(items: list[str]) -> dict[str, Any]:
 _OPTION_PARAMS = frozenset(
     {
         "weight",
+        "weight_scale",
         "n_synthetic",
         "normalization",
         "contamination",
@@ -739,13 +748,13 @@ def _weight_text(weight: float, scale: float | None) -> str:
     return f"{weight:.3f} of at most {scale:g} (0 = the base detector alone)"
 
 
-def _weight(text: str) -> float | str:
+def _auto_or_number(text: str, option: str) -> float | str:
     if text == "auto":
         return text
     try:
         return float(text)
     except ValueError:
-        raise ValueError(f"--weight must be 'auto' or a number >= 0, got {text!r}") from None
+        raise ValueError(f"{option} must be 'auto' or a number >= 0, got {text!r}") from None
 
 
 def _n_synthetic(text: str) -> float | int:
