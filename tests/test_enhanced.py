@@ -137,8 +137,8 @@ def test_auto_weight_scale_is_tuned_only_for_a_shipped_program_and_the_default_f
     }
     scales = {key: det.fit(X_train).weight_scale_ for key, det in scales.items()}
     assert scales == {
-        "shipped": 1.0,
-        "by name": 1.0,
+        "shipped": 1.5,
+        "by name": 1.5,
         "edited": 0.7,
         "other classifier": 0.7,
         "explicit": 2.5,
