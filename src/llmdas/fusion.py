@@ -27,7 +27,8 @@ looking at test labels. llmdas's default is one rule for every dataset, fitted o
   digits, say) above the detector's borderline rows.
 * ``w`` (:func:`separability_weight`) is ``scale * max(0, 2 * AUC - 1)``, where AUC is the
   classifier's out-of-sample separability of synthetic versus normal training rows, and
-  ``scale`` is 0.7 by default. A classifier that cannot tell its own synthetic rows from normal
+  ``scale`` is tuned per built-in program (``EnhancedDetector(weight_scale="auto")``; 0.7 for
+  any other program). A classifier that cannot tell its own synthetic rows from normal
   ones gets weight 0 and ``F`` is the base detector alone: the safeguard against an unreliable
   synthetic signal.
 
