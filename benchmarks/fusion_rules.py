@@ -49,7 +49,22 @@ _FAR = (
     "        near, rng.uniform(1.0, 2.0, n_rows), rng.uniform(3.0, 6.0, n_rows)\n"
     "    )\n"
 )
-VARIANTS = {"default": [], "near-shell": [(_FAR, _NEAR)], "far-shell": [(_NEAR, _FAR)]}
+#: "sparse-noise": half of the noisy copies get noise of twice each column's spread on a random
+#: 30 % of their columns at most (at least one), the others full noise as shipped.
+_FULL_NOISE = "    return X[rng.integers(len(X), size=n_rows)] + rng.normal(size=(n_rows, X.shape[1])) * spread\n"
+_SPARSE_NOISE = (
+    "    rows = X[rng.integers(len(X), size=n_rows)]\n"
+    "    k = np.maximum(1, np.ceil(rng.uniform(0, 0.3, n_rows) * X.shape[1]))\n"
+    "    cols = rng.random(rows.shape).argsort(1) < k[:, None]\n"
+    "    factor = np.where(rng.random(n_rows)[:, None] < 0.5, 2.0 * cols, 1.0)\n"
+    "    return rows + factor * rng.normal(size=rows.shape) * spread\n"
+)
+VARIANTS = {
+    "default": [],
+    "near-shell": [(_FAR, _NEAR)],
+    "far-shell": [(_NEAR, _FAR)],
+    "sparse-noise": [(_FULL_NOISE, _SPARSE_NOISE)],
+}
 
 #: ``--variant shares:H,S``: every program's ``generate_hard_anomalies`` replaced by this one, which
 #: returns a share H of hard rows, S of local-shell rows and the rest noisy copies (training rows
@@ -143,6 +158,14 @@ def _tail(u: np.ndarray) -> np.ndarray:
     return -np.log(np.clip(1.0 - u, 1e-3, 1.0))
 
 
+def _shipped_scale(detector: str) -> float:
+    """The weight scale the library gives the built-in program of ``detector``."""
+    from llmdas.enhanced import _BUILTIN_WEIGHT_SCALE
+    from llmdas.programs import load_program
+
+    return _BUILTIN_WEIGHT_SCALE[load_program(detector).name]
+
+
 def _u(power: float):
     return lambda c: c["U"] ** power
 
@@ -153,6 +176,12 @@ RULES = {
     "default: C, w = scale·gain(clf)": (
         lambda c: c["C"],
         lambda c: c.get("scale", 0.7) * _gain(c["clf_sep"]),
+    ),
+    # A --variant's edited program falls back to the library's scale for other programs (0.7);
+    # this rule weighs its cells as the shipped program of the same detector is weighed.
+    "C, w = the shipped program's scale·gain(clf)": (
+        lambda c: c["C"],
+        lambda c: _shipped_scale(c["detector"]) * _gain(c["clf_sep"]),
     ),
     **{
         f"C, w = {K}·gain(clf)": (lambda c: c["C"], lambda c, K=K: K * _gain(c["clf_sep"]))
