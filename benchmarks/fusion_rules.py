@@ -183,6 +183,11 @@ RULES = {
         lambda c: c["C"],
         lambda c: _shipped_scale(c["detector"]) * _gain(c["clf_sep"]),
     ),
+    # Two-sided: rows the classifier rates as more normal than most training rows lose evidence.
+    "C + log U, w = the shipped program's scale·gain(clf)": (
+        lambda c: c["C"] + np.log(np.clip(c["U"], 1e-3, 1.0)),
+        lambda c: _shipped_scale(c["detector"]) * _gain(c["clf_sep"]),
+    ),
     **{
         f"C, w = {K}·gain(clf)": (lambda c: c["C"], lambda c, K=K: K * _gain(c["clf_sep"]))
         for K in (0.5, 0.6, 0.7, 0.8, 1.0, 1.25, 1.5, 2.0)
