@@ -25,21 +25,21 @@ the library.
 
 from __future__ import annotations
 
-import argparse
-import pickle
 import warnings
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from joblib import Parallel, delayed
 from scipy.stats import ttest_1samp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import ExtraTreesClassifier
 from sklearn.metrics import average_precision_score
-from split_halves import halves  # this folder is on sys.path when the script runs
+from split_halves import (  # this folder is on sys.path when the script runs
+    cached_grid,
+    grid_parser,
+    halves,
+)
 
-SEEDS = (42, 0, 100, 17, 21)
 VARIANTS = ("out-of-bag", "file-order-blocks", "random-blocks")
 SCALES = (0.6, 1.0, 1.5, 2.0)
 
@@ -141,22 +141,13 @@ def report(cells: list[dict]) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="../shared/datasets")
+    parser = grid_parser(__doc__.splitlines()[0], seeds="42,0,100,17,21")
     parser.add_argument("--detectors", default="PCA,IForest,ECOD")
     parser.add_argument("--cache", default="blocked_calibration.pkl")
-    parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
-    cache = Path(args.cache)
-    if cache.is_file():
-        cells = pickle.loads(cache.read_bytes())
-    else:
-        paths = sorted(Path(args.data).glob("*.npz"), key=lambda p: -p.stat().st_size)
-        jobs = [(p, d, s) for p in paths for d in args.detectors.split(",") for s in SEEDS]
-        nested = Parallel(n_jobs=args.jobs, verbose=5)(delayed(collect)(*j) for j in jobs)
-        cells = [c for cs in nested for c in cs]
-        cache.write_bytes(pickle.dumps(cells))
-    print("Δ AUC-PR of F = T + scale · gain · C over the base detector (means over 5 seeds)")
+    per_cell = cached_grid(collect, args, args.detectors.split(","), Path(args.cache))
+    cells = [c for variants in per_cell for c in variants]
+    print("Δ AUC-PR of F = T + scale · gain · C over the base detector (means over the seeds)")
     print("\n".join(report(cells)))
 
 

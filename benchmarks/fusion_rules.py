@@ -22,21 +22,23 @@ Research tool: the library's fusion is ``llmdas.fusion``; nothing here changes i
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
-import pickle
 import warnings
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from joblib import Parallel, delayed
 from sklearn.metrics import average_precision_score, roc_auc_score
-from split_halves import halves  # this folder is on sys.path when the script runs
+from split_halves import (  # this folder is on sys.path when the script runs
+    cached_grid,
+    grid_parser,
+    halves,
+)
 
 from llmdas.benchmark.summary import TIE
 
 DETECTORS = ("PCA", "IForest", "OCSVM", "ECOD")
-SEEDS = (42, 0, 100, 17, 21)
 
 #: ``--variant``: source edits applied to the built-in programs before fitting (research only).
 #: Each edit applies to the programs that contain its first string. The shipped PCA, IForest and
@@ -328,10 +330,8 @@ def classifier_alone(cells: list[dict], detector: str) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="../shared/datasets")
+    parser = grid_parser(__doc__.splitlines()[0], seeds="42,0,100,17,21")
     parser.add_argument("--cache", default="fusion_cells.pkl")
-    parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument(
         "--variant",
         type=variant_name,
@@ -348,15 +348,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     cache = Path(args.cache)
-    if cache.is_file():
-        cells = pickle.loads(cache.read_bytes())
-    else:
-        paths = sorted(Path(args.data).glob("*.npz"), key=lambda p: -p.stat().st_size)
-        jobs = [(p, det, s) for p in paths for det in DETECTORS for s in SEEDS]
-        cells = Parallel(n_jobs=args.jobs, verbose=5)(
-            delayed(collect)(*j, args.variant) for j in jobs
-        )
-        cache.write_bytes(pickle.dumps(cells))
+    cells = cached_grid(functools.partial(collect, variant=args.variant), args, DETECTORS, cache)
     for c in cells:  # every rule is compared with the base detector alone
         c["base_ap"] = average_precision_score(c["y"], c["T"])
     if {c.get("variant") for c in cells} != {args.variant}:

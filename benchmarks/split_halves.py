@@ -10,6 +10,7 @@ over seeds, paired one-tailed t-test over them), so the "all" rows equal its tab
 from __future__ import annotations
 
 import argparse
+import pickle
 from pathlib import Path
 
 from llmdas.benchmark.store import ResultStore
@@ -47,6 +48,15 @@ def fit_grid(fit_cell, args: argparse.Namespace, detectors) -> tuple[list[Path],
     jobs = [(p, d, s) for p in paths for d in detectors for s in seeds]
     jobs.sort(key=lambda job: -job[0].stat().st_size)  # large data first: better packing
     return paths, Parallel(n_jobs=args.jobs)(delayed(fit_cell)(*job) for job in jobs)
+
+
+def cached_grid(fit_cell, args: argparse.Namespace, detectors, cache: Path) -> list:
+    """``fit_grid``'s cells, read from ``cache`` when it exists, else fitted and written there."""
+    if cache.is_file():
+        return pickle.loads(cache.read_bytes())
+    cells = fit_grid(fit_cell, args, detectors)[1]
+    cache.write_bytes(pickle.dumps(cells))
+    return cells
 
 
 def main() -> None:
