@@ -40,6 +40,10 @@ from split_halves import (  # this folder is on sys.path when the script runs
     halves,
 )
 
+from llmdas.benchmark.summary import TIE
+from llmdas.enhanced import _DEFAULT_TREE_ROWS, _DEFAULT_TREES
+from llmdas.fusion import separability_weight
+
 VARIANTS = ("out-of-bag", "file-order-blocks", "random-blocks")
 SCALES = (0.6, 1.0, 1.5, 2.0)
 
@@ -69,9 +73,9 @@ class BlockForest(ClassifierMixin, BaseEstimator):
             seen = block != b
             n_seen = int(seen.sum())
             forest = ExtraTreesClassifier(
-                n_estimators=100 // self.n_blocks,
+                n_estimators=_DEFAULT_TREES // self.n_blocks,
                 bootstrap=True,
-                max_samples=1000 / n_seen if n_seen > 1000 else None,
+                max_samples=_DEFAULT_TREE_ROWS / n_seen if n_seen > _DEFAULT_TREE_ROWS else None,
                 random_state=self.random_state * 31 + b,
             ).fit(data[seen], labels[seen])
             held_out[~seen] = forest.predict_proba(data[~seen])[:, 1]
@@ -126,7 +130,7 @@ def report(cells: list[dict]) -> list[str]:
                 per_dataset = defaultdict(list)
                 for c in cells:
                     if c["detector"] == detector and c["variant"] == variant:
-                        w = scale * max(0.0, 2.0 * c["separability"] - 1.0)
+                        w = separability_weight(c["separability"], scale)
                         fused = average_precision_score(c["y"], c["T"] + w * c["C"])
                         per_dataset[c["dataset"]].append(fused - base[id(c)])
                 d = np.array([np.mean(per_dataset[n]) for n in names])
@@ -134,7 +138,7 @@ def report(cells: list[dict]) -> list[str]:
                 lines.append(
                     f"{detector} | {variant} | scale {scale} | tune {d[tune].mean():+.4f} / "
                     f"validate {d[~tune].mean():+.4f} | all {d.mean():+.4f}, "
-                    f"{int((d > 1e-12).sum())}/{len(d)} wins, worst {d.min():+.4f} "
+                    f"{int((d > TIE).sum())}/{len(d)} wins, worst {d.min():+.4f} "
                     f"({names[int(d.argmin())]}), p {p:.4f}"
                 )
     return lines
