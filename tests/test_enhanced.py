@@ -815,17 +815,17 @@ def test_a_program_that_repeats_a_few_rows_is_named_in_a_warning(split):
 
 
 def test_an_ocsvm_fit_on_very_many_rows_warns_before_it_starts(split, monkeypatch):
-    import llmdas.enhanced
+    import llmdas.fit_checks
 
     X_train = split[0][:, :6]
     # The real bound, 50 000 rows, would make this test take minutes.
-    monkeypatch.setattr(llmdas.enhanced, "_SLOW_FIT_ROWS", len(X_train) - 1)
+    monkeypatch.setattr(llmdas.fit_checks, "_SLOW_FIT_ROWS", len(X_train) - 1)
     with pytest.warns(SlowFitWarning, match=rf"OCSVM on {len(X_train)} rows: .* may take hours"):
         EnhancedDetector("OCSVM", random_state=0).fit(X_train)
     with warnings.catch_warnings():
         warnings.simplefilter("error", SlowFitWarning)  # the others' fits grow with the rows
         EnhancedDetector("IForest", random_state=0).fit(X_train)
-        monkeypatch.setattr(llmdas.enhanced, "_SLOW_FIT_ROWS", len(X_train))
+        monkeypatch.setattr(llmdas.fit_checks, "_SLOW_FIT_ROWS", len(X_train))
         EnhancedDetector("OCSVM", random_state=0).fit(X_train)
 
 
