@@ -67,3 +67,19 @@ def test_documented_commands_use_options_that_exist(page, words):
     help_text = re.sub(r"\s+", " ", result.output)
     for option in (w.split("=", 1)[0] for w in words if w.startswith("--")):
         assert option in help_text, f"{page}: llmdas {' '.join(path)} has no option {option}"
+
+
+def _relative_links(page: Path) -> list[str]:
+    """Targets of the page's Markdown links that point into the repository (no URL, no anchor)."""
+    targets = re.findall(r"\]\(([^)\s]+)\)", page.read_text())
+    return [t.split("#", 1)[0] for t in targets if not re.match(r"[a-z]+:", t) and t[:1] != "#"]
+
+
+@pytest.mark.parametrize("page", DOCS, ids=lambda p: p.name)
+def test_links_between_pages_lead_to_files_that_exist(page):
+    missing = [t for t in _relative_links(page) if not (page.parent / t).exists()]
+    assert not missing, f"{page.name} links to files that do not exist: {missing}"
+
+
+def test_the_link_check_finds_links():
+    assert "docs/method.md" in _relative_links(README)  # the pattern still finds them
