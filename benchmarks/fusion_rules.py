@@ -192,7 +192,7 @@ RULES = {
     ),
     **{
         f"C, w = {K}·gain(clf)": (lambda c: c["C"], lambda c, K=K: K * _gain(c["clf_sep"]))
-        for K in (0.5, 0.6, 0.7, 0.8, 1.0, 1.25, 1.5, 2.0)
+        for K in (0.5, 0.6, 0.7, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0)
     },
     "U², w = 3·gain(clf) (the default before C)": (_u(2), lambda c: 3.0 * _gain(c["clf_sep"])),
     "U², w = 4·gain(clf)": (_u(2), lambda c: 4.0 * _gain(c["clf_sep"])),
