@@ -357,9 +357,9 @@ def test_info_says_how_the_scores_are_fused(tmp_path):
     assert about["weight"] == 1.0 and about["weight_scale"] is None
     det.set_params(weight="auto", normalization="tail").fit(X[y == 0]).save(model)
     about = json.loads(runner.invoke(app, ["info", str(model), "--json"]).output)
-    assert about["weight_scale"] == 1.5 and about["weight"] == det.weight_
+    assert about["weight_scale"] == 0.7 and about["weight"] == det.weight_
     text = " ".join(runner.invoke(app, ["info", str(model)]).output.split())
-    assert f"{det.weight_:.3f} of at most 1.5" in text
+    assert f"{det.weight_:.3f} of at most 0.7" in text
 
     # A model fitted before the classifier's score became tail evidence says so.
     det = EnhancedDetector("OCSVM").fit(X[y == 0])

@@ -123,17 +123,17 @@ def test_default_fusion_adds_auto_weighted_tail_evidence_of_both_scores(fitted):
 
 def test_auto_weight_scale_is_tuned_only_for_a_shipped_program_and_the_default_fit(split):
     X_train = split[0][:150]
-    shipped = builtin_program("PCA")
+    shipped = builtin_program("IForest")
     edited = dataclasses.replace(shipped, source=shipped.source + "\n# edited\n")
     scales = {
-        "shipped": EnhancedDetector("PCA", random_state=0),
-        "by name": EnhancedDetector("PCA", program=shipped.name, random_state=0),
-        "edited": EnhancedDetector("PCA", program=edited, random_state=0),
+        "shipped": EnhancedDetector("IForest", random_state=0),
+        "by name": EnhancedDetector("IForest", program=shipped.name, random_state=0),
+        "edited": EnhancedDetector("IForest", program=edited, random_state=0),
         "other classifier": EnhancedDetector(
-            "PCA", classifier=ExtraTreesClassifier(10, random_state=0), random_state=0
+            "IForest", classifier=ExtraTreesClassifier(10, random_state=0), random_state=0
         ),
-        "explicit": EnhancedDetector("PCA", weight_scale=2.5, random_state=0),
-        "min-max fusion": EnhancedDetector("PCA", normalization="minmax", random_state=0),
+        "explicit": EnhancedDetector("IForest", weight_scale=2.5, random_state=0),
+        "min-max fusion": EnhancedDetector("IForest", normalization="minmax", random_state=0),
     }
     scales = {key: det.fit(X_train).weight_scale_ for key, det in scales.items()}
     assert scales == {

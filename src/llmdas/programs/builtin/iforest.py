@@ -2,7 +2,7 @@
 # name = "iforest-long-path-shell"
 # detector = "IForest"
 # policy = """
-# A third of the rows start from borderline normals (training rows scored at or above the median)
+# A quarter of the rows start from borderline normals (training rows scored at or above the median)
 # and change a random subset of at most 30% of their features by 0.5-2 robust spreads (IQR/1.349):
 # half of those candidates move outward (away from the feature median) along the features the score
 # is least sensitive to, measured by finite differences of model.predict_score on up to 30
@@ -10,16 +10,16 @@
 # features whose isolation paths are long; the other half break dependencies by taking each
 # selected feature from an independent training row. Three times as many candidates as needed are
 # scored and the lowest-scoring half is kept (hard), the rest drawn at random from the remaining
-# candidates so the classifier also sees the outer shell. A third form a local shell: a random
+# candidates so the classifier also sees the outer shell. A quarter form a local shell: a random
 # training row moved in a random direction by 1-2 (half of these rows) or 3-6 (the other half)
 # times its 5-nearest-neighbour distance in standardised units.
 #
-# The last third are noisy copies: random training rows plus Gaussian noise with each column's own
+# The other half are noisy copies: random training rows plus Gaussian noise with each column's own
 # standard deviation, the farthest rows (a column that does not vary keeps its value)."""
 # explanation = """
 # Isolation Forest splits uniformly over each feature's range; moves along features whose splits
 # rarely isolate borderline rows, or recombinations of normal values, keep path lengths long, so
-# the forest scores them low. The hard third teaches the classifier where this detector is blind;
+# the forest scores them low. The hard quarter teaches the classifier where this detector is blind;
 # the easier rows and the kNN-scaled shell and the noisy copies keep it from overriding the
 # detector on clear outliers, which is what made fixed-weight fusion lose badly on some datasets in
 # our experiments (docs/method.md); the noisy copies, farthest out, also make the classifier rate
@@ -169,9 +169,9 @@ def generate_hard_anomalies(n_samples: int, model, X_train):
 
     X = np.asarray(X_train, dtype=float)
     n = int(n_samples)
-    third = int(round(n / 3))
-    n_hard = max(1, third)  # detector_aware_rows returns one row at least
-    n_shell = min(third, n - n_hard)
+    quarter = int(round(n / 4))
+    n_hard = max(1, quarter)  # detector_aware_rows returns one row at least
+    n_shell = min(quarter, n - n_hard)
     hard = detector_aware_rows(n_hard, model, X)
     noise = noisy_copies(n - n_hard - n_shell, X)
     return np.vstack([hard, local_shell_rows(n_shell, X), noise])

@@ -2,23 +2,23 @@
 # name = "pca-minor-directions-shell"
 # detector = "PCA"
 # policy = """
-# A quarter of the rows start from borderline normals (training rows scored at or above the median)
+# A third of the rows start from borderline normals (training rows scored at or above the median)
 # and change a random subset of at most 30% of their features by 0.5-2 robust spreads (IQR/1.349):
 # half of those candidates move along a random combination of the minor (lowest-variance) principal
 # directions of the standardised training data, where a short move breaks the correlation structure
 # PCA models; the other half break dependencies by taking each selected feature from an independent
 # training row. Three times as many candidates as needed are scored and the lowest-scoring half is
 # kept (hard), the rest drawn at random from the remaining candidates so the classifier also sees
-# the outer shell. A quarter form a local shell: a random training row moved in a random direction
+# the outer shell. A third form a local shell: a random training row moved in a random direction
 # by 1-2 (half of these rows) or 3-6 (the other half) times its 5-nearest-neighbour distance in
 # standardised units.
 #
-# The other half are noisy copies: random training rows plus Gaussian noise with each column's own
+# The last third are noisy copies: random training rows plus Gaussian noise with each column's own
 # standard deviation, the farthest rows (a column that does not vary keeps its value)."""
 # explanation = """
 # PCA scores rows by their standardised distance to the principal subspace; rows that stay close to
 # borderline normals but leave the subspace slightly, or that combine normal marginals in a new
-# way, receive only moderate scores. The hard quarter teaches the classifier where this detector is
+# way, receive only moderate scores. The hard third teaches the classifier where this detector is
 # blind; the easier rows and the kNN-scaled shell and the noisy copies keep it from overriding the
 # detector on clear outliers, which is what made fixed-weight fusion lose badly on some datasets in
 # our experiments (docs/method.md); the noisy copies, farthest out, also make the classifier rate
@@ -157,9 +157,9 @@ def generate_hard_anomalies(n_samples: int, model, X_train):
 
     X = np.asarray(X_train, dtype=float)
     n = int(n_samples)
-    quarter = int(round(n / 4))
-    n_hard = max(1, quarter)  # detector_aware_rows returns one row at least
-    n_shell = min(quarter, n - n_hard)
+    third = int(round(n / 3))
+    n_hard = max(1, third)  # detector_aware_rows returns one row at least
+    n_shell = min(third, n - n_hard)
     hard = detector_aware_rows(n_hard, model, X)
     noise = noisy_copies(n - n_hard - n_shell, X)
     return np.vstack([hard, local_shell_rows(n_shell, X), noise])
