@@ -39,6 +39,7 @@ from split_halves import (  # this folder is on sys.path when the script runs
     fit_grid,
     grid_parser,
     halves,
+    pick_on_tune_half,
 )
 
 from llmdas.benchmark.summary import TIE
@@ -106,13 +107,11 @@ def per_dataset_means(rows: list[dict], detector: str, rule: str, scale=None) ->
 
 def pick_scale(rows: list[dict], detector: str, rule: str, tune: list[str]) -> float:
     """The scale picked on the tune half by the shipped scales' rule (module docstring)."""
-    candidates = []
+    candidates = {}
     for scale in SCALES:
         means = per_dataset_means(rows, detector, rule, scale)
-        d = np.array([means[name][0] for name in tune])
-        candidates.append((scale, d.mean(), d.min(), int((d > TIE).sum())))
-    safe = [c for c in candidates if c[2] >= -0.02]
-    return max([c for c in safe if c[3] >= 14] or safe or candidates, key=lambda c: c[1])[0]
+        candidates[scale] = [means[name][0] for name in tune]
+    return pick_on_tune_half(candidates)
 
 
 def main() -> None:
