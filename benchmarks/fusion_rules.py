@@ -71,8 +71,9 @@ VARIANTS = {
 #: ``--variant shares:H,S``: every program's ``generate_hard_anomalies`` replaced by this one, which
 #: returns a share H of hard rows, S of local-shell rows and the rest noisy copies (training rows
 #: plus Gaussian noise of each column's standard deviation), as the shipped programs do with their
-#: own shares (PCA 1/4, 1/4; IForest and ECOD 1/3, 1/3; OCSVM 1/2, 1/2), in the same order of
-#: random draws: ``shares:0.25,0.25`` gives PCA's shipped rows.
+#: own shares (PCA and ECOD 1/3, 1/3; IForest 1/4, 1/4; OCSVM 1/2, 1/2, without noisy copies). For
+#: PCA, IForest and ECOD it draws the same rows: ``shares:0.25,0.25`` gives IForest's shipped rows
+#: and ``shares:0.3333333333,0.3333333333`` PCA's and ECOD's (checked on cardio, seed 0).
 _SHARES = """def generate_hard_anomalies(n_samples: int, model, X_train):
     import numpy as np
 
