@@ -79,6 +79,24 @@ def tune_deltas(cells: list[dict], tune: list[str]) -> list[float]:
     return [sum(v) / len(v) for v in by_dataset.values()]
 
 
+def merge_identical(candidates: dict[tuple[str, float], list[dict]]) -> dict:
+    """``candidates`` with those whose cells score alike merged under one key, their caches'
+    names joined by " = " (a variant that draws the shipped program's rows is the same candidate
+    as the shipped program's own cache)."""
+    merged: dict[tuple, tuple[str, float]] = {}
+    out: dict[tuple[str, float], list[dict]] = {}
+    for (name, scale), cells in candidates.items():
+        fingerprint = (scale, *(c["enh_pr"] for c in cells))
+        if fingerprint in merged:
+            first = merged[fingerprint]
+            merged[fingerprint] = (f"{first[0]} = {name}", scale)
+            out[merged[fingerprint]] = out.pop(first)
+        else:
+            merged[fingerprint] = (name, scale)
+            out[(name, scale)] = cells
+    return out
+
+
 def describe(label: str, rows: dict[str, dict]) -> str:
     """One table line: each half's mean, wins and worst Δ AUC-PR, then p and Δ AUC-ROC of all."""
     parts = [label]
@@ -115,7 +133,7 @@ def main() -> None:
             key: [c for c in cells if c["detector"] == detector]
             for key, cells in candidates.items()
         }
-        own = {key: cells for key, cells in own.items() if cells}
+        own = merge_identical({key: cells for key, cells in own.items() if cells})
         if not own:
             continue
         tune = {key: tune_deltas(cells, split["tune"]) for key, cells in own.items()}

@@ -51,3 +51,16 @@ def test_pick_defaults_prints_the_rules_pick(tmp_path, monkeypatch, capsys, help
     out = capsys.readouterr().out
     assert f"**PCA: shares {expected}**" in out
     assert "IForest" not in out  # only detectors with cells are listed
+
+
+def test_pick_defaults_merges_caches_whose_cells_score_alike(tmp_path, monkeypatch, capsys):
+    rng = np.random.default_rng(0)
+    cells = [c for i in range(6) for c in _cells(f"set{i}", "PCA", True, rng)]
+    paths = [tmp_path / "shipped.pkl", tmp_path / "thirds.pkl"]
+    for path in paths:
+        path.write_bytes(pickle.dumps(cells))
+    monkeypatch.setattr(sys, "argv", ["pick_defaults.py", *map(str, paths)])
+    pick_defaults.main()
+    out = capsys.readouterr().out
+    assert "**PCA: shipped = thirds @ 3.0 (pick)**" in out
+    assert "| PCA: thirds @" not in out and "| PCA: shipped @" not in out
