@@ -396,78 +396,20 @@ class EnhancedDetector(BaseDetector):
         self.program_ = self._resolve_program()  # before the base fit: a bad name fails at once
         self.weight_scale_ = self._resolve_weight_scale()
 
+        # Stage 2 of the method: the detector, the program's rows, the classifier and the fusion.
         started = time.perf_counter()
-        if self.prefit:
-            if isinstance(self.detector, str):
-                raise ValueError("prefit=True needs a fitted detector instance, not a name")
-            self.detector_ = self.detector
-            try:  # else an unfitted or other-width detector fails in the program, blaming it
-                score_detector(self.detector_, X[:1])
-            except Exception as exc:
-                raise ValueError(
-                    f"prefit=True: {describe_detector(self.detector_)} cannot score rows of "
-                    f"{X.shape[1]} features (is it fitted, and on these columns?): {exc}"
-                ) from exc
-        else:
-            self.detector_ = self._make_base()
-            warn_slow_fit(self.detector_name_, X.shape[0])
-            try:
-                with np.errstate(all="ignore"):
-                    self.detector_.fit(X)
-            except MemoryError:
-                raise
-            except Exception as exc:  # KNN's n_neighbors above the number of rows, a bad method
-                # PyOD checks few parameters itself: a KNN method it does not know fails later
-                # with an AttributeError, which says nothing of the parameter.
-                cause = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
-                raise ValueError(
-                    f"the base detector {describe_detector(self.detector_)} could not be fitted "
-                    f"on {X.shape[0]} rows x {X.shape[1]} features: {cause}"
-                ) from exc
+        self.detector_ = self._fitted_base(X)
         self.base_scores_ = self._training_scores(X)
         self.timings_["base_fit"] = time.perf_counter() - started
         warn_constant_scores(self.detector_name_, self.base_scores_)
         rng = np.random.default_rng(self._seed)
 
-        self.program_error_ = None
         started = time.perf_counter()
-        rows = _subsample_index(len(X), self.max_program_rows, rng)
-        X_program = X if len(rows) == len(X) else X[rows]
-        try:
-            self.synthetic_ = self._synthesize(X_program, self.base_scores_[rows])
-        except ProgramError as error:
-            if self.on_program_error == "raise":
-                raise
-            warnings.warn(
-                f"{error}; falling back to the base detector {self.detector_name_}",
-                ProgramFallbackWarning,
-                stacklevel=2,
-            )
-            self.program_error_, self.synthetic_ = error, None
-        if self.synthetic_ is not None:
-            # Before snapping, which may rightly land a row of discrete data on a training row.
-            warn_copies(self.synthetic_, X_program, self.program_.name)
-            if self.snap_discrete:
-                self.synthetic_ = snap_to_support(self.synthetic_, X_program)
+        self.synthetic_ = self._synthetic_rows(X, rng)
         self.timings_["synthesis"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        if self.synthetic_ is None:
-            self.classifier_, self.weight_, self.separability_ = None, 0.0, float("nan")
-            self.classifier_scaler_ = self.distance_feature_ = self.classifier_scores_ = None
-            clf_train = np.zeros(len(X))
-        else:
-            clf_train = self.classifier_scores_ = self._fit_classifier(X, self.synthetic_, rng)
-        ceiling = score_ceiling(self.detector_, X) if self.normalization == "tail" else None
-        self._base_map = None if ceiling is None else LogGap(ceiling)
-        self._base_norm, self._clf_norm = make_normalizers(
-            self.normalization, self._mapped(self.base_scores_), clf_train
-        )
-        self.decision_scores_ = fuse(
-            self._base_evidence(self.base_scores_),
-            self._clf_norm.transform(clf_train),
-            self.weight_,
-        )
+        self._fit_fusion(X, rng)
         self.timings_["classifier_fit"] = time.perf_counter() - started
         self._process_decision_scores()
         return self
@@ -605,6 +547,78 @@ class EnhancedDetector(BaseDetector):
         # A copy, never the user's instance; PyOD's IForest as llmdas's, whose scores are equal
         # and cheaper to compute, which matters as the program and the fusion score many rows.
         return registry_equivalent(clone(make_detector(self.detector)))
+
+    def _fitted_base(self, X: np.ndarray):
+        """The base detector fitted on ``X``, or with ``prefit`` the given one, checked on ``X``."""
+        if self.prefit:
+            if isinstance(self.detector, str):
+                raise ValueError("prefit=True needs a fitted detector instance, not a name")
+            try:  # else an unfitted or other-width detector fails in the program, blaming it
+                score_detector(self.detector, X[:1])
+            except Exception as exc:
+                raise ValueError(
+                    f"prefit=True: {describe_detector(self.detector)} cannot score rows of "
+                    f"{X.shape[1]} features (is it fitted, and on these columns?): {exc}"
+                ) from exc
+            return self.detector
+        detector = self._make_base()
+        warn_slow_fit(self.detector_name_, X.shape[0])
+        try:
+            with np.errstate(all="ignore"):
+                detector.fit(X)
+        except MemoryError:
+            raise
+        except Exception as exc:  # KNN's n_neighbors above the number of rows, a bad method
+            # PyOD checks few parameters itself: a KNN method it does not know fails later
+            # with an AttributeError, which says nothing of the parameter.
+            cause = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+            raise ValueError(
+                f"the base detector {describe_detector(detector)} could not be fitted "
+                f"on {X.shape[0]} rows x {X.shape[1]} features: {cause}"
+            ) from exc
+        return detector
+
+    def _synthetic_rows(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+        """The program's rows, on the columns' support; ``None`` (and ``program_error_`` set)
+        where the program failed and ``on_program_error="base"`` falls back to the detector."""
+        self.program_error_ = None
+        rows = _subsample_index(len(X), self.max_program_rows, rng)
+        X_program = X if len(rows) == len(X) else X[rows]
+        try:
+            synthetic = self._synthesize(X_program, self.base_scores_[rows])
+        except ProgramError as error:
+            if self.on_program_error == "raise":
+                raise
+            warnings.warn(
+                f"{error}; falling back to the base detector {self.detector_name_}",
+                ProgramFallbackWarning,
+                stacklevel=3,
+            )
+            self.program_error_ = error
+            return None
+        # Before snapping, which may rightly land a row of discrete data on a training row.
+        warn_copies(synthetic, X_program, self.program_.name)
+        return snap_to_support(synthetic, X_program) if self.snap_discrete else synthetic
+
+    def _fit_fusion(self, X: np.ndarray, rng: np.random.Generator) -> None:
+        """Fit the classifier on ``X`` against ``synthetic_``, the two normalisers and the fused
+        training scores ``decision_scores_``; without synthetic rows the weight is 0."""
+        if self.synthetic_ is None:
+            self.classifier_, self.weight_, self.separability_ = None, 0.0, float("nan")
+            self.classifier_scaler_ = self.distance_feature_ = self.classifier_scores_ = None
+            clf_train = np.zeros(len(X))
+        else:
+            clf_train = self.classifier_scores_ = self._fit_classifier(X, self.synthetic_, rng)
+        ceiling = score_ceiling(self.detector_, X) if self.normalization == "tail" else None
+        self._base_map = None if ceiling is None else LogGap(ceiling)
+        self._base_norm, self._clf_norm = make_normalizers(
+            self.normalization, self._mapped(self.base_scores_), clf_train
+        )
+        self.decision_scores_ = fuse(
+            self._base_evidence(self.base_scores_),
+            self._clf_norm.transform(clf_train),
+            self.weight_,
+        )
 
     def _training_scores(self, X: np.ndarray) -> np.ndarray:
         """Base scores of the training rows: PyOD's ``decision_scores_`` when it has them.
