@@ -460,6 +460,10 @@ def test_a_failed_refit_leaves_the_detector_unfitted(split):
     for score in (det.decision_function, det.predict, det.base_decision_function):
         with pytest.raises(NotFittedError):  # not the new base detector with the old classifier
             score(X_test)
+    det.set_params(detector=make_detector("KNN", method="foo"), program=None)
+    with pytest.raises(ValueError, match="could not be fitted"):
+        det.fit(X_train)
+    assert not hasattr(det, "detector_")  # not the detector that failed to fit
 
 
 def test_prefit_reuses_the_given_detector(split):
