@@ -18,9 +18,10 @@ import threading
 import time
 import traceback
 import uuid
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from pyod.models.base import BaseDetector
@@ -166,23 +167,87 @@ def run_group(group: Group) -> list[dict[str, Any]]:
     return _run_group(group)
 
 
-def _run_group(group: Group) -> list[dict[str, Any]]:
-    import warnings
+class _BaseFit(NamedTuple):
+    """A fitted base detector (its scores memoised), its test metrics and what they cost."""
 
+    memo: ScoreMemo
+    pr: float
+    roc: float
+    t_fit: float
+    t_score: float
+
+
+def _fit_base(detector_name: str, seed: int, X_train, X_test, y_test) -> _BaseFit:
     from llmdas.detectors import (
         fit_scores_are_plain,
         make_detector,
         sanitize_scores,
         score_detector,
     )
+
+    started = time.perf_counter()
+    detector = make_detector(detector_name, random_state=seed)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        detector.fit(X_train)
+    t_fit = time.perf_counter() - started
+    memo = ScoreMemo(detector)
+    started = time.perf_counter()
+    memo.pin(X_test)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # PyOD keeps the training scores; scoring X_train again is only a reference for
+        # non-finite test scores, and costly for a one-class SVM.
+        fitted = getattr(detector, "decision_scores_", None)
+        if fitted is not None and np.shape(fitted) == (len(X_train),):
+            train_scores = sanitize_scores(fitted, warn=False)
+            memo.pin(X_train, fitted if fit_scores_are_plain(detector) else None)
+        else:
+            memo.pin(X_train)
+            train_scores = score_detector(memo, X_train)
+        test_scores = score_detector(memo, X_test, reference=train_scores)
+    t_score = time.perf_counter() - started
+    return _BaseFit(memo, *_auc(y_test, test_scores), t_fit, t_score)
+
+
+def _enhanced_columns(
+    cell: CellSpec, base: _BaseFit, seed: int, timeout: float | None, X_train, X_test, y_test
+) -> dict[str, Any]:
+    """The enhanced detector's columns of ``cell``'s row: metrics, timings, a failed program."""
     from llmdas.enhanced import EnhancedDetector
 
+    model = EnhancedDetector(base.memo, program=cell.program, prefit=True, random_state=seed)
+    if timeout is not None:
+        model.set_params(program_timeout=timeout)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        model.fit(X_train)
+        started = time.perf_counter()
+        enhanced = model.decision_function(X_test)
+        t_scoring = time.perf_counter() - started
+    synthetic = getattr(model, "synthetic_", None)
+    timings = getattr(model, "timings_", {}) or {}
+    enh_pr, enh_roc = _auc(y_test, enhanced)
+    columns: dict[str, Any] = {
+        "enh_pr": enh_pr,
+        "enh_roc": enh_roc,
+        "t_scoring": t_scoring,
+        "t_synthesis": timings.get("synthesis"),
+        "t_classifier_fit": timings.get("classifier_fit"),
+        "n_synthetic": None if synthetic is None else len(synthetic),
+    }
+    error = getattr(model, "program_error_", None)
+    if error is not None:
+        columns["error"] = f"program failed: {_error_text(error)}"
+    return columns
+
+
+def _run_group(group: Group) -> list[dict[str, Any]]:
     worker = this_process()
     versions = library_versions()
     rows: list[dict[str, Any]] = []
-    shared_fit = (
-        None  # (memo, base metrics, timings) reused across seeds for deterministic detectors
-    )
+    base: _BaseFit | None = None
+    # A deterministic detector under the paper split fits alike for every seed: fitted once.
     share_across_seeds = group.detector in DETERMINISTIC_DETECTORS and group.split == "paper"
 
     for seed in group.seeds:
@@ -200,35 +265,9 @@ def _run_group(group: Group) -> list[dict[str, Any]]:
             X_train, X_test, y_test = _split(group.path, group.split, seed)
             base_row.update(n_train=len(X_train), n_test=len(X_test), n_features=X_train.shape[1])
             stage = "base fit"
-            if shared_fit is not None and share_across_seeds:
-                memo, base_pr, base_roc, t_fit, t_score = shared_fit
-                paid = False
-            else:
-                started = time.perf_counter()
-                detector = make_detector(group.detector, random_state=seed)
-                with warnings.catch_warnings(), np.errstate(all="ignore"):
-                    warnings.simplefilter("ignore")
-                    detector.fit(X_train)
-                t_fit = time.perf_counter() - started
-                memo = ScoreMemo(detector)
-                started = time.perf_counter()
-                memo.pin(X_test)
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    # PyOD keeps the training scores; scoring X_train again is only a reference
-                    # for non-finite test scores, and costly for a one-class SVM.
-                    fitted = getattr(detector, "decision_scores_", None)
-                    if fitted is not None and np.shape(fitted) == (len(X_train),):
-                        train_scores = sanitize_scores(fitted, warn=False)
-                        memo.pin(X_train, fitted if fit_scores_are_plain(detector) else None)
-                    else:
-                        memo.pin(X_train)
-                        train_scores = score_detector(memo, X_train)
-                    test_scores = score_detector(memo, X_test, reference=train_scores)
-                t_score = time.perf_counter() - started
-                base_pr, base_roc = _auc(y_test, test_scores)
-                shared_fit = (memo, base_pr, base_roc, t_fit, t_score)
-                paid = True
+            paid = base is None or not share_across_seeds
+            if paid:
+                base = _fit_base(group.detector, seed, X_train, X_test, y_test)
         except Exception as exc:  # the whole seed fails: record it on every cell
             for cell in cells:
                 rows.append(
@@ -241,15 +280,16 @@ def _run_group(group: Group) -> list[dict[str, Any]]:
                     }
                 )
             continue
+        assert base is not None  # fitted above, or for an earlier seed
 
         for cell in cells:
             row = {
                 **base_row,
                 **_cell_identity(cell),
-                "base_pr": base_pr,
-                "base_roc": base_roc,
-                "t_base_fit": t_fit,
-                "t_base_score": t_score,
+                "base_pr": base.pr,
+                "base_roc": base.roc,
+                "t_base_fit": base.t_fit,
+                "t_base_score": base.t_score,
                 "base_shared": 0 if paid else 1,
             }
             paid = False  # later cells of this fit share it
@@ -258,31 +298,14 @@ def _run_group(group: Group) -> list[dict[str, Any]]:
                 if cell.error is not None:  # found by the plan, e.g. a store without the program
                     row["error"] = cell.error
                 elif cell.program is not None:
-                    model = EnhancedDetector(
-                        memo, program=cell.program, prefit=True, random_state=seed
+                    row.update(
+                        _enhanced_columns(
+                            cell, base, seed, group.program_timeout, X_train, X_test, y_test
+                        )
                     )
-                    if group.program_timeout is not None:
-                        model.set_params(program_timeout=group.program_timeout)
-                    with warnings.catch_warnings(), np.errstate(all="ignore"):
-                        warnings.simplefilter("ignore")
-                        model.fit(X_train)
-                        t0 = time.perf_counter()
-                        enhanced = model.decision_function(X_test)
-                        row["t_scoring"] = time.perf_counter() - t0
-                    row["enh_pr"], row["enh_roc"] = _auc(y_test, enhanced)
-                    timings = getattr(model, "timings_", {}) or {}
-                    row["t_synthesis"] = timings.get("synthesis")
-                    row["t_classifier_fit"] = timings.get("classifier_fit")
-                    synthetic = getattr(model, "synthetic_", None)
-                    row["n_synthetic"] = None if synthetic is None else len(synthetic)
-                    error = getattr(model, "program_error_", None)
-                    if error is not None:
-                        row["error"] = f"program failed: {_error_text(error)}"
             except Exception as exc:
                 row["error"] = _error_text(exc)
                 row["traceback"] = traceback.format_exc()[-4000:]
-                for key in ("enh_pr", "enh_roc"):
-                    row.pop(key, None)
             row["t_cell"] = time.perf_counter() - started
             row["created_at"] = time.time()
             rows.append(row)
