@@ -902,3 +902,33 @@ def test_the_classifier_scores_the_same_by_chunks_of_rows(fitted, monkeypatch):
     parts = whole.score_parts(X_train)
     assert np.array_equal(chunked.score_parts(X_train).classifier, parts.classifier)
     assert np.ptp(parts.classifier) > 0
+
+
+def test_fit_warnings_point_at_the_call_of_fit(split, monkeypatch):
+    import llmdas.fit_checks
+
+    X_train = split[0][:, :6]
+    copies = SynthesisProgram.from_source(
+        "def generate_hard_anomalies(n_samples, model, X_train):\n"
+        "    return X_train[:n_samples].copy()\n",
+        name="copier",
+    )
+    monkeypatch.setattr(llmdas.fit_checks, "_SLOW_FIT_ROWS", 10)
+    fits = {
+        ConstantColumnWarning: lambda: EnhancedDetector("PCA").fit(
+            np.column_stack([X_train, np.ones(len(X_train))])
+        ),
+        SlowFitWarning: lambda: EnhancedDetector("OCSVM").fit(X_train),
+        SyntheticCopiesWarning: lambda: EnhancedDetector("PCA", program=copies).fit(X_train),
+        ProgramFallbackWarning: lambda: EnhancedDetector(
+            "PCA", program=CRASH, on_program_error="base"
+        ).fit(X_train),
+        SmallSampleWarning: lambda: EnhancedDetector("ECOD").fit(X_train[:16]),
+    }
+    for category, fit in fits.items():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit()
+        assert [Path(w.filename).name for w in caught if w.category is category] == [
+            Path(__file__).name
+        ], category.__name__

@@ -562,7 +562,7 @@ class EnhancedDetector(BaseDetector):
                 ) from exc
             return self.detector
         detector = self._make_base()
-        warn_slow_fit(self.detector_name_, X.shape[0])
+        warn_slow_fit(self.detector_name_, X.shape[0], stacklevel=4)  # at fit's caller
         try:
             with np.errstate(all="ignore"):
                 detector.fit(X)
@@ -592,12 +592,12 @@ class EnhancedDetector(BaseDetector):
             warnings.warn(
                 f"{error}; falling back to the base detector {self.detector_name_}",
                 ProgramFallbackWarning,
-                stacklevel=3,
+                stacklevel=3,  # fit's caller
             )
             self.program_error_ = error
             return None
         # Before snapping, which may rightly land a row of discrete data on a training row.
-        warn_copies(synthetic, X_program, self.program_.name)
+        warn_copies(synthetic, X_program, self.program_.name, stacklevel=4)
         return snap_to_support(synthetic, X_program) if self.snap_discrete else synthetic
 
     def _fit_fusion(self, X: np.ndarray, rng: np.random.Generator) -> None:
@@ -715,7 +715,7 @@ class EnhancedDetector(BaseDetector):
                     f"the weight {outcome}; pass weight=0 to use the base detector "
                     f"{self.detector_name_} alone",
                     SmallSampleWarning,
-                    stacklevel=3,
+                    stacklevel=4,  # fit's caller: fit -> _fit_fusion -> here
                 )
         else:
             self.weight_ = float(self.weight)
