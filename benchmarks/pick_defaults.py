@@ -30,11 +30,12 @@ from pathlib import Path
 from sklearn.metrics import average_precision_score, roc_auc_score
 from split_halves import (  # this folder is on sys.path when the script runs
     WORST_BAR,
+    half_rows,
     halves,
     pick_on_tune_half,
 )
 
-from llmdas.benchmark.summary import per_dataset_deltas, summarize
+from llmdas.benchmark.summary import per_dataset_deltas
 from llmdas.fusion import separability_weight
 
 DETECTORS = ("PCA", "IForest", "OCSVM", "ECOD")
@@ -68,15 +69,6 @@ def scored_cells(cells: list[dict], bases: list[dict], scale: float) -> list[dic
                 "enh_roc": roc_auc_score(c["y"], fused),
             }
         )
-    return out
-
-
-def half_rows(cells: list[dict], split: dict[str, list[str]]) -> dict[str, dict]:
-    """Per half: ``summarize``'s AUC-PR and AUC-ROC rows of ``cells`` (one detector)."""
-    out = {}
-    for half, members in split.items():
-        rows = summarize([c for c in cells if c["dataset"] in members], "both")
-        out[half] = {row.metric: row for row in rows}
     return out
 
 
