@@ -225,20 +225,17 @@ def _enhanced_columns(
         started = time.perf_counter()
         enhanced = model.decision_function(X_test)
         t_scoring = time.perf_counter() - started
-    synthetic = getattr(model, "synthetic_", None)
-    timings = getattr(model, "timings_", {}) or {}
     enh_pr, enh_roc = _auc(y_test, enhanced)
     columns: dict[str, Any] = {
         "enh_pr": enh_pr,
         "enh_roc": enh_roc,
         "t_scoring": t_scoring,
-        "t_synthesis": timings.get("synthesis"),
-        "t_classifier_fit": timings.get("classifier_fit"),
-        "n_synthetic": None if synthetic is None else len(synthetic),
+        "t_synthesis": model.timings_["synthesis"],
+        "t_classifier_fit": model.timings_["classifier_fit"],
+        "n_synthetic": None if model.synthetic_ is None else len(model.synthetic_),
     }
-    error = getattr(model, "program_error_", None)
-    if error is not None:
-        columns["error"] = f"program failed: {_error_text(error)}"
+    if model.program_error_ is not None:
+        columns["error"] = f"program failed: {_error_text(model.program_error_)}"
     return columns
 
 
