@@ -397,25 +397,7 @@ def enhance(
     )
     labels = _label_column(label_column)
     columns = feature_columns(data, label_column=labels)
-    if labels is None:
-        X = X_train = load_features(data)
-    else:
-        X, y = load_dataset(data, label_column=labels)
-        X_train = X[y == 0]
-        if len(X_train) == 0:
-            raise ValueError(
-                f"{data.name} has no normal rows to fit on: every row is labelled 1 (anomaly); "
-                "if the file has no label column, pass --label-column none"
-            )
-        if len(X_train) < len(X):  # said, so that a 0/1 feature taken for labels is seen
-            where = "the last column" if labels == -1 else f"column {labels!r}"
-            if data.suffix in (".npz", ".mat"):
-                where = "y"
-            console.print(
-                f"{data.name}: {len(X) - len(X_train)} of {len(X)} rows are labelled 1 "
-                f"(anomaly) in {where} and are not fitted (--label-column none fits every row)",
-                highlight=False,
-            )
+    X, X_train = _training_rows(data, labels)
     score_labels = labels if score_label_column is None else _label_column(score_label_column)
 
     def score_chunks() -> Iterable[np.ndarray]:
@@ -425,14 +407,8 @@ def enhance(
         return iter_features(score_data, label_column=score_labels, chunk_rows=chunk_rows)
 
     if score_data is not None:  # checked before the fit, which may take minutes
-        header = feature_columns(score_data)  # every column; None without a header row
-        inherited = score_label_column is None and isinstance(labels, str)
-        if inherited and header is not None and labels not in header:
-            raise ValueError(
-                f"{score_data.name} has no label column named {labels!r}; if it holds no "
-                "labels, pass --score-label-column none"
-            )
-        _check_columns(columns, score_data, score_labels)
+        inherited = labels if score_label_column is None else None
+        _check_score_data(score_data, columns, score_labels, inherited)
         # A first pass checks every chunk and keeps none, so memory does not grow with the file;
         # the rows are read again after the fit.
         for _ in _of_width(score_chunks(), X.shape[1], score_data, f"{data.name} has"):
@@ -442,14 +418,65 @@ def enhance(
         # The CLI reads CSV and Parquet files itself, so it records their column names as fit
         # records those of a data frame; `llmdas score` checks new files against them.
         model.feature_names_in_ = np.asarray(columns, dtype=object)
+    _print_fit(model, len(X_train))
+    if save is not None:  # first, so that the fit is kept whatever happens to the scores
+        model.save(save)
+        console.print(f"saved model to {save}")
+    n_written = _write_scores(model, score_chunks(), scores_out, labels_out, parts)
+    also = "" if labels_out is None else f" and their labels to {labels_out}"
+    console.print(f"wrote {n_written} scores to {scores_out}{also}")
+
+
+def _training_rows(data: Path, labels: str | int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Every row of ``data`` and its normal rows (those not labelled 1), which the fit uses."""
+    if labels is None:
+        X = load_features(data)
+        return X, X
+    X, y = load_dataset(data, label_column=labels)
+    X_train = X[y == 0]
+    if len(X_train) == 0:
+        raise ValueError(
+            f"{data.name} has no normal rows to fit on: every row is labelled 1 (anomaly); "
+            "if the file has no label column, pass --label-column none"
+        )
+    if len(X_train) < len(X):  # said, so that a 0/1 feature taken for labels is seen
+        where = "the last column" if labels == -1 else f"column {labels!r}"
+        if data.suffix in (".npz", ".mat"):
+            where = "y"
+        console.print(
+            f"{data.name}: {len(X) - len(X_train)} of {len(X)} rows are labelled 1 "
+            f"(anomaly) in {where} and are not fitted (--label-column none fits every row)",
+            highlight=False,
+        )
+    return X, X_train
+
+
+def _check_score_data(
+    score_data: Path,
+    columns: list[str] | None,
+    score_labels: str | int | None,
+    inherited_labels: str | int | None,
+) -> None:
+    """Refuse a --score-data table whose columns differ from --data's, or that lacks the label
+    column it inherits (``inherited_labels``) from --label-column."""
+    header = feature_columns(score_data)  # every column; None without a header row
+    if isinstance(inherited_labels, str) and header is not None and inherited_labels not in header:
+        raise ValueError(
+            f"{score_data.name} has no label column named {inherited_labels!r}; if it holds no "
+            "labels, pass --score-label-column none"
+        )
+    _check_columns(columns, score_data, score_labels)
+
+
+def _print_fit(model, n_train: int) -> None:
+    """Say what was fitted, and whether the classifier takes part (weight 0: the base alone)."""
     written_for = _other_detector(model.program_.detector, model.detector_name_)
     other = f" (written for {written_for})" if written_for else ""
+    n_synthetic = 0 if model.synthetic_ is None else len(model.synthetic_)
     console.print(
-        f"fitted {model.detector_name_} + {model.program_.name}{other} on {len(X_train)} normal rows "
-        f"({len(model.synthetic_) if model.synthetic_ is not None else 0} synthetic anomalies) "
-        f"in {sum(model.timings_.values()):.1f} s"
+        f"fitted {model.detector_name_} + {model.program_.name}{other} on {n_train} normal rows "
+        f"({n_synthetic} synthetic anomalies) in {sum(model.timings_.values()):.1f} s"
     )
-    # Whether the classifier took part at all: weight 0 means the base detector alone.
     if model.program_error_ is not None:
         console.print("no classifier: the program failed (warning above); the base detector alone")
     else:
@@ -457,12 +484,6 @@ def enhance(
             f"classifier weight {model.weight_:.2f} (separability of its synthetic rows "
             f"{model.separability_:.3f}; 0 = the base detector alone)"
         )
-    if save is not None:  # first, so that the fit is kept whatever happens to the scores
-        model.save(save)
-        console.print(f"saved model to {save}")
-    n_written = _write_scores(model, score_chunks(), scores_out, labels_out, parts)
-    also = "" if labels_out is None else f" and their labels to {labels_out}"
-    console.print(f"wrote {n_written} scores to {scores_out}{also}")
 
 
 @app.command()
