@@ -15,13 +15,16 @@ import functools
 import logging
 import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from llmdas._atomic import write_json
 from llmdas._cli_options import option_error, seconds_option
 from llmdas._terminal import compact_table, console, err_console, labelled, literal
+
+if TYPE_CHECKING:
+    from llmdas.generate import GenerationResult
 
 __all__ = ["generate", "programs_validate"]
 
@@ -167,20 +170,7 @@ def generate(
         )
         raise typer.Exit(code=130) from None
 
-    table = compact_table(f"Candidates for {result.detector}")
-    for column in ("#", "status", "repairs", "hardness", "novelty", "note"):
-        table.add_column(column)
-    for report in result.candidates:
-        scores = report.scores
-        table.add_row(
-            str(report.index),
-            report.status,
-            str(report.repair_rounds),
-            f"{scores.hardness:.2f}" if scores else "-",
-            f"{scores.novelty:.2f}" if scores else "-",
-            literal((report.error[:80] + "...") if len(report.error) > 80 else report.error),
-        )
-    console.print(table)
+    _print_candidates(result)
     usage = result.usage
     replayed = "" if resuming is None else f" ({resuming.replayed} answered from {resume})"
     console.print(
@@ -212,6 +202,24 @@ def generate(
         f"(transcript {path.with_suffix('.json').name})",
         highlight=False,
     )
+
+
+def _print_candidates(result: GenerationResult) -> None:
+    """A table of the candidates a generation run tried: status, repairs and review scores."""
+    table = compact_table(f"Candidates for {result.detector}")
+    for column in ("#", "status", "repairs", "hardness", "novelty", "note"):
+        table.add_column(column)
+    for report in result.candidates:
+        scores = report.scores
+        table.add_row(
+            str(report.index),
+            report.status,
+            str(report.repair_rounds),
+            f"{scores.hardness:.2f}" if scores else "-",
+            f"{scores.novelty:.2f}" if scores else "-",
+            literal((report.error[:80] + "...") if len(report.error) > 80 else report.error),
+        )
+    console.print(table)
 
 
 def _save_transcript(out: Path, detector: str, outcome: str, transcript: dict) -> Path:
