@@ -96,9 +96,8 @@ def benchmark(
 ) -> None:
     """Benchmark base vs enhanced detectors; results go to a resumable SQLite store."""
     from llmdas.benchmark import ResultStore, make_plan, parse_methods
-    from llmdas.benchmark.cells import Plan, dataset_path, list_dataset_names
+    from llmdas.benchmark.cells import Plan
     from llmdas.cli import check_outputs
-    from llmdas.data import data_dir as default_data_dir
 
     if jobs < 1:
         raise typer.BadParameter("--jobs must be >= 1")
@@ -109,21 +108,11 @@ def benchmark(
         raise typer.BadParameter("--scheduler needs --backend dask or ray")
     if split not in ("paper", "random"):
         raise typer.BadParameter("--split must be paper or random")
-    directory = data if data is not None else default_data_dir()
-    if directory is None:
-        raise FileNotFoundError("no data directory: pass --data DIR or set $LLMDAS_DATA")
-    if datasets is None:
-        names = list_dataset_names(directory)
-        if not names:
-            raise FileNotFoundError(f"no datasets ({DATASET_FORMATS}) in {directory}")
-    else:  # an empty list is not "all of them"
-        names = comma_list(datasets, "--datasets", hint=" (leave --datasets out to run them all)")
+    directory, names = _datasets(data, datasets)
     dets = detector_list(detectors)
     method_specs = parse_methods(methods, detectors=dets, programs_dir=programs, cross=cross)
     # Before the store is created, so that bad input leaves no file behind.
     seed_list = int_list(seeds, "--seeds", 0, 2**32 - 1, "integers in [0, 2**32 - 1]")
-    for name in names:
-        dataset_path(directory, name)  # a name that is not there raises FileNotFoundError
     check_outputs({"--store": store}, {})
 
     def planned(existing: set) -> Plan:
@@ -183,6 +172,27 @@ def benchmark(
             )
             raise typer.Exit(code=130) from None
     _print_run_report(result, quiet=quiet)
+
+
+def _datasets(data: Path | None, datasets: str | None) -> tuple[Path, list[str]]:
+    """The data directory (--data, else $LLMDAS_DATA or ../shared/datasets) and the names of
+    the datasets to run (--datasets, else every one there); each must be there."""
+    from llmdas.benchmark.cells import dataset_path, list_dataset_names
+    from llmdas.data import data_dir
+
+    directory = data if data is not None else data_dir()
+    if directory is None:
+        raise FileNotFoundError("no data directory: pass --data DIR or set $LLMDAS_DATA")
+    if datasets is None:
+        names = list_dataset_names(directory)
+        if not names:
+            raise FileNotFoundError(f"no datasets ({DATASET_FORMATS}) in {directory}")
+        return directory, names
+    # An empty list is not "all of them".
+    names = comma_list(datasets, "--datasets", hint=" (leave --datasets out to run them all)")
+    for name in names:
+        dataset_path(directory, name)  # a name that is not there raises FileNotFoundError
+    return directory, names
 
 
 def _warn_of_more_jobs_than_cores(jobs: int) -> None:
