@@ -286,6 +286,30 @@ def estimate_cost(detector: str, n_train: int, n_test: int, d: int, n_cells: int
     return n_fits * base + n_cells * per_cell
 
 
+def _program_stores(
+    detectors: list[str], methods: dict[str, list[MethodSpec]]
+) -> dict[str, dict[str, SynthesisProgram]]:
+    """The program stores that ``store:`` methods name, each loaded once, by directory; warns of
+    a detector a store has no program for (its cells are recorded as errors)."""
+    from llmdas.programs import load_store
+
+    stores: dict[str, dict[str, SynthesisProgram]] = {}
+    for det in detectors:
+        for spec in methods[det]:
+            if spec.kind != "store":
+                continue
+            if spec.arg not in stores:
+                stores[spec.arg] = load_store(spec.arg)
+            if det not in stores[spec.arg]:
+                warnings.warn(
+                    f"program store {spec.arg} holds no program for {det} (it has "
+                    f"{', '.join(sorted(stores[spec.arg])) or 'none'}): the {spec.name} cells of "
+                    f"{det} are recorded as errors",
+                    stacklevel=3,
+                )
+    return stores
+
+
 def make_plan(
     *,
     data_dir: str | Path,
@@ -310,20 +334,7 @@ def make_plan(
     detectors = [canonical_name(d) for d in detectors]
     existing = existing or set()
     defaults = enhanced_defaults()
-    stores: dict[str, dict[str, SynthesisProgram]] = {}
-    from llmdas.programs import load_store
-
-    for det in detectors:
-        for spec in methods[det]:
-            if spec.kind == "store" and spec.arg not in stores:
-                stores[spec.arg] = load_store(spec.arg)
-            if spec.kind == "store" and det not in stores[spec.arg]:
-                warnings.warn(
-                    f"program store {spec.arg} holds no program for {det} (it has "
-                    f"{', '.join(sorted(stores[spec.arg])) or 'none'}): the {spec.name} cells of "
-                    f"{det} are recorded as errors",
-                    stacklevel=2,
-                )
+    stores = _program_stores(detectors, methods)
 
     groups: list[Group] = []
     identities: dict[str, str] = {}
