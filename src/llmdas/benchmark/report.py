@@ -343,76 +343,74 @@ def build_report(
         parts.append(f"<h3>{_esc(det)}</h3>" + _img(uri, f"per-dataset delta AUC-PR {det}"))
 
     if dataset is not None:
-        candidates = [c for c in ok if c["dataset"] == dataset]
-        det = detector or (candidates[0]["detector"] if candidates else "PCA")
-        use_seed = seed if seed is not None else (candidates[0]["seed"] if candidates else 42)
-        split = candidates[0]["split"] if candidates and candidates[0].get("split") else "paper"
-        figs = distribution_figures(
-            dataset, det, method, int(use_seed), data_dir=data_dir, split=split
-        )
-        info = figs["info"]
-        parts.append(f"<h2>{_esc(dataset)}: where the synthetic anomalies lie</h2>")
-        parts.append(
-            f'<p class="note">Refitted {_esc(info["detector"])} with program '
-            f"<code>{_esc(info['program'])}</code> (method {_esc(method)}, seed {info['seed']}): "
-            f"{info['n_train']} training normals, {info['n_synthetic']} synthetic anomalies, "
-            f"{info['n_anomalies']} real test anomalies; fit {info['fit_s']:.1f} s. Left: where the "
-            "base detector scores the synthetic anomalies relative to training normals and real "
-            "anomalies (hard anomalies overlap the normals' upper tail); right: the enhanced "
-            "detector's scores of the same rows.</p>"
-        )
-        parts.append(_img(figs["kde"], "score densities"))
-        parts.append(_img(figs["tsne"], "t-SNE map"))
-
-    timed = sorted(ok, key=cell_cost, reverse=True)[:15]
-    if timed:
-        parts.append("<h2>Slowest cells</h2>")
-        parts.append(
-            _plain_table(
-                [
-                    "dataset",
-                    "detector",
-                    "method",
-                    "seed",
-                    "total s",
-                    "base fit s",
-                    "synthesis s",
-                    "classifier s",
-                    "scoring s",
-                ],
-                [
-                    [
-                        c["dataset"],
-                        c["detector"],
-                        c["method"],
-                        c["seed"],
-                        f"{cell_cost(c):.1f}",
-                        _sec(c.get("t_base_fit")),
-                        _sec(c.get("t_synthesis")),
-                        _sec(c.get("t_classifier_fit")),
-                        _sec(c.get("t_scoring")),
-                    ]
-                    for c in timed
-                ],
-                left=3,
-            )
-        )
-    if errors:
-        parts.append(f"<h2>Errors ({len(errors)})</h2>")
-        parts.append(
-            _plain_table(
-                ["dataset", "detector", "method", "seed", "error"],
-                [
-                    [c["dataset"], c["detector"], c["method"], c["seed"], c["error"]]
-                    for c in errors[:200]
-                ],
-                left=5,
-            )
-        )
+        parts += _dataset_section(ok, dataset, detector, method, seed, data_dir)
+    parts += _slowest_cells_section(ok) + _errors_section(errors)
     parts.append("</body></html>")
     out = Path(out)
     write_text(out, "\n".join(parts))
     return out
+
+
+def _dataset_section(
+    ok: list[dict],
+    dataset: str,
+    detector: str | None,
+    method: str,
+    seed: int | None,
+    data_dir: str | Path | None,
+) -> list[str]:
+    """Where one dataset's synthetic anomalies lie: its detector refitted, two figures."""
+    candidates = [c for c in ok if c["dataset"] == dataset]
+    det = detector or (candidates[0]["detector"] if candidates else "PCA")
+    use_seed = seed if seed is not None else (candidates[0]["seed"] if candidates else 42)
+    split = candidates[0]["split"] if candidates and candidates[0].get("split") else "paper"
+    figs = distribution_figures(dataset, det, method, int(use_seed), data_dir=data_dir, split=split)
+    info = figs["info"]
+    return [
+        f"<h2>{_esc(dataset)}: where the synthetic anomalies lie</h2>",
+        f'<p class="note">Refitted {_esc(info["detector"])} with program '
+        f"<code>{_esc(info['program'])}</code> (method {_esc(method)}, seed {info['seed']}): "
+        f"{info['n_train']} training normals, {info['n_synthetic']} synthetic anomalies, "
+        f"{info['n_anomalies']} real test anomalies; fit {info['fit_s']:.1f} s. Left: where the "
+        "base detector scores the synthetic anomalies relative to training normals and real "
+        "anomalies (hard anomalies overlap the normals' upper tail); right: the enhanced "
+        "detector's scores of the same rows.</p>",
+        _img(figs["kde"], "score densities"),
+        _img(figs["tsne"], "t-SNE map"),
+    ]
+
+
+_TIMING_COLUMNS = {  # header: cell field
+    "base fit s": "t_base_fit",
+    "synthesis s": "t_synthesis",
+    "classifier s": "t_classifier_fit",
+    "scoring s": "t_scoring",
+}
+
+
+def _slowest_cells_section(ok: list[dict], n: int = 15) -> list[str]:
+    """The ``n`` costliest successful cells and where their time went."""
+    timed = sorted(ok, key=cell_cost, reverse=True)[:n]
+    if not timed:
+        return []
+    header = ["dataset", "detector", "method", "seed", "total s", *_TIMING_COLUMNS]
+    rows = [
+        [c["dataset"], c["detector"], c["method"], c["seed"], f"{cell_cost(c):.1f}"]
+        + [_sec(c.get(field)) for field in _TIMING_COLUMNS.values()]
+        for c in timed
+    ]
+    return ["<h2>Slowest cells</h2>", _plain_table(header, rows, left=3)]
+
+
+def _errors_section(errors: list[dict], n: int = 200) -> list[str]:
+    """The first ``n`` cells that ended in an error, with the error."""
+    if not errors:
+        return []
+    rows = [[c["dataset"], c["detector"], c["method"], c["seed"], c["error"]] for c in errors[:n]]
+    return [
+        f"<h2>Errors ({len(errors)})</h2>",
+        _plain_table(["dataset", "detector", "method", "seed", "error"], rows, left=5),
+    ]
 
 
 def _sec(value: Any) -> str:
