@@ -15,6 +15,7 @@ from llmdas.data import (
     load_features,
     paper_split,
     random_split,
+    required_data_dir,
 )
 
 
@@ -136,6 +137,19 @@ def test_names_resolve_in_llmdas_data(tmp_path, monkeypatch):
         load_dataset("MINE")
     with pytest.raises(FileNotFoundError, match="did you mean 'mine' or 'Mine2'\\?"):
         load_dataset("mime")
+
+
+def test_a_data_directory_is_the_option_then_the_default_and_none_says_how_to_name_one(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("LLMDAS_DATA", str(tmp_path / "default"))
+    assert required_data_dir(tmp_path) == tmp_path
+    assert required_data_dir() == tmp_path / "default"
+    monkeypatch.delenv("LLMDAS_DATA")
+    monkeypatch.chdir(tmp_path)  # no ../shared/datasets beside the working directory
+    monkeypatch.setattr("llmdas.data._REPO_ROOT", tmp_path / "repo")  # nor beside the checkout
+    with pytest.raises(FileNotFoundError, match="pass --data DIR or set \\$LLMDAS_DATA"):
+        required_data_dir()
 
 
 def test_a_label_column_for_a_file_with_a_y_array_is_refused(tmp_path):

@@ -178,11 +178,9 @@ def _datasets(data: Path | None, datasets: str | None) -> tuple[Path, list[str]]
     """The data directory (--data, else $LLMDAS_DATA or ../shared/datasets) and the names of
     the datasets to run (--datasets, else every one there); each must be there."""
     from llmdas.benchmark.cells import dataset_path, list_dataset_names
-    from llmdas.data import data_dir
+    from llmdas.data import required_data_dir
 
-    directory = data if data is not None else data_dir()
-    if directory is None:
-        raise FileNotFoundError("no data directory: pass --data DIR or set $LLMDAS_DATA")
+    directory = required_data_dir(data)
     if datasets is None:
         names = list_dataset_names(directory)
         if not names:

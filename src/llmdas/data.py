@@ -45,6 +45,7 @@ __all__ = [
     "load_features",
     "paper_split",
     "random_split",
+    "required_data_dir",
     "suggest_dataset",
 ]
 
@@ -72,6 +73,15 @@ def data_dir() -> Path | None:
         if candidate.is_dir():
             return candidate.resolve()
     return None
+
+
+def required_data_dir(given: str | Path | None = None) -> Path:
+    """``given`` (a --data option), else :func:`data_dir`; an error says how to name one if
+    neither is there."""
+    directory = Path(given) if given is not None else data_dir()
+    if directory is None:
+        raise FileNotFoundError("no data directory: pass --data DIR or set $LLMDAS_DATA")
+    return directory
 
 
 def list_datasets(directory: str | Path | None = None) -> list[str]:

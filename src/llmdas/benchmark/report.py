@@ -190,14 +190,10 @@ def distribution_figures(
     from sklearn.manifold import TSNE
 
     from llmdas.benchmark.cells import MethodSpec, dataset_path, parse_methods
-    from llmdas.data import data_dir as default_data_dir
-    from llmdas.data import load_dataset, paper_split, random_split
+    from llmdas.data import load_dataset, paper_split, random_split, required_data_dir
     from llmdas.enhanced import EnhancedDetector
 
-    directory = Path(data_dir) if data_dir is not None else default_data_dir()
-    if directory is None:
-        raise FileNotFoundError("no data directory: pass --data DIR or set $LLMDAS_DATA")
-    X, y = load_dataset(dataset_path(directory, dataset))
+    X, y = load_dataset(dataset_path(required_data_dir(data_dir), dataset))
     X_train, X_test, y_test = (
         paper_split(X, y) if split == "paper" else random_split(X, y, seed=seed)
     )
