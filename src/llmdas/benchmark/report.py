@@ -187,7 +187,6 @@ def distribution_figures(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from sklearn.manifold import TSNE
 
     from llmdas.benchmark.cells import MethodSpec, dataset_path, parse_methods
     from llmdas.data import load_dataset, paper_split, random_split, required_data_dir
@@ -225,26 +224,61 @@ def distribution_figures(
     )
     kde_uri = _png(fig)
 
-    # t-SNE of a subsample of the three groups (standardised with the training statistics).
-    rng = np.random.default_rng(seed)
-    sizes = {k: len(v) for k, v in groups_x.items()}
-    budget = max_tsne
+    tsne_uri = _tsne_figure(
+        groups_x,
+        X_train,
+        max_tsne,
+        seed,
+        f"t-SNE of {dataset}: {detector} + {method} (seed {seed})",
+    )
+    return {
+        "kde": kde_uri,
+        "tsne": tsne_uri,
+        "info": {
+            "dataset": dataset,
+            "detector": detector,
+            "method": method,
+            "program": program.name,
+            "seed": seed,
+            "n_train": len(X_train),
+            "n_synthetic": len(synthetic),
+            "n_anomalies": len(anomalies),
+            "fit_s": fit_s,
+        },
+    }
+
+
+def _tsne_sample(
+    groups: dict[str, np.ndarray], max_rows: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """Row indices of each group, at most ``max_rows`` in all: the smallest group first, each
+    taking at most an equal share of the rows left, so that a small group is shown whole."""
+    sizes = {k: len(v) for k, v in groups.items()}
+    budget = max_rows
     take: dict[str, np.ndarray] = {}
-    # Smallest group first, then share what is left.
     for name in sorted(sizes, key=lambda k: sizes[k]):
-        remaining = [k for k in sizes if k not in take]
-        share = budget // len(remaining)
+        share = budget // (len(sizes) - len(take))
         n = min(sizes[name], share)
         take[name] = rng.choice(sizes[name], n, replace=False) if n else np.array([], int)
         budget -= n
+    return take
+
+
+def _tsne_figure(
+    groups: dict[str, np.ndarray], X_train: np.ndarray, max_rows: int, seed: int, title: str
+) -> str:
+    """A t-SNE map of a sample of each group, standardised with the training statistics."""
+    import matplotlib.pyplot as plt
+    from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits
+
+    take = _tsne_sample(groups, max_rows, np.random.default_rng(seed))
     mean, spread = X_train.mean(axis=0), X_train.std(axis=0)
     spread[spread == 0] = 1.0
-    parts = [((groups_x[k][take[k]] - mean) / spread, k) for k in groups_x if len(take[k])]
+    parts = [((groups[k][take[k]] - mean) / spread, k) for k in groups if len(take[k])]
     Z = np.vstack([p for p, _ in parts])
     labels = np.concatenate([[k] * len(p) for p, k in parts])
     perplexity = float(min(30.0, max(2.0, (len(Z) - 1) / 3.0)))
-    from threadpoolctl import threadpool_limits
-
     # One OpenMP thread: on a busy machine, t-SNE's spinning OpenMP threads can be 10x slower
     # than a single one for a few hundred rows, and 1500 rows take seconds on one core anyway.
     with threadpool_limits(limits=1, user_api="openmp"):
@@ -263,26 +297,11 @@ def distribution_figures(
                 color=_COLOURS[name],
                 label=f"{name} ({int(mask.sum())})",
             )
-    ax.set_title(f"t-SNE of {dataset}: {detector} + {method} (seed {seed})")
+    ax.set_title(title)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.legend(fontsize=8)
-    tsne_uri = _png(fig)
-    return {
-        "kde": kde_uri,
-        "tsne": tsne_uri,
-        "info": {
-            "dataset": dataset,
-            "detector": detector,
-            "method": method,
-            "program": program.name,
-            "seed": seed,
-            "n_train": len(X_train),
-            "n_synthetic": len(synthetic),
-            "n_anomalies": len(anomalies),
-            "fit_s": fit_s,
-        },
-    }
+    return _png(fig)
 
 
 # ------------------------------------------------------------------------------------ page
