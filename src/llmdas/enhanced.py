@@ -54,9 +54,9 @@ from llmdas.detectors import (
     install_hint,
     make_detector,
     registry_equivalent,
-    sanitize_scores,
     score_ceiling,
     score_detector,
+    training_scores,
 )
 from llmdas.fit_checks import (
     ConstantColumnWarning,
@@ -399,7 +399,7 @@ class EnhancedDetector(BaseDetector):
         # Stage 2 of the method: the detector, the program's rows, the classifier and the fusion.
         started = time.perf_counter()
         self.detector_ = self._fitted_base(X)
-        self.base_scores_ = self._training_scores(X)
+        self.base_scores_ = training_scores(self.detector_, X)
         self.timings_["base_fit"] = time.perf_counter() - started
         warn_constant_scores(self.detector_name_, self.base_scores_)
         rng = np.random.default_rng(self._seed)
@@ -619,17 +619,6 @@ class EnhancedDetector(BaseDetector):
             self._clf_norm.transform(clf_train),
             self.weight_,
         )
-
-    def _training_scores(self, X: np.ndarray) -> np.ndarray:
-        """Base scores of the training rows: PyOD's ``decision_scores_`` when it has them.
-
-        Reusing them saves a full scoring pass, and they are PyOD's own notion of training scores
-        (leave-one-out for neighbour-based detectors), which its ``threshold_`` also uses.
-        """
-        fitted = getattr(self.detector_, "decision_scores_", None)
-        if fitted is not None and np.shape(fitted) == (len(X),):
-            return sanitize_scores(fitted)
-        return score_detector(self.detector_, X)
 
     def _n_samples(self, n_train: int) -> int:
         if isinstance(self.n_synthetic, float):

@@ -181,8 +181,8 @@ def _fit_base(detector_name: str, seed: int, X_train, X_test, y_test) -> _BaseFi
     from llmdas.detectors import (
         fit_scores_are_plain,
         make_detector,
-        sanitize_scores,
         score_detector,
+        training_scores,
     )
 
     started = time.perf_counter()
@@ -196,15 +196,12 @@ def _fit_base(detector_name: str, seed: int, X_train, X_test, y_test) -> _BaseFi
     memo.pin(X_test)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        # PyOD keeps the training scores; scoring X_train again is only a reference for
-        # non-finite test scores, and costly for a one-class SVM.
-        fitted = getattr(detector, "decision_scores_", None)
-        if fitted is not None and np.shape(fitted) == (len(X_train),):
-            train_scores = sanitize_scores(fitted, warn=False)
-            memo.pin(X_train, fitted if fit_scores_are_plain(detector) else None)
-        else:
-            memo.pin(X_train)
-            train_scores = score_detector(memo, X_train)
+        # The training scores are a reference for non-finite test scores; programs and the
+        # enhanced fit ask for them again, answered by the memo where they are plain scores.
+        memo.pin(X_train)
+        train_scores = training_scores(memo, X_train, warn=False)
+        if fit_scores_are_plain(detector):
+            memo.pin(X_train, train_scores)
         test_scores = score_detector(memo, X_test, reference=train_scores)
     t_score = time.perf_counter() - started
     return _BaseFit(memo, *_auc(y_test, test_scores), t_fit, t_score)
