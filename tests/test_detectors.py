@@ -14,6 +14,7 @@ from llmdas.detectors import (
     make_detector,
     sanitize_scores,
     score_detector,
+    training_scores,
 )
 
 
@@ -233,6 +234,20 @@ def test_ecod_keeps_pyod_training_scores_and_scores_rows_independently():
     assert np.allclose(ours.decision_function(new), one_at_a_time)
     # A row's score does not depend on the rows scored with it.
     assert np.allclose(ours.decision_function(new[:2]), ours.decision_function(new)[:2])
+
+
+def test_training_scores_are_the_fit_scores_when_there_is_one_per_row():
+    from pyod.models.knn import KNN
+
+    X = np.random.default_rng(0).normal(size=(80, 3))
+    knn = KNN(n_neighbors=5).fit(X)  # leave-one-out fit scores, lower than scoring X again
+    assert np.array_equal(training_scores(knn, X), knn.decision_scores_)
+    assert np.all(training_scores(knn, X) > score_detector(knn, X))
+    # Other rows than the fit's (here, half of them) are scored.
+    assert np.array_equal(training_scores(knn, X[:40]), score_detector(knn, X[:40]))
+    knn.decision_scores_ = knn.decision_scores_.copy()
+    knn.decision_scores_[0] = np.nan  # made finite, as any score is
+    assert np.isfinite(training_scores(knn, X, warn=False)).all()
 
 
 def test_ecod_fits_a_constant_column_without_scipy_warnings():
