@@ -167,7 +167,13 @@ def test_summary_cli_writes_csv_and_markdown(tmp_path):
         env={"COLUMNS": "250"},
     )
     assert result.exit_code == 0, result.output
-    assert "builtin" in result.output and "none" in result.output  # base-only table too
+    assert "builtin" in result.output
+    # The base-only table: dataset a's method-none cell, AUC-PR and AUC-ROC.
+    base_only = result.output[result.output.index("Base only (method none)") :].splitlines()
+    assert [line.split() for line in base_only if line.split()[:2] == ["PCA", "none"]] == [
+        ["PCA", "none", "AUC-PR", "1", "0.4500"],
+        ["PCA", "none", "AUC-ROC", "1", "0.6500"],
+    ]
     assert "(7 cells, 1 failed cell(s) left out)" in " ".join(result.output.split())
     with out_csv.open() as fh:
         table = list(csv.DictReader(fh))

@@ -14,7 +14,7 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,6 +22,9 @@ from llmdas._atomic import write_text
 from llmdas._cli_options import comma_list, detector_list, int_list, seconds_option
 from llmdas._terminal import compact_table, console, err_console, labelled, literal
 from llmdas.file_formats import DATASET_FORMATS
+
+if TYPE_CHECKING:
+    from llmdas.benchmark.summary import SummaryRow
 
 __all__ = ["register"]
 
@@ -386,7 +389,6 @@ def summary(
         base_only,
         per_dataset_markdown,
         summarize,
-        table_cells,
         to_csv,
         to_markdown,
     )
@@ -410,46 +412,11 @@ def summary(
     n_errors = len(cells) - len(ok)
     rows = summarize(ok, metric)
     left_out = f", {n_errors} failed cell(s) left out" if n_errors else ""
-    paper_shown = False
-    for label in dict.fromkeys(r.metric for r in rows):
-        # The metric is in the title and the paper's figures, one set per detector, follow the
-        # table instead of filling a column, so that the table fits an 80-column terminal.
-        table = compact_table(f"{label}: base vs enhanced ({len(ok)} cells{left_out})")
-        headers = ["detector", "method", "n", "base", "enh.", "Δ", "wins", "p"]
-        for i, header in enumerate(headers):
-            table.add_column(header, justify="left" if i < 2 else "right", no_wrap=True)
-        table.add_column("worst Δ (dataset)", overflow="ellipsis", min_width=8)
-        paper = {}
-        for row in (r for r in rows if r.metric == label):
-            cells_text = table_cells(row)
-            colour = "green" if row.delta > 0 else "red" if row.delta < 0 else "white"
-            cells_text[6] = f"[{colour}]{cells_text[6]}[/]"
-            worst = f"{row.worst_delta:+.4f} {row.worst_dataset}"  # wraps before the name
-            table.add_row(*cells_text[:2], *cells_text[3:7], *cells_text[8:10], worst)
-            if row.paper_base is not None:
-                paper[row.detector] = cells_text[11]
-        console.print(table)
-        if paper:
-            listed = "; ".join(f"{det} {figures}" for det, figures in paper.items())
-            console.print(f"paper's Table 1, base → Δ, wins: {listed}", style="dim")
-            paper_shown = True
+    paper_shown = _print_summary_tables(rows, f"{len(ok)} cells{left_out}")
     if not rows:
         failed = f" ({n_errors} cell(s) ended in an error{_error_hint(cells)})" if n_errors else ""
         console.print(literal(f"no successful cells with enhanced scores in the store{failed}"))
-    plain = base_only(ok, metric)
-    if plain:
-        extra = compact_table("Base only (method none)")
-        for column in ("detector", "method", "metric", "datasets", "base"):
-            extra.add_column(column)
-        for item in plain:
-            extra.add_row(
-                item["detector"],
-                item["method"],
-                item["metric"],
-                str(item["n"]),
-                f"{item['base']:.4f}",
-            )
-        console.print(extra)
+    _print_base_only(base_only(ok, metric))
     if rows:  # what the tables' columns mean
         n_datasets = len({c["dataset"] for c in ok})
         # The paper's Table 1 has AUC-PR only: no paper line after an AUC-ROC table.
@@ -475,6 +442,51 @@ def summary(
         text = "\n".join(per_dataset_markdown(ok, m) for m in metrics)
         write_text(per_dataset, text)
         console.print(f"wrote {per_dataset}")
+
+
+def _print_summary_tables(rows: list[SummaryRow], cells_text: str) -> bool:
+    """One table per metric of ``rows``, each followed by the paper's figures where it has
+    them; returns whether any were shown. ``cells_text`` says which cells the tables hold."""
+    from llmdas.benchmark.summary import table_cells
+
+    paper_shown = False
+    for label in dict.fromkeys(r.metric for r in rows):
+        # The metric is in the title and the paper's figures, one set per detector, follow the
+        # table instead of filling a column, so that the table fits an 80-column terminal.
+        table = compact_table(f"{label}: base vs enhanced ({cells_text})")
+        headers = ["detector", "method", "n", "base", "enh.", "Δ", "wins", "p"]
+        for i, header in enumerate(headers):
+            table.add_column(header, justify="left" if i < 2 else "right", no_wrap=True)
+        table.add_column("worst Δ (dataset)", overflow="ellipsis", min_width=8)
+        paper = {}
+        for row in (r for r in rows if r.metric == label):
+            text = table_cells(row)
+            colour = "green" if row.delta > 0 else "red" if row.delta < 0 else "white"
+            text[6] = f"[{colour}]{text[6]}[/]"
+            worst = f"{row.worst_delta:+.4f} {row.worst_dataset}"  # wraps before the name
+            table.add_row(*text[:2], *text[3:7], *text[8:10], worst)
+            if row.paper_base is not None:
+                paper[row.detector] = text[11]
+        console.print(table)
+        if paper:
+            listed = "; ".join(f"{det} {figures}" for det, figures in paper.items())
+            console.print(f"paper's Table 1, base → Δ, wins: {listed}", style="dim")
+            paper_shown = True
+    return paper_shown
+
+
+def _print_base_only(plain: list[dict]) -> None:
+    """The base detectors' means of the cells run with method ``none``, if there are any."""
+    if not plain:
+        return
+    table = compact_table("Base only (method none)")
+    for column in ("detector", "method", "metric", "datasets", "base"):
+        table.add_column(column)
+    for item in plain:
+        table.add_row(
+            item["detector"], item["method"], item["metric"], str(item["n"]), f"{item['base']:.4f}"
+        )
+    console.print(table)
 
 
 def report(
