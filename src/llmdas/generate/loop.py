@@ -230,36 +230,16 @@ class _Session:
                 f"the code does not define the required function {ENTRY_POINT}"
                 "(n_samples: int, model, X_train: np.ndarray) at top level"
             )
+        where = {"candidate": candidate, "round": round_}
         if missing:
-            logger.info("%s: candidate %d round %d: %s", self.detector, candidate, round_, missing)
-            self.event(
-                "check",
-                candidate=candidate,
-                round=round_,
-                stage="extract",
-                ok=False,
-                error={"type": "NoProgramFound", "message": missing},
-            )
-            return "NoProgramFound", missing, ""
+            return self._failed("check", where, "", "NoProgramFound", missing, stage="extract")
         try:
             check_source(answer.code)
         except ProgramError as exc:
-            logger.info(
-                "%s: candidate %d round %d: static check failed: %s",
-                self.detector,
-                candidate,
-                round_,
-                exc,
+            kind, message = type(exc).__name__, str(exc)
+            return self._failed(
+                "check", where, "static check failed: ", kind, message, stage="static"
             )
-            self.event(
-                "check",
-                candidate=candidate,
-                round=round_,
-                stage="static",
-                ok=False,
-                error={"type": type(exc).__name__, "message": str(exc)},
-            )
-            return type(exc).__name__, str(exc), ""
         self.event("check", candidate=candidate, round=round_, stage="static", ok=True)
         try:
             result = run_program(
@@ -272,17 +252,7 @@ class _Session:
             )
         except ProgramError as exc:
             tb = exc.traceback if isinstance(exc, ProgramCrashError) else ""
-            logger.info(
-                "%s: candidate %d round %d: run failed: %s", self.detector, candidate, round_, exc
-            )
-            self.event(
-                "run",
-                candidate=candidate,
-                round=round_,
-                ok=False,
-                error={"type": type(exc).__name__, "message": str(exc), "traceback": tb},
-            )
-            return type(exc).__name__, str(exc), tb
+            return self._failed("run", where, "run failed: ", type(exc).__name__, str(exc), tb)
         self.event(
             "run",
             candidate=candidate,
@@ -313,6 +283,27 @@ class _Session:
             return "ReviewRejected", "; ".join(scores.problems) + f" ({scores.summary()})", ""
         self.last_scores = scores
         return "", "", ""
+
+    def _failed(
+        self,
+        event: str,
+        where: dict[str, int],
+        what: str,
+        kind: str,
+        message: str,
+        traceback: str | None = None,
+        **fields: Any,
+    ) -> tuple[str, str, str]:
+        """Log and record a failed check or run of a candidate (``where``), and return what
+        :meth:`test` returns for it; a run's error keeps its traceback, even an empty one."""
+        logger.info(
+            "%s: candidate %d round %d: %s%s", self.detector, *where.values(), what, message
+        )
+        error = {"type": kind, "message": message}
+        if traceback is not None:
+            error["traceback"] = traceback
+        self.event(event, **where, **fields, ok=False, error=error)
+        return kind, message, traceback or ""
 
     # ---------------------------------------------------------------- one candidate
     def run_candidate(self, index: int, description: str | None) -> CandidateReport:
