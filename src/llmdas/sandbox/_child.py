@@ -679,6 +679,49 @@ def run_one(cmd_fd: int, res_fd: int) -> None:
         _send_frame(res_fd, _format_crash(exc, program_file))
         os._exit(0)
 
+    score_rpc = _score_rpc(np, cmd_fd, res_fd, n_features)
+    violations: list[str] = []
+    # A real (registered) module, so that dataclasses & co. can find it.
+    module = type(sys)("__program__")
+    module.__dict__["__builtins__"] = _restricted_builtins(violations)
+    sys.modules[module.__name__] = module
+    namespace = module.__dict__
+    _set_run_limits(header["memory_mb"], header["cpu_s"])
+    _seed_numpy(np, int(header["seed"]))
+    sys.addaudithook(_make_audit_hook(_read_roots(np), program_file, violations))
+
+    # ---- untrusted code runs from here on ----
+    try:
+        exec(code, namespace)
+        result = namespace["generate_hard_anomalies"](n_samples, _make_model(score_rpc), X_train)
+        if violations:
+            reply = {"type": "forbidden", "message": violations[0]}, b""
+        else:
+            reply = _describe_output(np, result, n_samples, n_features)
+    except BaseException as exc:  # noqa: BLE001 - everything is reported to the parent
+        if violations or isinstance(exc, SandboxViolation):
+            what = violations[0] if violations else str(exc)
+            reply = {"type": "forbidden", "message": _one_line(what)}, b""
+        elif isinstance(exc, MemoryError):
+            reply = {"type": "memory"}, b""
+        else:
+            try:
+                reply = _format_crash(exc, program_file), b""
+            except BaseException:  # noqa: BLE001 - e.g. an exception whose str() fails
+                reply = {"type": "crash", "exc_type": "Exception", "traceback": ""}, b""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:  # noqa: BLE001 - a broken log pipe must not hide the result
+        pass
+    _send_frame(res_fd, *reply)
+    os._exit(0)
+
+
+def _score_rpc(np, cmd_fd: int, res_fd: int, n_features: int):
+    """``model.predict_score`` of the program: checks its rows, then asks the parent to score
+    them, in batches of at most MAX_SCORE_CELLS cells."""
+
     def score_rpc(X):
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2:
@@ -710,56 +753,19 @@ def run_one(cmd_fd: int, res_fd: int) -> None:
             return np.frombuffer(data, dtype="<f8").copy()
         raise ValueError(_one_line(reply.get("message", "scoring failed")))
 
-    violations: list[str] = []
-    # A real (registered) module, so that dataclasses & co. can find it.
-    module = type(sys)("__program__")
-    module.__dict__["__builtins__"] = _restricted_builtins(violations)
-    sys.modules[module.__name__] = module
-    namespace = module.__dict__
-    read_roots = tuple(
-        sorted(
-            {
-                os.path.realpath(p)
-                for p in (
-                    sys.prefix,
-                    sys.base_prefix,
-                    sys.exec_prefix,
-                    os.path.dirname(os.__file__),
-                    os.path.dirname(os.path.dirname(np.__file__)),
-                )
-            }
-        )
-    )
-    _set_run_limits(header["memory_mb"], header["cpu_s"])
-    _seed_numpy(np, int(header["seed"]))
-    sys.addaudithook(_make_audit_hook(read_roots, program_file, violations))
+    return score_rpc
 
-    # ---- untrusted code runs from here on ----
-    try:
-        exec(code, namespace)
-        result = namespace["generate_hard_anomalies"](n_samples, _make_model(score_rpc), X_train)
-        if violations:
-            reply = {"type": "forbidden", "message": violations[0]}, b""
-        else:
-            reply = _describe_output(np, result, n_samples, n_features)
-    except BaseException as exc:  # noqa: BLE001 - everything is reported to the parent
-        if violations or isinstance(exc, SandboxViolation):
-            what = violations[0] if violations else str(exc)
-            reply = {"type": "forbidden", "message": _one_line(what)}, b""
-        elif isinstance(exc, MemoryError):
-            reply = {"type": "memory"}, b""
-        else:
-            try:
-                reply = _format_crash(exc, program_file), b""
-            except BaseException:  # noqa: BLE001 - e.g. an exception whose str() fails
-                reply = {"type": "crash", "exc_type": "Exception", "traceback": ""}, b""
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except BaseException:  # noqa: BLE001 - a broken log pipe must not hide the result
-        pass
-    _send_frame(res_fd, *reply)
-    os._exit(0)
+
+def _read_roots(np) -> tuple[str, ...]:
+    """The folders the program may read files from: Python's and NumPy's installations."""
+    folders = (
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        os.path.dirname(os.__file__),
+        os.path.dirname(os.path.dirname(np.__file__)),
+    )
+    return tuple(sorted({os.path.realpath(p) for p in folders}))
 
 
 if __name__ == "__main__":
