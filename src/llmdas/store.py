@@ -14,12 +14,20 @@ llmdas's probe data against the detector it names.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmdas._atomic import write_json
 from llmdas.program import ProgramFormatError, SynthesisProgram, program_files
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from llmdas.sandbox import SandboxLimits
+
+    ScoreFn = Callable[[np.ndarray], np.ndarray]
 
 __all__ = ["StoreCheck", "save_generated", "validate_store"]
 
@@ -73,9 +81,8 @@ def validate_store(
     :class:`StoreCheck` ``(path, ok, message)`` per file, sorted by path. A program whose detector
     is not a known detector name is run against IForest.
     """
-    from llmdas.detectors import canonical_name
-    from llmdas.generate import fit_probe_detector, make_probe_data, review_output
-    from llmdas.sandbox import ProgramError, SandboxLimits, check_source, run_program
+    from llmdas.generate import fit_probe_detector, make_probe_data
+    from llmdas.sandbox import SandboxLimits
 
     directory = Path(directory)
     if directory.is_file():
@@ -90,41 +97,59 @@ def validate_store(
         memory_mb=memory_mb,
         timeout_setting="validate_store's timeout_s, --timeout of llmdas programs validate",
     )
-    fitted: dict[str, Any] = {}
-    results: list[StoreCheck] = []
-    for path in files:
-        try:
-            program = SynthesisProgram.from_file(path)
-        except ProgramFormatError as exc:
-            results.append(StoreCheck(path, False, str(exc)))
-            continue
-        try:
-            check_source(program.file_aligned_source)
-        except ProgramError as exc:
-            results.append(StoreCheck(path, False, f"static check: {exc}"))
-            continue
-        try:
-            detector = canonical_name(program.detector)
-            note = ""
-        except ValueError:
-            detector = "IForest"
-            note = f" (unknown detector {program.detector!r}; scored with {detector})"
-        if detector not in fitted:
-            fitted[detector] = fit_probe_detector(detector, X_probe, seed)[1]
-        score_fn = fitted[detector]
-        try:
-            result = run_program(
-                program.file_aligned_source, score_fn, X_probe, n_samples, seed=seed, limits=limits
-            )
-        except ProgramError as exc:
-            results.append(StoreCheck(path, False, f"run: {exc}"))
-            continue
-        scores = review_output(
-            result.X, X_probe, score_fn(X_probe), score_fn(result.X), n_samples=n_samples
+    score_fns: dict[str, ScoreFn] = {}  # one fitted probe detector per detector, for every file
+
+    def score_fn_of(detector: str) -> ScoreFn:
+        if detector not in score_fns:
+            score_fns[detector] = fit_probe_detector(detector, X_probe, seed)[1]
+        return score_fns[detector]
+
+    return [
+        _check_program(path, score_fn_of, X_probe, n_samples, seed=seed, limits=limits)
+        for path in files
+    ]
+
+
+def _check_program(
+    path: Path,
+    score_fn_of: Callable[[str], ScoreFn],
+    X_probe: np.ndarray,
+    n_samples: int,
+    *,
+    seed: int,
+    limits: SandboxLimits,
+) -> StoreCheck:
+    """One file of :func:`validate_store`: format, static check, run and review of its rows;
+    ``score_fn_of(detector)`` is the scoring function of that detector fitted on ``X_probe``."""
+    from llmdas.detectors import canonical_name
+    from llmdas.generate import review_output
+    from llmdas.sandbox import ProgramError, check_source, run_program
+
+    try:
+        program = SynthesisProgram.from_file(path)
+    except ProgramFormatError as exc:
+        return StoreCheck(path, False, str(exc))
+    try:
+        check_source(program.file_aligned_source)
+    except ProgramError as exc:
+        return StoreCheck(path, False, f"static check: {exc}")
+    try:
+        detector = canonical_name(program.detector)
+        note = ""
+    except ValueError:
+        detector = "IForest"
+        note = f" (unknown detector {program.detector!r}; scored with {detector})"
+    score_fn = score_fn_of(detector)
+    try:
+        result = run_program(
+            program.file_aligned_source, score_fn, X_probe, n_samples, seed=seed, limits=limits
         )
-        message = f"{detector}: {result.X.shape[0]} rows, {scores.summary()}{note}"
-        if scores.problems:
-            results.append(StoreCheck(path, False, "; ".join(scores.problems) + f" - {message}"))
-        else:
-            results.append(StoreCheck(path, True, message))
-    return results
+    except ProgramError as exc:
+        return StoreCheck(path, False, f"run: {exc}")
+    scores = review_output(
+        result.X, X_probe, score_fn(X_probe), score_fn(result.X), n_samples=n_samples
+    )
+    message = f"{detector}: {result.X.shape[0]} rows, {scores.summary()}{note}"
+    if scores.problems:
+        return StoreCheck(path, False, "; ".join(scores.problems) + f" - {message}")
+    return StoreCheck(path, True, message)
