@@ -240,6 +240,10 @@ _STATUS_NAMES = {
 }
 
 
+# The body of a successful reply in each protocol that _protocol_of tells from the path.
+_REPLY_BODIES = {"openai": _openai_body, "anthropic": _anthropic_body, "gemini": _gemini_body}
+
+
 def _error_body(protocol: str, status: int, message: str) -> dict[str, Any]:
     if protocol == "anthropic":
         kind = {401: "authentication_error", 403: "permission_error", 429: "rate_limit_error"}
@@ -311,13 +315,10 @@ def _make_handler(server: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
             out_tokens = reply.output_tokens
             if out_tokens is None:
                 out_tokens = max(1, len(reply.content or "") // 4)
-            args = (reply.content, server.model_name, n, in_tokens, out_tokens, reply.cut_short)
-            if protocol == "openai":
-                payload = _openai_body(*args)
-            elif protocol == "anthropic":
-                payload = _anthropic_body(*args)
-            else:
-                payload = _gemini_body(*args)
+            body_of = _REPLY_BODIES[protocol]
+            payload = body_of(
+                reply.content, server.model_name, n, in_tokens, out_tokens, reply.cut_short
+            )
             self._send(200, payload, reply.headers)
 
         def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
