@@ -246,8 +246,9 @@ def test_training_scores_are_the_fit_scores_when_there_is_one_per_row():
     # Other rows than the fit's (here, half of them) are scored.
     assert np.array_equal(training_scores(knn, X[:40]), score_detector(knn, X[:40]))
     knn.decision_scores_ = knn.decision_scores_.copy()
-    knn.decision_scores_[0] = np.nan  # made finite, as any score is
-    assert np.isfinite(training_scores(knn, X, warn=False)).all()
+    knn.decision_scores_[0] = np.nan  # made finite, as any score is, and said
+    with pytest.warns(NonFiniteScoresWarning):
+        assert np.isfinite(training_scores(knn, X)).all()
 
 
 def test_ecod_fits_a_constant_column_without_scipy_warnings():

@@ -13,6 +13,7 @@ llmdas's probe data against the detector it names.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -97,13 +98,8 @@ def validate_store(
         memory_mb=memory_mb,
         timeout_setting="validate_store's timeout_s, --timeout of llmdas programs validate",
     )
-    score_fns: dict[str, ScoreFn] = {}  # one fitted probe detector per detector, for every file
-
-    def score_fn_of(detector: str) -> ScoreFn:
-        if detector not in score_fns:
-            score_fns[detector] = fit_probe_detector(detector, X_probe, seed)[1]
-        return score_fns[detector]
-
+    # One probe detector per detector named, fitted once for all the files.
+    score_fn_of = functools.cache(lambda detector: fit_probe_detector(detector, X_probe, seed)[1])
     return [
         _check_program(path, score_fn_of, X_probe, n_samples, seed=seed, limits=limits)
         for path in files

@@ -199,7 +199,7 @@ def _fit_base(detector_name: str, seed: int, X_train, X_test, y_test) -> _BaseFi
         # The training scores are a reference for non-finite test scores; programs and the
         # enhanced fit ask for them again, answered by the memo where they are plain scores.
         memo.pin(X_train)
-        train_scores = training_scores(memo, X_train, warn=False)
+        train_scores = training_scores(memo, X_train)
         if fit_scores_are_plain(detector):
             memo.pin(X_train, train_scores)
         test_scores = score_detector(memo, X_test, reference=train_scores)

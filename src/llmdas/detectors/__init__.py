@@ -292,15 +292,15 @@ def score_detector(detector, X: np.ndarray, *, reference: np.ndarray | None = No
     return sanitize_scores(raw, reference=reference)
 
 
-def training_scores(detector, X: np.ndarray, *, warn: bool = True) -> np.ndarray:
+def training_scores(detector, X: np.ndarray) -> np.ndarray:
     """Finite scores of a fitted detector's training rows ``X``: PyOD's ``decision_scores_`` when
     it keeps one per row, else :func:`score_detector` of ``X``.
 
     Reusing them saves a scoring pass (minutes for a one-class SVM on large data), and they are
     PyOD's own training scores (leave-one-out for neighbour-based detectors), which its
-    ``threshold_`` also uses. ``warn=False`` silences the warning about non-finite fit scores.
+    ``threshold_`` also uses.
     """
     fitted = getattr(detector, "decision_scores_", None)
     if fitted is not None and np.shape(fitted) == (len(X),):
-        return sanitize_scores(fitted, warn=warn)
+        return sanitize_scores(fitted)
     return score_detector(detector, X)
