@@ -614,23 +614,7 @@ def serve_forks(sock_fd: int) -> None:
             cmd_r, res_w, log_w, status_w = fds
             pid = os.fork()
             if pid == 0:
-                signal.set_wakeup_fd(-1)
-                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                os.setpgid(0, 0)
-                os.dup2(log_w, 1)
-                os.dup2(log_w, 2)
-                # Keep only stdio and the two protocol pipes: no socket, no other child's pipes.
-                low, high = sorted((cmd_r, res_w))
-                os.closerange(3, low)
-                os.closerange(low + 1, high)
-                os.closerange(high + 1, 1 << 20)
-                for name in set(sys.modules) - preloaded:
-                    del sys.modules[name]
-                sys.argv = [sys.argv[0], str(cmd_r), str(res_w)]  # as a spawned child's
-                try:
-                    run_one(cmd_r, res_w)
-                finally:
-                    os._exit(70)
+                _run_forked_child(cmd_r, res_w, log_w, preloaded)
             # Also here, so the group exists before the parent learns the pid (the child may
             # have done it first, or already exited).
             with contextlib.suppress(OSError):
@@ -640,6 +624,34 @@ def serve_forks(sock_fd: int) -> None:
             status_fds[pid] = status_w
             sock.sendall(struct.pack(">q", pid))
         _reap(status_fds)
+
+
+def _run_forked_child(cmd_r: int, res_w: int, log_w: int, preloaded: frozenset[str]) -> None:
+    """Run one program in a process just forked by :func:`serve_forks`, then exit (never returns).
+
+    The forked process first sheds what the server holds (its signal set-up, the socket, other
+    children's pipes, the modules a spawned child would not have), so that it runs exactly as a
+    freshly spawned child would.
+    """
+    import signal
+
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    os.setpgid(0, 0)
+    os.dup2(log_w, 1)
+    os.dup2(log_w, 2)
+    # Keep only stdio and the two protocol pipes: no socket, no other child's pipes.
+    low, high = sorted((cmd_r, res_w))
+    os.closerange(3, low)
+    os.closerange(low + 1, high)
+    os.closerange(high + 1, 1 << 20)
+    for name in set(sys.modules) - preloaded:
+        del sys.modules[name]
+    sys.argv = [sys.argv[0], str(cmd_r), str(res_w)]  # as a spawned child's
+    try:
+        run_one(cmd_r, res_w)
+    finally:
+        os._exit(70)
 
 
 def _reap(status_fds: dict[int, int]) -> None:
