@@ -562,7 +562,7 @@ class EnhancedDetector(BaseDetector):
                 ) from exc
             return self.detector
         detector = self._make_base()
-        warn_slow_fit(self.detector_name_, X.shape[0], stacklevel=4)  # at fit's caller
+        warn_slow_fit(self.detector_name_, X.shape[0])
         try:
             with np.errstate(all="ignore"):
                 detector.fit(X)
@@ -597,7 +597,7 @@ class EnhancedDetector(BaseDetector):
             self.program_error_ = error
             return None
         # Before snapping, which may rightly land a row of discrete data on a training row.
-        warn_copies(synthetic, X_program, self.program_.name, stacklevel=4)
+        warn_copies(synthetic, X_program, self.program_.name)
         return snap_to_support(synthetic, X_program) if self.snap_discrete else synthetic
 
     def _fit_fusion(self, X: np.ndarray, rng: np.random.Generator) -> None:

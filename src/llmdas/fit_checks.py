@@ -4,8 +4,8 @@ columns, a detector that scores every row alike, an OCSVM fit that may take hour
 whose rows are copies of training rows. Each problem is an error or a warning that names it, raised
 before (or instead of) a confusing result.
 
-The warnings take ``stacklevel=3``: called from ``fit`` itself, they point at the user's call of
-``fit``. Those that ``fit``'s helpers call take ``stacklevel=4`` from them.
+Each warning's ``stacklevel`` points at the user's call of ``fit``: 3 for the checks ``fit`` calls
+itself, 4 for ``warn_slow_fit`` and ``warn_copies``, which ``fit``'s helpers call.
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ def warn_constant_scores(detector: str, scores: np.ndarray) -> None:
 _SLOW_FIT_ROWS = 50_000
 
 
-def warn_slow_fit(detector: str, n_rows: int, *, stacklevel: int = 3) -> None:
+def warn_slow_fit(detector: str, n_rows: int) -> None:
     """Warn, before it starts, of an OCSVM fit on so many rows that it may take hours."""
     if detector == "OCSVM" and n_rows > _SLOW_FIT_ROWS:
         warnings.warn(
@@ -134,11 +134,11 @@ def warn_slow_fit(detector: str, n_rows: int, *, stacklevel: int = 3) -> None:
             f"fit on a random subsample of at most {_SLOW_FIT_ROWS} rows, or use IForest, ECOD or "
             "PCA, whose fits grow with the rows",
             SlowFitWarning,
-            stacklevel=stacklevel,
+            stacklevel=4,
         )
 
 
-def warn_copies(synthetic: np.ndarray, X: np.ndarray, program: str, *, stacklevel: int = 3) -> None:
+def warn_copies(synthetic: np.ndarray, X: np.ndarray, program: str) -> None:
     """Warn when more than half of the program's rows are exact copies of rows of ``X``, or
     when fewer than half of them are distinct.
 
@@ -157,7 +157,7 @@ def warn_copies(synthetic: np.ndarray, X: np.ndarray, program: str, *, stackleve
             "of training rows, not anomalies: the classifier cannot tell them from normal rows, "
             "so it adds next to nothing to the base detector; check the program",
             SyntheticCopiesWarning,
-            stacklevel=stacklevel,
+            stacklevel=4,
         )
     elif distinct < len(synthetic) / 2:
         # A few points repeated: the classifier separates them perfectly, earns the full weight
@@ -167,5 +167,5 @@ def warn_copies(synthetic: np.ndarray, X: np.ndarray, program: str, *, stackleve
             "the classifier learns those points rather than where anomalies lie, and its "
             "weight measures how well it knows them; check the program",
             SyntheticCopiesWarning,
-            stacklevel=stacklevel,
+            stacklevel=4,
         )
