@@ -29,6 +29,12 @@ def test_tail_evidence_at_training_scores_is_the_empirical_tail_p_value():
     assert np.allclose(np.diff(np.r_[T.transform(np.array([q]))[0], above]), 1.0)
 
 
+def test_tail_evidence_at_the_lowest_training_score_is_positive_zero():
+    # -log(1) is -0.0, which a scores file would show as "-0.0".
+    train = np.array([0.0, 0.0, 1.0, 2.0])
+    assert not np.signbit(TailNormalizer.fit(train).transform(np.zeros(3))).any()
+
+
 def test_tail_evidence_of_constant_training_scores_still_ranks():
     T = TailNormalizer.fit(np.zeros(10))
     assert np.all(np.diff(T.transform(np.array([-1.0, 0.0, 1.0]))) > 0)

@@ -116,7 +116,8 @@ class TailNormalizer:
         ref = np.sort(np.asarray(train_scores, dtype=np.float64))
         n = len(ref)
         knots, first = np.unique(ref, return_index=True)
-        evidence = -np.log((n - first + 1) / (n + 1))
+        # log of the inverse p-value, so that the lowest knot gets 0.0 rather than -0.0 ("-0.0" in a CSV)
+        evidence = np.log((n + 1) / (n - first + 1))
         q90 = float(np.quantile(ref, 0.9))
         excess = ref[ref > q90] - q90
         if excess.size and excess.mean() > 0:
