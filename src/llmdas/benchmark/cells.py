@@ -310,6 +310,44 @@ def _program_stores(
     return stores
 
 
+def _missing_cells(
+    dataset: str,
+    detector: str,
+    specs: list[MethodSpec],
+    stores: dict[str, dict[str, SynthesisProgram]],
+    identity: dict,
+    defaults: dict,
+    seeds: list[int],
+    existing: set[tuple],
+) -> dict[int, list[CellSpec]]:
+    """The cells of one dataset and detector that ``existing`` lacks, by seed.
+
+    A cell's hash covers ``identity`` (protocol, split, data and detector), the method, its
+    program's source and the enhancement defaults, so a change to any of them recomputes it. A
+    program that cannot be loaded gives cells that fail, saying why, when they run.
+    """
+    cells_by_seed: dict[int, list[CellSpec]] = {}
+    for spec in specs:
+        try:
+            program = spec.program_for(detector, stores.get(spec.arg))
+            error = None
+        except (LookupError, ValueError, OSError) as exc:
+            program, error = None, f"{type(exc).__name__}: {exc}"
+        payload = {
+            **identity,
+            "method": spec.name,
+            "program_sha256": program.sha256 if program is not None else None,
+            "enhanced": defaults if spec.kind != "none" else None,
+        }
+        chash = config_hash(payload)
+        for seed in seeds:
+            if (dataset, detector, spec.name, int(seed), chash) not in existing:
+                cells_by_seed.setdefault(int(seed), []).append(
+                    CellSpec(spec.name, int(seed), chash, program, error)
+                )
+    return cells_by_seed
+
+
 def make_plan(
     *,
     data_dir: str | Path,
@@ -350,30 +388,16 @@ def make_plan(
         for det in detectors:
             if det not in identities:
                 identities[det] = detector_identity(det)
-            cells_by_seed: dict[int, list[CellSpec]] = {}
-            for spec in methods[det]:
-                try:
-                    program = spec.program_for(det, stores.get(spec.arg))
-                    error = None
-                except (LookupError, ValueError, OSError) as exc:
-                    program, error = None, f"{type(exc).__name__}: {exc}"
-                payload = {
-                    "protocol": PROTOCOL_VERSION,
-                    "split": split,
-                    "dataset_sha256": data_sha,
-                    "detector": identities[det],
-                    "method": spec.name,
-                    "program_sha256": program.sha256 if program is not None else None,
-                    "enhanced": defaults if spec.kind != "none" else None,
-                }
-                chash = config_hash(payload)
-                for seed in seeds:
-                    n_planned += 1
-                    if (name, det, spec.name, int(seed), chash) in existing:
-                        continue
-                    cells_by_seed.setdefault(int(seed), []).append(
-                        CellSpec(spec.name, int(seed), chash, program, error)
-                    )
+            identity = {
+                "protocol": PROTOCOL_VERSION,
+                "split": split,
+                "dataset_sha256": data_sha,
+                "detector": identities[det],
+            }
+            cells_by_seed = _missing_cells(
+                name, det, methods[det], stores, identity, defaults, seeds, existing
+            )
+            n_planned += len(methods[det]) * len(seeds)
             if not cells_by_seed:
                 continue
             shared = det in DETERMINISTIC_DETECTORS and split == "paper"
