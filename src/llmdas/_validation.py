@@ -26,28 +26,8 @@ __all__ = [
 ]
 
 
-def check_X(
-    X,
-    *,
-    name: str = "X",
-    min_rows: int = 1,
-    n_features: int | None = None,
-    require_variation: bool = False,
-) -> np.ndarray:
-    """Return ``X`` as a finite, 2-D float64 array or raise ``ValueError`` naming the problem.
-
-    Parameters
-    ----------
-    X : array-like of shape (n_rows, n_features)
-    name : str
-        How the argument is called in messages.
-    min_rows : int
-        Fewest rows accepted (fitting needs at least 2).
-    n_features : int, optional
-        Expected number of columns (the count seen at fit time).
-    require_variation : bool
-        Reject ``X`` whose rows are all identical (training data with nothing to learn from).
-    """
+def _numeric_array(X, name: str) -> np.ndarray:
+    """``X`` as a real-valued numeric (or boolean) array of any shape, or a ``ValueError``."""
     if sparse.issparse(X):  # np.asarray would wrap it in a 0-d object array
         raise ValueError(
             f"{name} is a sparse matrix; the detectors need dense rows: pass {name}.toarray()"
@@ -82,6 +62,32 @@ def check_X(
             ) from None
     if np.iscomplexobj(arr):
         raise ValueError(f"{name} must be real-valued, got complex numbers")
+    return arr
+
+
+def check_X(
+    X,
+    *,
+    name: str = "X",
+    min_rows: int = 1,
+    n_features: int | None = None,
+    require_variation: bool = False,
+) -> np.ndarray:
+    """Return ``X`` as a finite, 2-D float64 array or raise ``ValueError`` naming the problem.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_rows, n_features)
+    name : str
+        How the argument is called in messages.
+    min_rows : int
+        Fewest rows accepted (fitting needs at least 2).
+    n_features : int, optional
+        Expected number of columns (the count seen at fit time).
+    require_variation : bool
+        Reject ``X`` whose rows are all identical (training data with nothing to learn from).
+    """
+    arr = _numeric_array(X, name)
     if arr.ndim != 2:
         hint = ""
         if arr.ndim == 1 and name.isidentifier():  # one column or one row? as scikit-learn does
