@@ -689,25 +689,7 @@ class EnhancedDetector(BaseDetector):
         scores = _out_of_sample_scores(clf, data, labels)
         self.classifier_ = clf
         self.separability_ = _roc_auc(labels, scores)
-        if self.weight == "auto":
-            self.weight_ = separability_weight(self.separability_, self.weight_scale_)
-            spread = chance_auc_spread(len(rows), len(synthetic))
-            if spread > _MAX_CHANCE_AUC_SPREAD:
-                outcome = (
-                    "came out 0 this time, but another seed may give a weight of noise"
-                    if self.weight_ == 0
-                    else f"of {self.weight_:.2f} is mostly noise"
-                )
-                warnings.warn(
-                    f"only {len(rows)} training and {len(synthetic)} synthetic rows: a classifier "
-                    f"with no skill would still reach a separability of 0.5 ± {spread:.2f}, so "
-                    f"the weight {outcome}; pass weight=0 to use the base detector "
-                    f"{self.detector_name_} alone",
-                    SmallSampleWarning,
-                    stacklevel=4,  # fit's caller: fit -> _fit_fusion -> here
-                )
-        else:
-            self.weight_ = float(self.weight)
+        self._set_weight(len(rows), len(synthetic))
 
         clf_train = np.empty(len(X))
         clf_train[rows] = scores[: len(rows)]
@@ -715,6 +697,28 @@ class EnhancedDetector(BaseDetector):
             rest = np.setdiff1d(np.arange(len(X)), rows, assume_unique=True)
             clf_train[rest] = self._classifier_scores(X[rest])
         return clf_train
+
+    def _set_weight(self, n_normal: int, n_synthetic: int) -> None:
+        """``weight_`` from ``separability_`` (``weight="auto"``) or as given; warns when the
+        classifier trained on so few rows that chance alone moves its separability much."""
+        if self.weight != "auto":
+            self.weight_ = float(self.weight)
+            return
+        self.weight_ = separability_weight(self.separability_, self.weight_scale_)
+        spread = chance_auc_spread(n_normal, n_synthetic)
+        if spread > _MAX_CHANCE_AUC_SPREAD:
+            outcome = (
+                "came out 0 this time, but another seed may give a weight of noise"
+                if self.weight_ == 0
+                else f"of {self.weight_:.2f} is mostly noise"
+            )
+            warnings.warn(
+                f"only {n_normal} training and {n_synthetic} synthetic rows: a classifier with no "
+                f"skill would still reach a separability of 0.5 ± {spread:.2f}, so the weight "
+                f"{outcome}; pass weight=0 to use the base detector {self.detector_name_} alone",
+                SmallSampleWarning,
+                stacklevel=5,  # fit's caller: fit -> _fit_fusion -> _fit_classifier -> here
+            )
 
     def _make_classifier(self, n_rows: int):
         if self.classifier is not None:
