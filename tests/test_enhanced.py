@@ -73,6 +73,17 @@ def test_pyod_attributes_and_shapes(fitted):
     assert det.predict(X_new)[5:].all()
 
 
+def test_predict_proba_names_a_wrong_method(fitted, monkeypatch):
+    det, X_train = fitted
+    unify = det.predict_proba(X_train[:5], method="unify")
+    assert unify.shape == (5, 2) and np.allclose(unify.sum(axis=1), 1)
+    scored = []  # the method is checked before any row is scored
+    monkeypatch.setattr(det, "decision_function", lambda X: scored.append(X))
+    with pytest.raises(ValueError, match=r"method must be 'linear' or 'unify', got 'softmax'"):
+        det.predict_proba(X_train[:5], method="softmax")
+    assert scored == []
+
+
 def test_labels_given_to_fit_are_not_used_and_say_so(fitted):
     det, X_train = fitted
     X_new = np.vstack([X_train[:5], X_train[:5] + 6.0])

@@ -741,6 +741,16 @@ class EnhancedDetector(BaseDetector):
         parts = self.score_parts(X)
         return parts.base + parts.classifier
 
+    def predict_proba(self, X, method: str = "linear", return_confidence: bool = False):
+        """PyOD's outlier probabilities of ``X`` (``method`` is ``"linear"`` or ``"unify"``).
+
+        The method is checked before ``X`` is scored: PyOD finds a wrong one only afterwards, and
+        names it in a tuple rather than a sentence.
+        """
+        if method not in ("linear", "unify"):
+            raise ValueError(f"method must be 'linear' or 'unify', got {method!r}")
+        return super().predict_proba(X, method=method, return_confidence=return_confidence)
+
     def score_parts(self, X) -> ScoreParts:
         """The two summands of each fused score of ``X``: the detector's and the classifier's.
 
