@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 PY_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 LOCK := $(if $(filter 3.10,$(PY_VERSION)),requirements-py310.lock,requirements.lock)
 
-.PHONY: demo test lint benchmark-tests benchmark benchmark-drl perf clean
+.PHONY: demo test test-latest lint benchmark-tests benchmark benchmark-drl perf clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(None if sys.version_info >= (3, 10) else "llmdas needs \
@@ -26,6 +26,17 @@ test: $(STAMP)  ## lint, type check and the default test suite (fast; slow tests
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
+
+# The newest releases that pyproject.toml allows, in place of the pinned ones, so that an upstream
+# change that breaks llmdas shows up before the lock is refreshed (slow: it installs PyTorch).
+LATEST := .venv-latest
+test-latest:  ## the default test suite on the newest allowed releases (no lock)
+	rm -rf $(LATEST)
+	$(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install --quiet --upgrade pip
+	$(LATEST)/bin/python -m pip install --quiet ".[deep,llm,distributed,ray,parquet,matlab,dev]"
+	$(LATEST)/bin/python -m pip list --format=freeze > $(LATEST)/versions.txt
+	$(LATEST)/bin/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
@@ -52,4 +63,4 @@ perf: $(STAMP)  ## scaling table (10k-1M rows) and, if $(STORE) exists, the over
 	if [ -f $(STORE) ]; then $(BIN)/llmdas perf overhead $(STORE); fi
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(LATEST) build src/*.egg-info .pytest_cache .ruff_cache .mypy_cache
