@@ -1,7 +1,7 @@
 """The documentation's examples still work.
 
 The README's Python block runs as written; every ``llmdas`` command in a shell block of the README
-or of ``docs/`` names a command and options that exist.
+or of ``docs/`` names a command and options that exist, and every ``make`` command a target.
 """
 
 import re
@@ -67,6 +67,33 @@ def test_documented_commands_use_options_that_exist(page, words):
     help_text = re.sub(r"\s+", " ", result.output)
     for option in (w.split("=", 1)[0] for w in words if w.startswith("--")):
         assert option in help_text, f"{page}: llmdas {' '.join(path)} has no option {option}"
+
+
+def _make_targets() -> list[tuple[str, str]]:
+    """``(page, target)`` of every ``make ...`` in inline code or at the start of a shell line."""
+    targets = []
+    for page in DOCS:
+        lines = re.findall(r"`make ([^`]*)`", page.read_text())
+        lines += [
+            line.split("make", 1)[1]
+            for block in _blocks("bash", page)
+            for line in block.splitlines()
+            if line.lstrip().startswith("make ")
+        ]
+        for line in lines:
+            words = [w for w in line.split("#", 1)[0].split() if "=" not in w]  # VAR=value
+            targets.append((page.name, words[0]))
+    return targets
+
+
+MAKE_TARGETS = _make_targets()
+
+
+def test_documented_make_targets_exist():
+    defined = set(re.findall(r"^([a-z][\w-]*):", (ROOT / "Makefile").read_text(), flags=re.M))
+    assert {"demo", "test"} <= {target for _, target in MAKE_TARGETS}  # the pattern finds them
+    missing = [(page, target) for page, target in MAKE_TARGETS if target not in defined]
+    assert not missing, f"make targets the docs name but the Makefile lacks: {missing}"
 
 
 def _relative_links(page: Path) -> list[str]:
