@@ -25,15 +25,22 @@ def _blocks(language: str, page: Path = README) -> list[str]:
     return re.findall(rf"^ *```{language}\n(.*?)^ *```", page.read_text(), flags=re.M | re.S)
 
 
-def _commands() -> list[tuple[str, list[str]]]:
-    """``(page, words)`` of every ``llmdas ...`` line of the shell blocks, continuations joined."""
-    commands = []
+def _shell_lines(program: str) -> list[tuple[str, str]]:
+    """``(page, arguments)`` of every line of the shell blocks that runs ``program``, continuations
+    joined and comments dropped."""
+    lines = []
     for page in DOCS:
         for block in _blocks("bash", page):
             for line in block.replace("\\\n", " ").splitlines():
-                if line.lstrip().startswith("llmdas "):
-                    commands.append((page.name, shlex.split(line.split("#", 1)[0])[1:]))
-    return commands
+                words = line.split("#", 1)[0].split(maxsplit=1)
+                if len(words) == 2 and words[0] == program:
+                    lines.append((page.name, words[1]))
+    return lines
+
+
+def _commands() -> list[tuple[str, list[str]]]:
+    """``(page, words)`` of every ``llmdas ...`` line of the shell blocks."""
+    return [(page, shlex.split(arguments)) for page, arguments in _shell_lines("llmdas")]
 
 
 def test_python_example_runs_as_written(tmp_path, monkeypatch):
@@ -70,19 +77,16 @@ def test_documented_commands_use_options_that_exist(page, words):
 
 
 def _make_targets() -> list[tuple[str, str]]:
-    """``(page, target)`` of every ``make ...`` in inline code or at the start of a shell line."""
+    """``(page, target)`` of every ``make ...`` in inline code or on a line of a shell block."""
+    inline = [
+        (page.name, code)
+        for page in DOCS
+        for code in re.findall(r"`make ([^`]*)`", page.read_text())
+    ]
     targets = []
-    for page in DOCS:
-        lines = re.findall(r"`make ([^`]*)`", page.read_text())
-        lines += [
-            line.split("make", 1)[1]
-            for block in _blocks("bash", page)
-            for line in block.splitlines()
-            if line.lstrip().startswith("make ")
-        ]
-        for line in lines:
-            words = [w for w in line.split("#", 1)[0].split() if "=" not in w]  # VAR=value
-            targets.append((page.name, words[0]))
+    for page, arguments in inline + _shell_lines("make"):
+        words = [w for w in arguments.split() if "=" not in w]  # VAR=value
+        targets.append((page, words[0]))
     return targets
 
 
