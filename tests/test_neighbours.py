@@ -58,3 +58,16 @@ def test_the_feature_ignores_the_data_scale_and_stays_finite():
     assert fitted.k == 1 and np.isfinite(fitted.transform(np.vstack([X, X + 1e6]))).all()
     with pytest.raises(ValueError, match="two distinct rows at least"):
         NeighbourDistance.fit(np.ones((5, 2)), np.random.default_rng(0))
+
+
+def test_a_row_is_measured_alike_alone_or_among_others_and_knows_itself_far_from_the_origin():
+    # The index ranks rows by |x|² − 2x·r + |r|², whose rounding grows with |x|² and with how
+    # the matrix product is split among rows: far from the origin, a training row's distance to
+    # itself came out as 1e-3 instead of 0, larger than the threshold that recognises it.
+    X = np.random.default_rng(4).normal(size=(200, 30)) + 1e4
+    fitted, own = NeighbourDistance.fit(X, np.random.default_rng(0))
+    _, near_origin = NeighbourDistance.fit(X - 1e4, np.random.default_rng(0))
+    assert np.allclose(own, near_origin)
+    one_by_one = np.concatenate([fitted.transform(X[i : i + 1]) for i in range(len(X))])
+    assert np.array_equal(one_by_one, fitted.transform(X))
+    assert np.array_equal(fitted.transform(X), own)

@@ -131,8 +131,9 @@ _DEFAULT_WEIGHT_SCALE = 0.7
 #: ``weight_scale`` 0.7; 8: a weight scale per built-in program (``weight_scale="auto"``); 9: 100
 #: trees in the default classifier, and the scales picked again for them; 10: the shares of rows
 #: picked again with the scales for 100 trees (PCA's program thirds at 0.7, IForest's half noisy
-#: copies).
-METHOD_VERSION = 10
+#: copies); 11: the neighbour distance measured exactly, so that a row far from the origin is
+#: recognised as itself and scores alike alone or in a batch.
+METHOD_VERSION = 11
 #: Version of the files written by :meth:`EnhancedDetector.save`; 2 since the base normaliser
 #: became strictly increasing (its fitted attributes changed), 3 since the classifier scores
 #: standardised columns (``classifier_scaler_``), which a reader of format 2 would skip, 4 since

@@ -16,7 +16,7 @@ than the training rows are to one another.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
@@ -30,6 +30,11 @@ DEFAULT_MAX_REFERENCE = 2000
 # A reference row nearer than this share of the typical spacing of the reference rows is the
 # row itself; distances below it do not count as evidence of anything.
 _SAME_ROW = 1e-6
+# Candidates measured again beyond the ones kept, so that the index's rounding cannot leave out
+# a row that is among the nearest once measured exactly.
+_SPARE_CANDIDATES = 2
+# Array elements (rows × candidates × columns) measured again at a time, to bound the memory.
+_ELEMENTS_PER_BATCH = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,9 @@ class NeighbourDistance:
     k: int
     same_row: float  # distances up to this one are a row to itself
     median: float  # the median distance of the training rows, > 0
+    # The rows the index holds, to measure its candidates again; None in models saved before
+    # METHOD_VERSION 11, which score with the index's own distances, as they were fitted.
+    reference: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
     def fit(
@@ -61,9 +69,10 @@ class NeighbourDistance:
             reference = reference[np.sort(rng.choice(len(reference), max_reference, replace=False))]
         k = min(k, len(reference) - 1)
         index = NearestNeighbors(n_neighbors=k + 1).fit(reference)
-        # Each reference row's nearest is itself (up to rounding); the next is its spacing.
-        spacing = float(np.median(index.kneighbors(reference, n_neighbors=2)[0][:, 1]))
-        unscaled = cls(index, k, _SAME_ROW * spacing, median=1.0)
+        unscaled = cls(index, k, same_row=0.0, median=1.0, reference=reference)
+        # Each reference row's nearest is itself; the next is its spacing.
+        spacing = float(np.median(unscaled._nearest(reference, 2)[:, 1]))
+        unscaled = replace(unscaled, same_row=_SAME_ROW * spacing)
         distance = unscaled._mean_distance(X)  # > 0: floored
         fitted = replace(unscaled, median=float(np.median(distance)))
         return fitted, np.log(distance / fitted.median)
@@ -74,8 +83,23 @@ class NeighbourDistance:
             return np.empty(0)
         return np.log(self._mean_distance(X) / self.median)
 
+    def _nearest(self, X: np.ndarray, n: int) -> np.ndarray:
+        """The distances of each row of ``X`` to its ``n`` nearest reference rows, increasing."""
+        if self.reference is None:
+            return self.index.kneighbors(X, n_neighbors=n)[0]
+        n_candidates = min(n + _SPARE_CANDIDATES, len(self.reference))
+        rows_per_batch = max(1, _ELEMENTS_PER_BATCH // (n_candidates * X.shape[1]))
+        batches = []
+        for start in range(0, len(X), rows_per_batch):
+            rows = X[start : start + rows_per_batch]
+            candidates = self.index.kneighbors(rows, n_candidates, return_distance=False)
+            differences = rows[:, None, :] - self.reference[candidates]
+            exact = np.sqrt(np.einsum("rcj,rcj->rc", differences, differences))
+            batches.append(np.sort(exact, axis=1)[:, :n])
+        return np.concatenate(batches)
+
     def _mean_distance(self, X: np.ndarray) -> np.ndarray:
-        distances = self.index.kneighbors(X)[0]  # k + 1 nearest, increasing
+        distances = self._nearest(X, self.k + 1)
         itself = distances[:, :1] <= self.same_row
         # The k nearest that are not the row itself; the floor keeps the logarithm finite.
         mean = np.where(itself, distances[:, 1:], distances[:, :-1]).mean(axis=1)
