@@ -1,5 +1,7 @@
 """The classifier's neighbour-distance column (llmdas.neighbours)."""
 
+import pickle
+
 import numpy as np
 import pytest
 from sklearn.neighbors import NearestNeighbors
@@ -71,3 +73,14 @@ def test_a_row_is_measured_alike_alone_or_among_others_and_knows_itself_far_from
     one_by_one = np.concatenate([fitted.transform(X[i : i + 1]) for i in range(len(X))])
     assert np.array_equal(one_by_one, fitted.transform(X))
     assert np.array_equal(fitted.transform(X), own)
+
+
+def test_a_feature_saved_before_it_kept_its_reference_rows_scores_as_it_was_fitted():
+    X = np.random.default_rng(5).normal(size=(120, 6))
+    fitted, _ = NeighbourDistance.fit(X, np.random.default_rng(0))
+    older = pickle.loads(pickle.dumps(fitted))
+    object.__delattr__(older, "reference")  # as unpickled from a file saved before the field
+    assert older.reference is None
+    new = X[:10] + 0.3
+    index_distance = fitted.index.kneighbors(new)[0][:, :-1].mean(axis=1)
+    assert np.allclose(older.transform(new), np.log(index_distance / fitted.median))
