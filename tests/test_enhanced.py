@@ -792,6 +792,11 @@ def test_a_detector_that_scores_every_training_row_alike_is_named_in_a_warning(s
     with pytest.warns(ConstantScoreWarning, match=r"OCSVM gives all 165 training rows the same"):
         det = EnhancedDetector("OCSVM", random_state=0).fit(X_train * tiny)
     assert np.ptp(det.score_parts(X_test * tiny).base) == 0
+    assert det.weight_ > 0
+    # With the classifier switched off, nothing ranks the rows, and the warning says so.
+    with pytest.warns(ConstantScoreWarning, match=r"classifier has weight 0, so the fused score"):
+        det = EnhancedDetector("OCSVM", weight=0, random_state=0).fit(X_train * tiny)
+    assert np.ptp(det.decision_scores_) == 0
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         EnhancedDetector("OCSVM", random_state=0).fit(X_train)

@@ -402,7 +402,6 @@ class EnhancedDetector(BaseDetector):
         self.detector_ = self._fitted_base(X)
         self.base_scores_ = training_scores(self.detector_, X)
         self.timings_["base_fit"] = time.perf_counter() - started
-        warn_constant_scores(self.detector_name_, self.base_scores_)
         rng = np.random.default_rng(self._seed)
 
         started = time.perf_counter()
@@ -412,6 +411,9 @@ class EnhancedDetector(BaseDetector):
         started = time.perf_counter()
         self._fit_fusion(X, rng)
         self.timings_["classifier_fit"] = time.perf_counter() - started
+        # The separability explains a weight of 0 only where it set the weight.
+        separability = self.separability_ if self.weight == "auto" else float("nan")
+        warn_constant_scores(self.detector_name_, self.base_scores_, self.weight_, separability)
         self._process_decision_scores()
         return self
 

@@ -10,6 +10,7 @@ itself, 4 for ``warn_slow_fit`` and ``warn_copies``, which ``fit``'s helpers cal
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
@@ -104,16 +105,24 @@ def warn_constant_columns(X: np.ndarray, names: list[str] | None) -> None:
     )
 
 
-def warn_constant_scores(detector: str, scores: np.ndarray) -> None:
-    """Warn when the base detector gives every training row the same score."""
+def warn_constant_scores(
+    detector: str, scores: np.ndarray, weight: float, separability: float
+) -> None:
+    """Warn when the base detector gives every training row the same score, and say whether the
+    classifier (of ``weight`` and ``separability``, NaN where it did not set the weight) still ranks the rows."""
     if (scores != scores[0]).any():
         return
     value = scores[0] + 0.0  # prints -0.0 as 0
+    if weight > 0:
+        outcome = "the fused score is the classifier's alone"
+    else:
+        why = "" if math.isnan(separability) else f" (separability {separability:.2f})"
+        outcome = f"the classifier has weight 0{why}, so the fused score ranks them no better"
     warnings.warn(
         f"{detector} gives all {len(scores)} training rows the same score ({value:.6g}), so it "
-        "ranks nothing and the fused score is the classifier's alone; if the columns vary by very "
-        "little (OCSVM's default kernel width assumes values of order 1; scikit-learn 1.9's trees "
-        "take a column spanning less than 1e-7 for constant), standardise them first",
+        f"ranks nothing and {outcome}; if the columns vary by very little (OCSVM's default kernel "
+        "width assumes values of order 1; scikit-learn 1.9's trees take a column spanning less "
+        "than 1e-7 for constant), standardise them first",
         ConstantScoreWarning,
         stacklevel=3,
     )
