@@ -109,7 +109,8 @@ def warn_constant_scores(
     detector: str, scores: np.ndarray, weight: float, separability: float
 ) -> None:
     """Warn when the base detector gives every training row the same score, and say whether the
-    classifier (of ``weight`` and ``separability``, NaN where it did not set the weight) still ranks the rows."""
+    classifier (of ``weight`` and ``separability``, NaN where that did not set the weight) still
+    ranks the rows."""
     if (scores != scores[0]).any():
         return
     value = scores[0] + 0.0  # prints -0.0 as 0
