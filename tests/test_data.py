@@ -188,6 +188,19 @@ def test_what_is_no_dataset_name_fails_clearly():
         load_dataset("x" * 5000)
 
 
+def test_a_folder_is_no_data_file(tmp_path, monkeypatch):
+    with pytest.raises(IsADirectoryError, match="is a folder, not a data file"):
+        load_dataset(tmp_path)
+    # A dataset's name wins over a folder of that name in the working directory.
+    (tmp_path / "data").mkdir()
+    (tmp_path / "demo_like").mkdir()
+    np.savez(tmp_path / "data" / "demo_like.npz", X=np.ones((4, 2)), y=np.array([0, 0, 0, 1]))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LLMDAS_DATA", str(tmp_path / "data"))
+    X, y = load_dataset("demo_like")
+    assert X.shape == (4, 2) and y.sum() == 1
+
+
 def test_bad_files_fail_clearly(tmp_path):
     np.savez(tmp_path / "bad.npz", X=np.zeros((3, 2)), labels=np.zeros(3))
     with pytest.raises(ValueError, match=r"lacks array.*\(it holds X, labels\)"):

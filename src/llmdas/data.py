@@ -149,6 +149,8 @@ def _resolve(name_or_path: str | Path) -> Path:
     found = dataset_file(directory, str(name_or_path)) if directory is not None else None
     if found is not None:
         return found
+    if os.path.isdir(path):  # checked after the names: a folder may share a dataset's name
+        raise IsADirectoryError(f"{str(name_or_path)!r} is a folder, not a data file; name a file")
     where = f"in {directory}" if directory else "($LLMDAS_DATA is not set)"
     hint = suggest_dataset(directory, str(name_or_path)) if directory else ""
     raise FileNotFoundError(f"dataset {str(name_or_path)!r} not found as a file or {where}{hint}")
