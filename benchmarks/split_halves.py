@@ -1,10 +1,11 @@
 """Issue-8 figures per tuning/validation half from a benchmark store.
 
-Usage: python benchmarks/split_halves.py RESULTS.db [--method builtin]
+Usage: python benchmarks/split_halves.py RESULTS.db [MORE.db ...] [--method builtin]
 
 Datasets are sorted by name (case-sensitive); even positions are the tuning half, odd positions the
 validation half. Each half is summarised exactly like ``llmdas summary`` does (per-dataset means
-over seeds, paired one-tailed t-test over them), so the "all" rows equal its table.
+over seeds, paired one-tailed t-test over them), so the "all" rows equal its table; several
+stores are pooled as ``llmdas summary`` pools them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from llmdas.benchmark.store import ResultStore
+from llmdas.benchmark.store import pooled_cells
 from llmdas.benchmark.summary import TIE, summarize
 
 #: How each half is labelled in this script's table.
@@ -93,15 +94,11 @@ def cached_grid(fit_cell, args: argparse.Namespace, detectors, cache: Path) -> l
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("store")
+    parser.add_argument("stores", nargs="+")
     parser.add_argument("--method", default="builtin")
     args = parser.parse_args()
-    with ResultStore(args.store, read_only=True) as results:
-        cells = [
-            c
-            for c in results.cells(latest=True)
-            if c["method"] == args.method and not c.get("error")
-        ]
+    pooled, _ = pooled_cells(args.stores)
+    cells = [c for c in pooled if c["method"] == args.method and not c.get("error")]
     print("| detector | half | datasets | base PR | enh PR | ΔPR | wins | worst ΔPR | p | ΔROC |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     split = halves({c["dataset"] for c in cells})

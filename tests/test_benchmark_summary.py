@@ -183,6 +183,43 @@ def test_summary_cli_writes_csv_and_markdown(tmp_path):
     assert "AUC-ROC" in out_md.read_text() and "Δ AUC-ROC" in per.read_text()
 
 
+def test_stores_of_different_seeds_pool_into_one_summary(tmp_path):
+    from llmdas.benchmark.store import pooled_cells
+
+    seed_1, seed_2 = tmp_path / "s1.db", tmp_path / "s2.db"
+    with ResultStore(seed_1) as store:
+        store.insert_cells([dict(c) for c in TINY if c["seed"] == 1])
+    with ResultStore(seed_2) as store:
+        store.insert_cells([dict(c) for c in TINY if c["seed"] != 1])
+    cells, superseded = pooled_cells([seed_1, seed_2])
+    assert superseded == 0 and len(cells) == len(TINY)
+    ok = [c for c in cells if not c["error"]]
+    (pooled,) = [r for r in summarize(ok, "pr") if r.method == "builtin"]
+    assert pooled.n == 3 and pooled.n_cells == 6
+    assert pooled.delta == pytest.approx(0.05) and pooled.wins == 2
+    from typer.testing import CliRunner
+
+    from llmdas.cli import app
+
+    result = CliRunner().invoke(app, ["summary", str(seed_1), str(seed_2)])
+    assert result.exit_code == 0, result.output
+    assert "(7 cells, 1 failed cell(s) left out)" in " ".join(result.output.split())
+    # A cell that both stores hold, a store named twice, or one configuration of a cell in one
+    # store and another in the other cannot be pooled.
+    copy = tmp_path / "copy.db"
+    with ResultStore(copy) as store:
+        store.insert_cells([dict(c) for c in TINY if c["seed"] == 1])
+    with pytest.raises(ValueError, match=r"both hold a/PCA/builtin/seed 1; pool stores of"):
+        pooled_cells([seed_1, copy])
+    with pytest.raises(ValueError, match="s1.db is named twice"):
+        pooled_cells([seed_1, tmp_path / "." / "s1.db"])
+    other = tmp_path / "other.db"
+    with ResultStore(other) as store:
+        store.insert_cells([dict(_cell("a", 9, 0.1, 0.2), config_hash="changed")])
+    with pytest.raises(ValueError, match="ran a/PCA/builtin under different configurations"):
+        pooled_cells([seed_1, other])
+
+
 @pytest.mark.parametrize(
     "command",
     [

@@ -374,7 +374,13 @@ def _sec(value) -> str:
 
 
 def summary(
-    store: Annotated[Path, typer.Argument(help="Result store written by llmdas benchmark.")],
+    stores: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Result store(s) written by llmdas benchmark; several are pooled (e.g. one per "
+            "set of seeds)."
+        ),
+    ],
     csv: Annotated[Path | None, typer.Option("--csv", help="Write the table as CSV.")] = None,
     markdown: Annotated[Path | None, typer.Option(help="Write the table as Markdown.")] = None,
     metric: Annotated[str, typer.Option(help="pr, roc or both.")] = "both",
@@ -383,8 +389,8 @@ def summary(
         typer.Option(help="Write a per-dataset Δ table (Markdown) for each metric chosen."),
     ] = None,
 ) -> None:
-    """Table 1 from a result store: base vs enhanced per detector and method."""
-    from llmdas.benchmark import ResultStore
+    """Table 1 from result stores: base vs enhanced per detector and method."""
+    from llmdas.benchmark.store import pooled_cells
     from llmdas.benchmark.summary import (
         base_only,
         per_dataset_markdown,
@@ -397,14 +403,14 @@ def summary(
     if metric not in ("pr", "roc", "both"):
         raise typer.BadParameter("--metric must be pr, roc or both")
     check_outputs(
-        {"--csv": csv, "--markdown": markdown, "--per-dataset": per_dataset}, {"STORE": store}
+        {"--csv": csv, "--markdown": markdown, "--per-dataset": per_dataset},
+        {"STORE" if len(stores) == 1 else f"STORE {i}": path for i, path in enumerate(stores, 1)},
     )
-    with ResultStore(store, read_only=True) as results:
-        cells = results.cells(latest=True)
-        superseded = results.count() - len(cells)
+    cells, superseded = pooled_cells(stores)
     if superseded:
         err_console.print(
-            f"[yellow]note:[/] the store holds {superseded} older cell(s) of another "
+            f"[yellow]note:[/] {'the stores hold' if len(stores) > 1 else 'the store holds'} "
+            f"{superseded} older cell(s) of another "
             "configuration (code or defaults changed); the newest row of each cell is used, so "
             "a partly rerun store mixes configurations"
         )

@@ -14,14 +14,14 @@ import os
 import socket
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from llmdas._validation import require_file
 
-__all__ = ["CELL_COLUMNS", "KEY_COLUMNS", "ResultStore", "this_process"]
+__all__ = ["CELL_COLUMNS", "KEY_COLUMNS", "ResultStore", "pooled_cells", "this_process"]
 
 #: Columns that identify a cell.
 KEY_COLUMNS = ("dataset", "detector", "method", "seed", "config_hash")
@@ -293,3 +293,42 @@ class ResultStore:
             if where != host or (pid.isdigit() and _running_since(int(pid), run["started_at"])):
                 live.append(run)
         return live
+
+
+def pooled_cells(paths: Sequence[str | Path]) -> tuple[list[dict[str, Any]], int]:
+    """The newest row of each cell in several stores, pooled, and how many older rows they hold.
+
+    Pooling is for stores that split one grid between them, e.g. one per set of seeds. A cell
+    that two stores both hold is refused, as are cells of one dataset, detector and method that
+    two stores ran under different configurations (code, defaults, data or split): their mean
+    would mix two methods under one name.
+    """
+    pooled: list[dict[str, Any]] = []
+    superseded = 0
+    holder: dict[tuple, Path] = {}  # (dataset, detector, method, seed) -> its store
+    configuration: dict[tuple, tuple[str, Path]] = {}  # (dataset, detector, method) -> first seen
+    named: set[Path] = set()
+    for path in map(Path, paths):
+        if path.resolve() in named:
+            raise ValueError(f"result store {path} is named twice")
+        named.add(path.resolve())
+        with ResultStore(path, read_only=True) as store:
+            cells = store.cells(latest=True)
+            superseded += store.count() - len(cells)
+        for cell in cells:
+            key = (cell["dataset"], cell["detector"], cell["method"], cell["seed"])
+            name = "/".join(map(str, key[:3])) + f"/seed {key[3]}"
+            if key in holder:
+                raise ValueError(
+                    f"{holder[key]} and {path} both hold {name}; pool stores of different "
+                    "seeds or datasets"
+                )
+            holder[key] = path
+            first_hash, first_path = configuration.setdefault(key[:3], (cell["config_hash"], path))
+            if first_path != path and first_hash != cell["config_hash"]:
+                raise ValueError(
+                    f"{first_path} and {path} ran {name.rsplit('/', 1)[0]} under different "
+                    "configurations (code, defaults, data or split); pool only stores run alike"
+                )
+        pooled.extend(cells)
+    return pooled, superseded
