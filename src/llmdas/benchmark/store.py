@@ -317,18 +317,18 @@ def pooled_cells(paths: Sequence[str | Path]) -> tuple[list[dict[str, Any]], int
             superseded += store.count() - len(cells)
         for cell in cells:
             key = (cell["dataset"], cell["detector"], cell["method"], cell["seed"])
-            name = "/".join(map(str, key[:3])) + f"/seed {key[3]}"
+            group = f"{key[0]}/{key[1]}/{key[2]}"
             if key in holder:
                 raise ValueError(
-                    f"{holder[key]} and {path} both hold {name}; pool stores of different "
-                    "seeds or datasets"
+                    f"{holder[key]} and {path} both hold {group}/seed {key[3]}; pool stores of "
+                    "different seeds or datasets"
                 )
             holder[key] = path
             first_hash, first_path = configuration.setdefault(key[:3], (cell["config_hash"], path))
             if first_path != path and first_hash != cell["config_hash"]:
                 raise ValueError(
-                    f"{first_path} and {path} ran {name.rsplit('/', 1)[0]} under different "
-                    "configurations (code, defaults, data or split); pool only stores run alike"
+                    f"{first_path} and {path} ran {group} under different configurations (code, "
+                    "defaults, data or split); pool only stores run alike"
                 )
         pooled.extend(cells)
     return pooled, superseded
