@@ -33,6 +33,20 @@ MESSAGES = [
 ]
 
 
+BASE_URL_ENV = {
+    "openai": "OPENAI_BASE_URL",
+    "anthropic": "ANTHROPIC_BASE_URL",
+    "gemini": "GOOGLE_GEMINI_BASE_URL",
+}
+
+
+@pytest.fixture(autouse=True)
+def _no_base_url_in_the_environment(monkeypatch):
+    """Each SDK's server variable unset, as on a machine that never set them."""
+    for var in BASE_URL_ENV.values():
+        monkeypatch.delenv(var, raising=False)
+
+
 @pytest.fixture
 def server():
     with ScriptedLLMServer() as srv:
@@ -343,6 +357,29 @@ def test_keys_come_from_the_environment(kind, server, monkeypatch):
         + headers.get("x-api-key", "")
         + headers.get("x-goog-api-key", "")
     )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_sdks_server_variable_stands_in_for_base_url(kind, server, monkeypatch):
+    # The SDKs send to this variable's server when given no base_url; errors and transcripts
+    # must name that server, not the public API, and a local OpenAI server needs no key.
+    monkeypatch.setenv(BASE_URL_ENV[kind], server.url + ("/v1" if kind == "openai" else ""))
+    for var in ("OPENAI_API_KEY", "GOOGLE_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
+    monkeypatch.setenv("GEMINI_API_KEY", SECRET)
+    server.push("ok")
+    provider = make_provider(kind, "m", retry=FAST)
+    assert provider.complete(MESSAGES).text == "ok"
+    (request,) = server.requests
+    assert request.path.split("?")[0] == PATHS[kind].replace("gemini-test", "m")
+    host = server.url.removeprefix("http://")
+    assert provider.host == host and provider.describe()["base_url_host"] == host
+    if kind == "openai":  # the token limit goes under the name every compatible server knows
+        assert "max_tokens" in request.body and "max_completion_tokens" not in request.body
+    monkeypatch.setenv(BASE_URL_ENV[kind], "localhost:11434")
+    with pytest.raises(ValueError, match=rf"\${BASE_URL_ENV[kind]} 'localhost:11434' is not an"):
+        make_provider(kind, "m")
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -76,7 +76,9 @@ def generate(
         str,
         typer.Option(
             help="Server URL (OpenAI-compatible: include /v1, e.g. http://localhost:11434/v1 "
-            "for Ollama); for replay, a --record file or a saved program's .json transcript."
+            "for Ollama; default: $OPENAI_BASE_URL, $ANTHROPIC_BASE_URL or "
+            "$GOOGLE_GEMINI_BASE_URL, else the provider's API); for replay, a --record file or "
+            "a saved program's .json transcript."
         ),
     ] = "",
     candidates: Annotated[int, typer.Option(min=1, help="Candidate programs to draw.")] = 3,

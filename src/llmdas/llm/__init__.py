@@ -10,6 +10,9 @@ provider               SDK / protocol                                 key (envir
                                                                       ``GOOGLE_API_KEY``
 ``replay``             a transcript file (``base_url`` = its path)    none
 =====================  =============================================  =========================
+
+Without ``base_url`` a provider uses its SDK's own variable (``OPENAI_BASE_URL``,
+``ANTHROPIC_BASE_URL``, ``GOOGLE_GEMINI_BASE_URL``) where it is set, as the SDK itself would.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ class AnthropicProvider(LLMProvider):
     """
 
     name = "anthropic"
+    base_url_env = "ANTHROPIC_BASE_URL"
 
     def __init__(
         self,
@@ -49,7 +50,7 @@ class AnthropicProvider(LLMProvider):
         anthropic = import_sdk("anthropic", "anthropic", self.name)
         self._sdk = anthropic
         self._client = anthropic.Anthropic(
-            api_key=key, base_url=base_url, timeout=timeout, max_retries=0
+            api_key=key, base_url=self.base_url, timeout=timeout, max_retries=0
         )
 
     def _complete_once(

@@ -17,6 +17,7 @@ import importlib
 import json
 import logging
 import math
+import os
 import random
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -203,7 +204,7 @@ def check_sampling(temperature: float | None, max_tokens: int) -> None:
         raise ValueError(f"max_tokens must be an integer >= 1, got {max_tokens!r}")
 
 
-def _check_base_url(base_url: str | None, provider: str) -> None:
+def _check_base_url(base_url: str | None, provider: str, source: str = "base_url") -> None:
     # The SDKs report a URL without a scheme or host as a connection error, which is retried
     # for half a minute before it is shown.
     if base_url is None:
@@ -211,7 +212,7 @@ def _check_base_url(base_url: str | None, provider: str) -> None:
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(
-            f"{provider}: base_url {base_url!r} is not an http(s) URL with a host "
+            f"{provider}: {source} {base_url!r} is not an http(s) URL with a host "
             "(e.g. http://localhost:11434/v1)"
         )
 
@@ -316,6 +317,10 @@ class LLMProvider:
     """Base class: subclasses implement :meth:`_complete_once` and set ``name``/``model``."""
 
     name = "base"
+    #: The environment variable the SDK reads for its server when given no ``base_url``. It is
+    #: read here too, so that errors, transcripts and local-server defaults name the server the
+    #: requests go to rather than the provider's public API.
+    base_url_env: str | None = None
 
     def __init__(
         self,
@@ -327,7 +332,10 @@ class LLMProvider:
     ) -> None:
         if not model:
             raise ValueError(f"{self.name}: a model name is required")
-        _check_base_url(base_url, self.name)
+        source = "base_url"
+        if base_url is None and self.base_url_env and os.environ.get(self.base_url_env):
+            base_url, source = os.environ[self.base_url_env], f"${self.base_url_env}"
+        _check_base_url(base_url, self.name, source)
         from llmdas._validation import check_seconds  # here: it imports NumPy, this module not
 
         self.timeout = check_seconds(timeout, f"{self.name}: timeout")

@@ -32,6 +32,7 @@ class GeminiProvider(LLMProvider):
     """
 
     name = "gemini"
+    base_url_env = "GOOGLE_GEMINI_BASE_URL"
 
     def __init__(
         self,
@@ -57,7 +58,7 @@ class GeminiProvider(LLMProvider):
         self._types = types
         self._errors = errors
         options = types.HttpOptions(
-            base_url=base_url,
+            base_url=self.base_url,
             api_version=api_version,
             timeout=int(timeout * 1000),  # milliseconds
             retry_options=None,  # one retry policy: ours

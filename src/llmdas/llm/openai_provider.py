@@ -36,7 +36,7 @@ class OpenAIProvider(LLMProvider):
     model : str
         Model name as the server knows it (``gpt-4o``, ``llama3.1:8b`` ...).
     base_url : str, optional
-        Server root including ``/v1``; default: the OpenAI API.
+        Server root including ``/v1``; default: ``$OPENAI_BASE_URL``, else the OpenAI API.
     api_key : str, optional
         Default: ``OPENAI_API_KEY``. For a custom ``base_url`` without a key a placeholder is
         sent, since local servers usually ignore it.
@@ -46,6 +46,7 @@ class OpenAIProvider(LLMProvider):
     """
 
     name = "openai"
+    base_url_env = "OPENAI_BASE_URL"
 
     def __init__(
         self,
@@ -58,6 +59,7 @@ class OpenAIProvider(LLMProvider):
         token_param: str | None = None,
     ) -> None:
         super().__init__(model, base_url=base_url, timeout=timeout, retry=retry)
+        base_url = self.base_url  # with $OPENAI_BASE_URL where none was given
         key = api_key or os.environ.get("OPENAI_API_KEY")
         if not key:
             if base_url is None:
