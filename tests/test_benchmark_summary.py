@@ -204,6 +204,12 @@ def test_stores_of_different_seeds_pool_into_one_summary(tmp_path):
     result = CliRunner().invoke(app, ["summary", str(seed_1), str(seed_2)])
     assert result.exit_code == 0, result.output
     assert "(7 cells, 1 failed cell(s) left out)" in " ".join(result.output.split())
+    page = tmp_path / "report.html"
+    result = CliRunner().invoke(app, ["report", str(seed_1), str(seed_2), "--out", str(page)])
+    assert result.exit_code == 0, result.output
+    assert f"<code>{seed_1}</code>, <code>{seed_2}</code>: 8 cells (1 with errors)" in (
+        page.read_text()
+    )
     # A cell that both stores hold, a store named twice, or one configuration of a cell in one
     # store and another in the other cannot be pooled.
     copy = tmp_path / "copy.db"

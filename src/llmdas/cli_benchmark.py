@@ -373,14 +373,24 @@ def _sec(value) -> str:
     return "" if value is None else f"{value:.2f}"
 
 
+_StoresArgument = Annotated[
+    list[Path],
+    typer.Argument(
+        help="Result store(s) written by llmdas benchmark; several are pooled (e.g. one per set "
+        "of seeds)."
+    ),
+]
+
+
+def _store_inputs(stores: list[Path]) -> dict[str, Path | None]:
+    """The stores as :func:`~llmdas.cli.check_outputs` inputs: STORE, or STORE 1, STORE 2, ..."""
+    if len(stores) == 1:
+        return {"STORE": stores[0]}
+    return {f"STORE {i}": path for i, path in enumerate(stores, 1)}
+
+
 def summary(
-    stores: Annotated[
-        list[Path],
-        typer.Argument(
-            help="Result store(s) written by llmdas benchmark; several are pooled (e.g. one per "
-            "set of seeds)."
-        ),
-    ],
+    stores: _StoresArgument,
     csv: Annotated[Path | None, typer.Option("--csv", help="Write the table as CSV.")] = None,
     markdown: Annotated[Path | None, typer.Option(help="Write the table as Markdown.")] = None,
     metric: Annotated[str, typer.Option(help="pr, roc or both.")] = "both",
@@ -404,7 +414,7 @@ def summary(
         raise typer.BadParameter("--metric must be pr, roc or both")
     check_outputs(
         {"--csv": csv, "--markdown": markdown, "--per-dataset": per_dataset},
-        {"STORE" if len(stores) == 1 else f"STORE {i}": path for i, path in enumerate(stores, 1)},
+        _store_inputs(stores),
     )
     cells, superseded = pooled_cells(stores)
     if superseded:
@@ -496,7 +506,7 @@ def _print_base_only(plain: list[dict]) -> None:
 
 
 def report(
-    store: Annotated[Path, typer.Argument(help="Result store written by llmdas benchmark.")],
+    stores: _StoresArgument,
     out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
     dataset: Annotated[
         str | None,
@@ -514,7 +524,6 @@ def report(
     ] = None,
 ) -> None:
     """Render a self-contained HTML report (tables, Δ charts, KDE and t-SNE of one dataset)."""
-    from llmdas.benchmark import ResultStore
     from llmdas.benchmark.report import build_report
     from llmdas.cli import check_outputs
     from llmdas.detectors import canonical_name
@@ -526,17 +535,16 @@ def report(
         raise typer.BadParameter(
             f"{', '.join(ignored)}: set only for the pictures of --dataset; give --dataset too"
         )
-    check_outputs({"--out": out}, {"STORE": store})
-    with ResultStore(store, read_only=True) as results:
-        path = build_report(
-            results,
-            out,
-            dataset=dataset,
-            detector=canonical_name(detector) if detector else None,
-            method=method or "builtin",
-            seed=seed,
-            data_dir=data,
-        )
+    check_outputs({"--out": out}, _store_inputs(stores))
+    path = build_report(
+        stores,
+        out,
+        dataset=dataset,
+        detector=canonical_name(detector) if detector else None,
+        method=method or "builtin",
+        seed=seed,
+        data_dir=data,
+    )
     console.print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
 
 

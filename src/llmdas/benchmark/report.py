@@ -1,4 +1,4 @@
-"""``llmdas report``: one self-contained HTML page from a result store.
+"""``llmdas report``: one self-contained HTML page from result stores.
 
 The page holds the Table-1 summary (AUC-PR and AUC-ROC), per-dataset Δ bar charts per detector,
 the slowest cells and the errors, and, for one chosen dataset, the paper's two pictures: a kernel
@@ -17,6 +17,7 @@ import html
 import io
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -306,7 +307,7 @@ def _tsne_figure(
 
 # ------------------------------------------------------------------------------------ page
 def build_report(
-    store,
+    stores: Sequence[str | Path],
     out: str | Path,
     *,
     dataset: str | None = None,
@@ -316,28 +317,36 @@ def build_report(
     data_dir: str | Path | None = None,
     title: str = "llmdas benchmark report",
 ) -> Path:
-    """Write the HTML report of ``store`` (a :class:`ResultStore`) to ``out``."""
-    cells = store.cells(latest=True)
+    """Write the HTML report of the result ``stores`` (several are pooled, as by
+    :func:`~llmdas.benchmark.store.pooled_cells`) to ``out``."""
+    from llmdas.benchmark.store import ResultStore, pooled_cells
+
+    cells, _ = pooled_cells(stores)
     ok = [c for c in cells if not c.get("error")]
     errors = [c for c in cells if c.get("error")]
-    runs = store.runs()
+    names = ", ".join(f"<code>{_esc(path)}</code>" for path in stores)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{_esc(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{_esc(title)}</h1>",
-        f'<p class="note">Store <code>{_esc(store.path)}</code>: {len(cells)} cells '
+        f'<p class="note">Store{"s" if len(stores) > 1 else ""} {names}: {len(cells)} cells '
         f"({len(errors)} with errors), generated {time.strftime('%Y-%m-%d %H:%M:%S')}.</p>",
     ]
-    if runs:
+    for path in stores:
+        with ResultStore(path, read_only=True) as store:
+            runs = store.runs()
+        if not runs:
+            continue
         last = runs[-1]
         config = json.loads(last["config"] or "{}")
+        whose = f" of <code>{_esc(path)}</code>" if len(stores) > 1 else ""
         parts.append(
-            '<p class="note">Last run: '
+            f'<p class="note">Last run{whose}: '
             f"<code>{_esc(last['command'] or '')}</code>, status {_esc(last['status'])}, "
             f"wall {(last['wall_s'] or 0):.0f} s, split {_esc(config.get('split', '?'))}.</p>"
         )
-        if data_dir is None and config.get("data_dir"):
+        if data_dir is None and config.get("data_dir"):  # the first store's that names one
             data_dir = config["data_dir"]
     versions = next((c["versions"] for c in cells if c.get("versions")), None)
     if versions:
