@@ -44,6 +44,10 @@ def test_overhead_from_a_store(tmp_path):
         ("c", "builtin", 1, "boom", (1.0, 9.0, 9.0, 9.0)),  # error: ignored
     ]
     with ResultStore(path) as store:
+        # b's seed 1 under an older configuration: its newer row, below, replaces it
+        stale = {"dataset": "b", "detector": "PCA", "method": "builtin", "seed": 1}
+        stale |= {"config_hash": "old", "error": None, "created_at": 0.0}
+        store.insert_cells([stale | dict(zip(parts, (1.0, 50.0, 50.0, 50.0), strict=True))])
         store.insert_cells(
             {"dataset": dataset, "detector": "PCA", "method": method, "seed": seed}
             | {"config_hash": "h", "error": error}

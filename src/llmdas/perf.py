@@ -193,19 +193,20 @@ def overhead_rows(store_path) -> list[dict]:
 
     overhead = (synthesis + classifier fit + enhanced scoring of the test rows) / base fit, where
     the benchmark memoises base scores so that the enhanced scoring time is the classifier's extra
-    work. Each row also holds the median seconds of every part (``OVERHEAD_PARTS``). Cells with an
-    error or without timings are skipped.
+    work. Each row also holds the median seconds of every part (``OVERHEAD_PARTS``). As in
+    ``llmdas summary``, a cell rerun under a newer configuration counts with its newest row only;
+    cells with an error or without timings are skipped.
     """
     from statistics import median
 
-    from llmdas.benchmark import ResultStore
+    from llmdas.benchmark.store import pooled_cells
 
-    with ResultStore(store_path, read_only=True) as store:
-        cells = store.cells(errors=False)
+    cells, _ = pooled_cells([store_path])
     grouped: dict[tuple[str, str], list[tuple[float, ...]]] = {}
     for cell in cells:
         times = tuple(cell[f"t_{part}"] for part in OVERHEAD_PARTS)  # base fit first
-        if cell["method"] == "builtin" and None not in times and times[0] > 0:
+        usable = cell["method"] == "builtin" and not cell["error"]
+        if usable and None not in times and times[0] > 0:
             grouped.setdefault((cell["dataset"], cell["detector"]), []).append(times)
     result = []
     for (dataset, detector), timings in sorted(grouped.items()):
