@@ -199,9 +199,10 @@ def overhead_rows(store_path) -> list[dict]:
     """
     from statistics import median
 
-    from llmdas.benchmark.store import pooled_cells
+    from llmdas.benchmark import ResultStore
 
-    cells, _ = pooled_cells([store_path])
+    with ResultStore(store_path, read_only=True) as store:
+        cells = store.cells(latest=True)  # the newest row first, then its error, as in summary
     grouped: dict[tuple[str, str], list[tuple[float, ...]]] = {}
     for cell in cells:
         times = tuple(cell[f"t_{part}"] for part in OVERHEAD_PARTS)  # base fit first
