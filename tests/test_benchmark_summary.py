@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import shutil
 import sqlite3
 
 import pytest
@@ -303,3 +304,83 @@ def test_a_store_of_failed_cells_says_why_in_the_summary(tmp_path):
     )
     assert "the most common, in 2: base fit failed: ValueError: [x] too few rows" in message
     assert "paired one-tailed t-test" not in message  # no table whose columns need explaining
+
+
+def test_compare_finds_the_cell_that_moved_and_the_figures_it_moved(tmp_path):
+    from typer.testing import CliRunner
+
+    from llmdas.benchmark.compare import compare_stores
+    from llmdas.cli import app
+
+    before, after = tmp_path / "before.db", tmp_path / "after.db"
+    with ResultStore(before) as store:
+        store.insert_cells([dict(c) for c in TINY])
+    # After: dataset b's second seed gains 0.10 (its Δ -0.05 -> 0), under a new configuration;
+    # a new seed of a, and a cell that fails now but not before.
+    moved = [
+        dict(c, enh_pr=0.50, enh_roc=0.70, config_hash="new") if (c["dataset"], c["seed"]) == ("b", 2)
+        else dict(c, error="boom") if (c["dataset"], c["seed"]) == ("c", 2)
+        else dict(c)
+        for c in TINY
+    ]  # fmt: skip
+    with ResultStore(after) as store:
+        store.insert_cells(moved + [_cell("a", 5, 0.5, 0.5)])
+    result = compare_stores(before, after)
+    # 8 cells in both; c/3 failed in both and c/2 in after; the method-none cell has no Δ.
+    assert (result.n_matched, result.n_failed, result.n_only_before, result.n_only_after) == (
+        6,
+        2,
+        0,
+        1,
+    )
+    assert (result.n_identical, result.n_reconfigured) == (5, 1)
+    assert [(m.metric, m.dataset, round(m.before, 4), round(m.after, 4)) for m in result.moves] == [
+        ("AUC-PR", "b", -0.05, 0.0),
+        ("AUC-ROC", "b", -0.05, 0.0),
+    ]
+    # On the matched cells (c: seed 1 only): Δ a +0.10, b -0.05 -> 0, c +0.10.
+    (pr_before, pr_after), _ = [(b, a) for b, a in result.rows if b.method == "builtin"]
+    assert pr_before.delta == pytest.approx(0.05) and pr_after.delta == pytest.approx(0.2 / 3)
+    assert (pr_before.wins, pr_after.wins) == (2, 2)
+    assert (pr_before.worst_dataset, pr_after.worst_dataset) == ("b", "b")
+    assert compare_stores(before, after, tolerance=0.06).moves == []
+
+    markdown = tmp_path / "compare.md"
+    cli = CliRunner().invoke(app, ["compare", str(before), str(after), "--markdown", str(markdown)])
+    text = " ".join(cli.output.split())
+    assert cli.exit_code == 0, text
+    assert "6 cells in both stores: 5 with the same scores to the last bit, 1 run under" in text
+    assert f"1 only in {after}; 2 failed in one or both, left out" in text
+    assert "| PCA | builtin | AUC-PR | b | -0.0500 | +0.0000 | +0.0500 |" in markdown.read_text()
+    copy = tmp_path / "copy.db"
+    shutil.copy(before, copy)
+    cli = CliRunner().invoke(app, ["compare", str(before), str(copy)])
+    text = " ".join(cli.output.split())
+    assert cli.exit_code == 0, text
+    assert "7 cells in both stores: 7 with the same scores to the last bit, 0 run" in text
+    assert "no dataset's Δ moved by more than 0.0005" in text
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["SAME", "SAME"], "is named twice; compare two different result stores"),
+        (["SAME", "EMPTY"], "have no cell in common that both computed without an error"),
+        (["SAME", "EMPTY", "--tolerance", "-1"], "tolerance must be a number >= 0, got -1.0"),
+        (["SAME", "EMPTY", "--metric", "f1"], "--metric must be pr, roc or both"),
+    ],
+)
+def test_compare_refuses_what_it_cannot_compare(arguments, message, tmp_path):
+    from typer.testing import CliRunner
+
+    from llmdas.cli import app
+
+    same, empty = tmp_path / "same.db", tmp_path / "empty.db"
+    with ResultStore(same) as store:
+        store.insert_cells([dict(c) for c in TINY])
+    ResultStore(empty).close()
+    paths = {"SAME": str(same), "EMPTY": str(empty)}
+    result = CliRunner().invoke(app, ["compare", *(paths.get(a, a) for a in arguments)])
+    assert result.exit_code != 0
+    assert message in " ".join(result.output.split())
+    assert "Traceback" not in result.output

@@ -1,4 +1,4 @@
-"""``llmdas benchmark``, ``llmdas summary`` and ``llmdas report`` (registered on the main app).
+"""``llmdas benchmark``, ``summary``, ``compare`` and ``report`` (registered on the main app).
 
 Heavy imports (numpy, scikit-learn, dask, matplotlib) happen inside the commands, so that
 ``llmdas --help`` stays fast.
@@ -505,6 +505,81 @@ def _print_base_only(plain: list[dict]) -> None:
     console.print(table)
 
 
+def compare(
+    before: Annotated[Path, typer.Argument(help="Result store of the earlier run.")],
+    after: Annotated[Path, typer.Argument(help="Result store of the later run.")],
+    metric: Annotated[str, typer.Option(help="pr, roc or both.")] = "both",
+    tolerance: Annotated[
+        float,
+        typer.Option(help="List a dataset when its seed-mean Δ moved by more than this."),
+    ] = 5e-4,
+    top: Annotated[
+        int, typer.Option(min=0, help="Datasets listed at most (0: all).", show_default=True)
+    ] = 20,
+    markdown: Annotated[
+        Path | None, typer.Option(help="Write both tables, every moved dataset, as Markdown.")
+    ] = None,
+) -> None:
+    """Compare two result stores: which cells kept their scores, and how the figures moved."""
+    from llmdas.benchmark.compare import (
+        FIGURE_HEADERS,
+        MOVE_HEADERS,
+        compare_stores,
+        figure_rows,
+        move_cells,
+        to_markdown,
+    )
+    from llmdas.cli import check_outputs
+
+    if metric not in ("pr", "roc", "both"):
+        raise typer.BadParameter("--metric must be pr, roc or both")
+    check_outputs({"--markdown": markdown}, {"BEFORE": before, "AFTER": after})
+    result = compare_stores(before, after, metric=metric, tolerance=tolerance)
+    one_side = [
+        f"{n} only in {path}"
+        for n, path in ((result.n_only_before, before), (result.n_only_after, after))
+        if n
+    ]
+    if result.n_failed:
+        one_side.append(f"{result.n_failed} failed in one or both, left out")
+    console.print(
+        literal(
+            f"{result.n_matched} cells in both stores: {result.n_identical} with the same scores "
+            f"to the last bit, {result.n_reconfigured} run under another configuration"
+            + "".join(f"; {text}" for text in one_side)
+        )
+    )
+    for label in dict.fromkeys(before_row.metric for before_row, _ in result.rows):
+        table = compact_table(f"{label}: before → after, on the cells of both")
+        for header in FIGURE_HEADERS:
+            if header != "metric":
+                table.add_column(
+                    header, justify="right" if header in ("Δ", "wins", "p") else "left"
+                )
+        for pair in result.rows:
+            if pair[0].metric == label:
+                for line in figure_rows(*pair):
+                    table.add_row(*map(literal, line[:2] + line[3:]))
+        console.print(table)
+    if not result.moves:
+        console.print(f"no dataset's Δ moved by more than {tolerance:g}")
+    else:
+        shown = result.moves[:top] if top else result.moves
+        count = f"{len(shown)} of {len(result.moves)}" if len(shown) < len(result.moves) else ""
+        table = compact_table(
+            f"Datasets whose Δ moved by more than {tolerance:g}"
+            + (f" (the largest {count}; --top 0 for all)" if count else "")
+        )
+        for i, header in enumerate(MOVE_HEADERS):
+            table.add_column(header, justify="left" if i < 4 else "right", no_wrap=True)
+        for move in shown:
+            table.add_row(*map(literal, move_cells(move)))
+        console.print(table)
+    if markdown is not None:
+        write_text(markdown, to_markdown(result))
+        console.print(f"wrote {markdown}")
+
+
 def report(
     stores: _StoresArgument,
     out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
@@ -549,7 +624,8 @@ def report(
 
 
 def register(app: typer.Typer) -> None:
-    """Add the three commands to the main ``llmdas`` app."""
+    """Add the four commands to the main ``llmdas`` app."""
     app.command("benchmark")(_user_errors(benchmark))
     app.command("summary")(_user_errors(summary))
+    app.command("compare")(_user_errors(compare))
     app.command("report")(_user_errors(report))

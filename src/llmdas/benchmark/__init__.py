@@ -4,6 +4,7 @@
 * :mod:`llmdas.benchmark.runner` computes groups locally or on dask.distributed;
 * :mod:`llmdas.benchmark.store` keeps one SQLite row per cell, so that runs can resume;
 * :mod:`llmdas.benchmark.summary` aggregates cells into the paper's Table 1;
+* :mod:`llmdas.benchmark.compare` sets two stores side by side (a rerun, another machine);
 * :mod:`llmdas.benchmark.report` renders a self-contained HTML report.
 """
 
