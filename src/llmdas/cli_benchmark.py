@@ -513,9 +513,7 @@ def compare(
         float,
         typer.Option(help="List a dataset when its seed-mean Δ moved by more than this."),
     ] = 5e-4,
-    top: Annotated[
-        int, typer.Option(min=0, help="Datasets listed at most (0: all).", show_default=True)
-    ] = 20,
+    top: Annotated[int, typer.Option(min=0, help="Datasets listed at most (0: all).")] = 20,
     markdown: Annotated[
         Path | None, typer.Option(help="Write both tables, every moved dataset, as Markdown.")
     ] = None,
