@@ -382,6 +382,15 @@ _StoresArgument = Annotated[
 ]
 
 
+_MetricOption = Annotated[str, typer.Option(help="pr, roc or both.")]
+
+
+def _check_metric(metric: str) -> None:
+    """Refuse a ``--metric`` before any store is read (the tables take pr, roc or both)."""
+    if metric not in ("pr", "roc", "both"):
+        raise typer.BadParameter("--metric must be pr, roc or both")
+
+
 def _store_inputs(stores: list[Path]) -> dict[str, Path | None]:
     """The stores as :func:`~llmdas.cli.check_outputs` inputs: STORE, or STORE 1, STORE 2, ..."""
     if len(stores) == 1:
@@ -393,7 +402,7 @@ def summary(
     stores: _StoresArgument,
     csv: Annotated[Path | None, typer.Option("--csv", help="Write the table as CSV.")] = None,
     markdown: Annotated[Path | None, typer.Option(help="Write the table as Markdown.")] = None,
-    metric: Annotated[str, typer.Option(help="pr, roc or both.")] = "both",
+    metric: _MetricOption = "both",
     per_dataset: Annotated[
         Path | None,
         typer.Option(help="Write a per-dataset Δ table (Markdown) for each metric chosen."),
@@ -410,8 +419,7 @@ def summary(
     )
     from llmdas.cli import check_outputs
 
-    if metric not in ("pr", "roc", "both"):
-        raise typer.BadParameter("--metric must be pr, roc or both")
+    _check_metric(metric)
     check_outputs(
         {"--csv": csv, "--markdown": markdown, "--per-dataset": per_dataset},
         _store_inputs(stores),
@@ -508,7 +516,7 @@ def _print_base_only(plain: list[dict]) -> None:
 def compare(
     before: Annotated[Path, typer.Argument(help="Result store of the earlier run.")],
     after: Annotated[Path, typer.Argument(help="Result store of the later run.")],
-    metric: Annotated[str, typer.Option(help="pr, roc or both.")] = "both",
+    metric: _MetricOption = "both",
     tolerance: Annotated[
         float,
         typer.Option(help="List a dataset when its seed-mean Δ moved by more than this."),
@@ -529,8 +537,7 @@ def compare(
     )
     from llmdas.cli import check_outputs
 
-    if metric not in ("pr", "roc", "both"):
-        raise typer.BadParameter("--metric must be pr, roc or both")
+    _check_metric(metric)
     check_outputs({"--markdown": markdown}, {"BEFORE": before, "AFTER": after})
     result = compare_stores(before, after, metric=metric, tolerance=tolerance)
     one_side = [

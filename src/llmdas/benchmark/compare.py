@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmdas.benchmark.store import ResultStore
+from llmdas.benchmark.store import ResultStore, cell_key
 from llmdas.benchmark.summary import (
     METRICS,
     SummaryRow,
@@ -73,7 +73,7 @@ class StoreComparison:
 def _newest_cells(path: str | Path) -> dict[tuple, dict[str, Any]]:
     with ResultStore(path, read_only=True) as store:
         cells = store.cells(latest=True)
-    return {(c["dataset"], c["detector"], c["method"], c["seed"]): c for c in cells}
+    return {cell_key(cell): cell for cell in cells}
 
 
 def compare_stores(
@@ -137,11 +137,10 @@ MOVE_HEADERS = ["detector", "method", "metric", "dataset", "Δ before", "Δ afte
 
 def figure_rows(before: SummaryRow, after: SummaryRow) -> list[list[str]]:
     """One (detector, method, metric) of the two Table-1s as strings: a line per store."""
+    names = [before.detector, before.method, before.metric]
     return [
         [
-            row.detector if run == "before" else "",
-            row.method if run == "before" else "",
-            row.metric if run == "before" else "",
+            *(names if run == "before" else [""] * len(names)),
             run,
             f"{row.delta:+.4f}",
             f"{row.wins}/{row.n}",

@@ -21,10 +21,23 @@ from typing import Any
 
 from llmdas._validation import require_file
 
-__all__ = ["CELL_COLUMNS", "KEY_COLUMNS", "ResultStore", "pooled_cells", "this_process"]
+__all__ = [
+    "CELL_COLUMNS",
+    "KEY_COLUMNS",
+    "ResultStore",
+    "cell_key",
+    "pooled_cells",
+    "this_process",
+]
 
 #: Columns that identify a cell.
 KEY_COLUMNS = ("dataset", "detector", "method", "seed", "config_hash")
+
+
+def cell_key(cell: dict[str, Any]) -> tuple:
+    """``(dataset, detector, method, seed)``: a cell whatever configuration computed it."""
+    return (cell["dataset"], cell["detector"], cell["method"], cell["seed"])
+
 
 #: Every column of the ``cells`` table, in order, with its SQL type.
 CELL_COLUMNS: dict[str, str] = {
@@ -227,7 +240,7 @@ class ResultStore:
         if latest:
             newest: dict[tuple, dict[str, Any]] = {}
             for row in rows:  # ascending time: later rows replace earlier ones
-                newest[(row["dataset"], row["detector"], row["method"], row["seed"])] = row
+                newest[cell_key(row)] = row
             rows = list(newest.values())
         return rows
 
@@ -316,7 +329,7 @@ def pooled_cells(paths: Sequence[str | Path]) -> tuple[list[dict[str, Any]], int
             cells = store.cells(latest=True)
             superseded += store.count() - len(cells)
         for cell in cells:
-            key = (cell["dataset"], cell["detector"], cell["method"], cell["seed"])
+            key = cell_key(cell)
             group = f"{key[0]}/{key[1]}/{key[2]}"
             if key in holder:
                 raise ValueError(
