@@ -139,3 +139,47 @@ def test_perf_scale_refuses_bad_input_before_running_any_case(options, code, mes
     words = " ".join(result.output.replace("│", " ").split())  # rich boxes usage errors
     assert result.exit_code == code and message in words, words
     assert not ran
+
+
+def test_perf_scale_tabulates_every_case_and_keeps_the_others_when_one_fails(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    import llmdas.perf
+    from llmdas.cli import app
+    from llmdas.perf import ScaleResult
+
+    calls = []
+
+    def fake_case(detector, mode, n, n_test, *, fit_rows=None, n_features=50):
+        calls.append((detector, mode, n, fit_rows))
+        if (detector, mode, n) == ("ECOD", "base", 30_000):
+            raise RuntimeError(f"{detector} {mode} ran out of memory")
+        seconds = n / 10_000 + (fit_rows or 0) / 1e6  # distinct per case, to find each row
+        extra = seconds / 2 if mode == "enhanced" else None
+        return ScaleResult(detector, mode, n, n_test, n_features, fit_rows, seconds, 0.1, 321.0,
+                           0.5, 0.9, extra)  # fmt: skip
+
+    monkeypatch.setattr(llmdas.perf, "run_scale_case", fake_case)
+    out = tmp_path / "scale.md"
+    options = ["--sizes", "2000,30000", "--detectors", "PCA,ECOD", "--subsample", "10000"]
+    result = CliRunner().invoke(
+        app, ["perf", "scale", *options, "--features", "7", "--markdown", out]
+    )
+    assert result.exit_code == 0, result.output
+    # Every size in both modes per detector, then each detector's subsample of the largest size.
+    detectors, sizes, modes = ("PCA", "ECOD"), (2000, 30_000), ("base", "enhanced")
+    expected = [(d, m, n, None) for d in detectors for n in sizes for m in modes]
+    expected += [(d, "enhanced", 30_000, 10_000) for d in detectors]
+    assert calls == expected
+    assert "failed: ECOD base ran out of memory" in " ".join(result.output.split())
+    rows = [line.strip("|").split("|") for line in out.read_text().splitlines()[2:]]
+    rows = [[cell.strip() for cell in row] for row in rows]
+    assert [row[:4] for row in rows] == [[d, m, f"{n:,}", f"{f or n:,}"] for d, m, n, f in calls]
+    by_case = {tuple(row[:4]): row[4:] for row in rows}
+    assert by_case[("PCA", "enhanced", "30,000", "10,000")] == [
+        "3.0", "1.5", "0.1", "321", "0.5000", "0.9000"
+    ]  # fmt: skip
+    assert by_case[("PCA", "base", "2,000", "2,000")][:2] == ["0.2", ""]  # no extra fit
+    assert by_case[("ECOD", "base", "30,000", "30,000")] == ["failed", "", "", "", "", ""]
+    assert by_case[("ECOD", "enhanced", "30,000", "30,000")][0] == "3.0"  # the next case ran
+    assert "30k" in result.output and "2k" in result.output  # the terminal's short counts
