@@ -30,6 +30,23 @@ def test_bad_input_names_the_problem(X, message):
         check_X(X)
 
 
+def test_missing_and_infinite_values_are_located_by_column_and_first_cell():
+    import pandas as pd
+
+    X = np.zeros((100, 8))
+    X[60, 6], X[5, 1], X[7, 1] = np.inf, np.nan, np.nan
+    located = r"2 NaN and 1 infinite value\(s\) in columns {}; the first is X\[5, 1\]; impute"
+    with pytest.raises(ValueError, match=located.format(r"1, 6 \(counting from 0\)")):
+        check_X(X)
+    with pytest.raises(ValueError, match=located.format("'b', 'g'")):
+        check_X(pd.DataFrame(X, columns=list("abcdefgh")))
+    # A name that is not an argument (a file's chunk, say) gets the columns only, and at most five.
+    with pytest.raises(
+        ValueError, match=r"in columns 0, 1, 2, 3, 4 and 3 more \(counting from 0\); impute"
+    ):
+        check_X(np.full((3, 8), np.nan), name="X of f.csv (rows 1-3)")
+
+
 def test_a_masked_array_without_masked_values_is_its_numbers():
     X = np.ma.masked_array(np.eye(3), mask=False)
     assert np.array_equal(check_X(X), np.eye(3))

@@ -99,13 +99,7 @@ def check_X(
         raise ValueError(f"{name} has {arr.shape[0]} row(s), fewer than the {min_rows} needed")
     arr = np.asarray(arr, dtype=np.float64)
     if not np.isfinite(arr).all():
-        n_nan = int(np.isnan(arr).sum())
-        n_inf = int(np.isinf(arr).sum())
-        parts = [f"{n_nan} NaN" if n_nan else "", f"{n_inf} infinite" if n_inf else ""]
-        raise ValueError(
-            f"{name} contains {' and '.join(p for p in parts if p)} value(s); "
-            "impute or drop them before fitting or scoring"
-        )
+        raise ValueError(_non_finite_message(arr, name, feature_names(X)))
     if n_features is not None and arr.shape[1] != n_features:
         raise ValueError(
             f"{name} has {arr.shape[1]} features, but the detector was fitted with {n_features}"
@@ -116,6 +110,27 @@ def check_X(
             "there is nothing to tell anomalies apart by; check that the right data was passed"
         )
     return np.ascontiguousarray(arr)
+
+
+def _non_finite_message(arr: np.ndarray, name: str, names: list[str] | None) -> str:
+    """How many NaN and infinite values ``arr`` holds, and where: in a table of many rows and
+    columns, a count alone leaves the user to search for them."""
+    n_nan = int(np.isnan(arr).sum())
+    n_inf = int(np.isinf(arr).sum())
+    counts = " and ".join(
+        part for n, part in ((n_nan, f"{n_nan} NaN"), (n_inf, f"{n_inf} infinite")) if n
+    )
+    bad = ~np.isfinite(arr)
+    columns = np.flatnonzero(bad.any(axis=0))
+    shown = [repr(names[j]) if names else str(j) for j in columns[:5]]
+    more = f" and {len(columns) - 5} more" if len(columns) > 5 else ""
+    where = f"column{'s' * (len(columns) > 1)} {', '.join(shown)}{more}"
+    if names is None:
+        where += " (counting from 0)"
+    if name.isidentifier():  # a plain argument name: point at the first value, as X[row, column]
+        row, column = divmod(int(bad.argmax()), arr.shape[1])
+        where += f"; the first is {name}[{row}, {column}]"
+    return f"{name} contains {counts} value(s) in {where}; impute or drop them before fitting or scoring"
 
 
 def largest_beyond(X: np.ndarray, limit: float) -> tuple[int, float] | None:
