@@ -1,6 +1,7 @@
 """The command line, through typer's runner: exit codes, messages, files written."""
 
 import json
+import os
 from importlib.metadata import version
 from pathlib import Path
 
@@ -784,6 +785,7 @@ def test_a_directory_where_a_file_is_needed_and_a_path_inside_a_file_are_named(
             f"model file {folder} is a directory, not a file",
         ),
         (["summary", folder], f"result store {folder} is a directory, not a file"),
+        (["info", os.devnull], f"model file {os.devnull} is not a regular file"),
         (["programs", "show", folder], f"program file {folder} is a directory, not a file"),
         (
             ["benchmark", "--data", str(data), "--detectors", "PCA", "--store", f"{folder}/r.db"],

@@ -264,6 +264,8 @@ def require_file(path: str | Path, what: str) -> Path:
     if path.is_dir():
         raise IsADirectoryError(f"{what} {path} is a directory, not a file")
     if not path.is_file():
+        if path.exists():  # a device, a pipe, a socket
+            raise ValueError(f"{what} {path} is not a regular file")
         raise FileNotFoundError(f"{what} {path} does not exist")
     return path
 
