@@ -208,8 +208,8 @@ def test_bad_files_fail_clearly(tmp_path):
     savemat(tmp_path / "bad.mat", {"data": np.zeros((3, 2)), "y": np.zeros((3, 1))})
     with pytest.raises(ValueError, match=r"lacks variables.*it holds data, y\)"):
         load_dataset(tmp_path / "bad.mat")
-    np.savez(tmp_path / "nan.npz", X=np.array([[np.nan, 1.0], [1.0, 2.0]]), y=np.array([0, 1]))
-    with pytest.raises(ValueError, match="NaN"):
+    np.savez(tmp_path / "nan.npz", X=np.array([[1.0, 1.0], [1.0, np.inf]]), y=np.array([0, 1]))
+    with pytest.raises(ValueError, match="1 infinite value.* column 2; the first in row 2 "):
         load_dataset(tmp_path / "nan.npz")
     np.savez(tmp_path / "lab.npz", X=np.zeros((3, 2)), y=np.array([0, 2, 1]))
     with pytest.raises(ValueError, match="labels must be 0"):
@@ -392,8 +392,20 @@ def test_chunked_reading_names_the_rows_and_lines_at_fault(tmp_path):
     rows = [f"{i},{i % 3},0" for i in range(10)]
     rows[5] = "5,nan,0"
     (tmp_path / "gap.csv").write_text("\n".join(rows) + "\n")
-    with pytest.raises(ValueError, match=r"X of gap.csv \(rows 5-8\) contains 1 NaN"):
+    located = (
+        r"X of gap.csv \(rows 5-8\) contains 1 NaN value\(s\) in column 2; the first in row 6 "
+    )
+    with pytest.raises(ValueError, match=located + r"\(rows and columns count from 1\)"):
         list(iter_features(tmp_path / "gap.csv", label_column=-1, chunk_rows=4))
+    (tmp_path / "named.csv").write_text("a,b,y\n" + "\n".join(rows) + "\n")
+    with pytest.raises(
+        ValueError, match=r"in column 'b'; the first in row 6 \(rows count from 1\)"
+    ):
+        list(iter_features(tmp_path / "named.csv", label_column="y", chunk_rows=4))
+    with pytest.raises(
+        ValueError, match=r"X of named.csv contains .* column 'b'; the first in row 6"
+    ):
+        load_dataset(tmp_path / "named.csv", label_column="y")
     rows[5] = "5,1"
     (tmp_path / "ragged.csv").write_text("a,b,y\n" + "\n".join(rows) + "\n")
     with pytest.raises(ValueError, match="line 7 has 2 columns, the lines before it 3"):
@@ -617,7 +629,9 @@ def test_bad_parquet_files_fail_clearly(tmp_path, monkeypatch):
     ):
         load_features(tmp_path / "text.parquet")
     pd.DataFrame({"a": [1.0, None, 3.0], "b": [1, 2, 3]}).to_parquet(tmp_path / "gap.parquet")
-    with pytest.raises(ValueError, match="contains 1 NaN"):
+    with pytest.raises(
+        ValueError, match=r"contains 1 NaN value\(s\) in column 'a'; the first in row 2"
+    ):
         load_features(tmp_path / "gap.parquet")
     pd.DataFrame({"a": []}, dtype=float).to_parquet(tmp_path / "empty.parquet")
     with pytest.raises(ValueError, match="empty.parquet holds no rows"):

@@ -72,6 +72,8 @@ def check_X(
     min_rows: int = 1,
     n_features: int | None = None,
     require_variation: bool = False,
+    column_names: list[str] | None = None,
+    first_row: int | None = None,
 ) -> np.ndarray:
     """Return ``X`` as a finite, 2-D float64 array or raise ``ValueError`` naming the problem.
 
@@ -86,6 +88,9 @@ def check_X(
         Expected number of columns (the count seen at fit time).
     require_variation : bool
         Reject ``X`` whose rows are all identical (training data with nothing to learn from).
+    column_names, first_row : optional
+        For rows read from a file: its column names, and the number (counting from 1) of the
+        row that is ``X``'s first, so that a NaN is located as the user sees the file.
     """
     arr = _numeric_array(X, name)
     if arr.ndim != 2:
@@ -99,7 +104,8 @@ def check_X(
         raise ValueError(f"{name} has {arr.shape[0]} row(s), fewer than the {min_rows} needed")
     arr = np.asarray(arr, dtype=np.float64)
     if not np.isfinite(arr).all():
-        raise ValueError(_non_finite_message(arr, name, feature_names(X)))
+        names = feature_names(X) or column_names
+        raise ValueError(_non_finite_message(arr, name, names, first_row))
     if n_features is not None and arr.shape[1] != n_features:
         raise ValueError(
             f"{name} has {arr.shape[1]} features, but the detector was fitted with {n_features}"
@@ -112,7 +118,9 @@ def check_X(
     return np.ascontiguousarray(arr)
 
 
-def _non_finite_message(arr: np.ndarray, name: str, names: list[str] | None) -> str:
+def _non_finite_message(
+    arr: np.ndarray, name: str, names: list[str] | None, first_row: int | None
+) -> str:
     """How many NaN and infinite values ``arr`` holds, and where: in a table of many rows and
     columns, a count alone leaves the user to search for them."""
     n_nan = int(np.isnan(arr).sum())
@@ -120,17 +128,27 @@ def _non_finite_message(arr: np.ndarray, name: str, names: list[str] | None) -> 
     counts = " and ".join(
         part for n, part in ((n_nan, f"{n_nan} NaN"), (n_inf, f"{n_inf} infinite")) if n
     )
+    if names is not None and len(names) != arr.shape[1]:
+        names = None
+    # A file's rows and columns count from 1, as its reader's other messages do; an array's from 0.
+    base = 0 if first_row is None else 1
     bad = ~np.isfinite(arr)
     columns = np.flatnonzero(bad.any(axis=0))
-    shown = [repr(names[j]) if names else str(j) for j in columns[:5]]
+    shown = [repr(names[j]) if names else str(j + base) for j in columns[:5]]
     more = f" and {len(columns) - 5} more" if len(columns) > 5 else ""
     where = f"column{'s' * (len(columns) > 1)} {', '.join(shown)}{more}"
-    if names is None:
-        where += " (counting from 0)"
-    if name.isidentifier():  # a plain argument name: point at the first value, as X[row, column]
-        row, column = divmod(int(bad.argmax()), arr.shape[1])
-        where += f"; the first is {name}[{row}, {column}]"
-    return f"{name} contains {counts} value(s) in {where}; impute or drop them before fitting or scoring"
+    row, column = divmod(int(bad.argmax()), arr.shape[1])
+    if first_row is not None:
+        counted = "rows count" if names else "rows and columns count"
+        where += f"; the first in row {first_row + row} ({counted} from 1)"
+    else:
+        where += "" if names else " (counting from 0)"
+        if name.isidentifier():  # an argument's name: point at the first value, as X[row, column]
+            where += f"; the first is {name}[{row}, {column}]"
+    return (
+        f"{name} contains {counts} value(s) in {where}; "
+        "impute or drop them before fitting or scoring"
+    )
 
 
 def largest_beyond(X: np.ndarray, limit: float) -> tuple[int, float] | None:

@@ -181,7 +181,8 @@ def load_dataset(
         return load_demo()
     path = _resolve(name_or_path)
     X, y = read_arrays(path, label_column)
-    X = check_X(X, name=f"X of {path.name}", min_rows=2)
+    names = feature_columns(path, label_column=label_column)
+    X = check_X(X, name=f"X of {path.name}", min_rows=2, column_names=names, first_row=1)
     y = np.asarray(y).ravel()
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"{path.name}: X has {X.shape[0]} rows but y has {y.shape[0]} labels")
@@ -239,7 +240,12 @@ def load_features(name_or_path: str | Path, *, label_column: str | int | None = 
     path = _resolve(name_or_path)
     if label_column is not None and suffix_of(path) in TABLE_SUFFIXES:
         return load_dataset(path, label_column=label_column)[0]
-    X = check_X(read_arrays(path, None)[0], name=f"X of {path.name}")
+    X = check_X(
+        read_arrays(path, None)[0],
+        name=f"X of {path.name}",
+        column_names=feature_columns(path),
+        first_row=1,
+    )
     _warn_of_label_like_columns(path, X)
     return X
 
@@ -287,7 +293,13 @@ def iter_features(
             label = label_index(path, table.shape[1], header, label_column)
         if label is not None:
             table = np.delete(table, label, axis=1)
-        yield check_X(table, name=f"X of {path.name} (rows {done + 1}-{done + len(table)})")
+            header = None if header is None else header[:label] + header[label + 1 :]
+        yield check_X(
+            table,
+            name=f"X of {path.name} (rows {done + 1}-{done + len(table)})",
+            column_names=header,
+            first_row=done + 1,
+        )
         done += len(table)
     if done == 0:
         raise ValueError(f"{path.name} holds no rows")
