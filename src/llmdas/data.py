@@ -240,20 +240,17 @@ def load_features(name_or_path: str | Path, *, label_column: str | int | None = 
     path = _resolve(name_or_path)
     if label_column is not None and suffix_of(path) in TABLE_SUFFIXES:
         return load_dataset(path, label_column=label_column)[0]
+    names = feature_columns(path)  # None: a format, or a CSV file, without names
     X = check_X(
-        read_arrays(path, None)[0],
-        name=f"X of {path.name}",
-        column_names=feature_columns(path),
-        first_row=1,
+        read_arrays(path, None)[0], name=f"X of {path.name}", column_names=names, first_row=1
     )
-    _warn_of_label_like_columns(path, X)
+    _warn_of_label_like_columns(path, X, names or [])
     return X
 
 
-def _warn_of_label_like_columns(path: Path, X: np.ndarray) -> None:
+def _warn_of_label_like_columns(path: Path, X: np.ndarray, names: list[str]) -> None:
     """A column named like labels that holds only 0 and 1, read as a feature: its rows marked 1
     (anomalies, most likely) would train as normal rows, and the labels would score them."""
-    names = feature_columns(path) or []  # None: a format, or a CSV file, without names
     for j, name in enumerate(names):
         if name.lower() in _LABEL_NAMES and set(np.unique(X[:, j]).tolist()) == {0.0, 1.0}:
             warnings.warn(
