@@ -68,6 +68,24 @@ def test_summary_matches_hand_computation():
     assert row.paper_base == PAPER_TABLE1["PCA"]["base"] and row.paper_wins == "30/36"
 
 
+def test_wilcoxon_p_by_hand_with_ties_left_out():
+    # Differences +0.1, -0.05, +0.2 and a tie (0): ranks of |d| 2, 1, 3 without the tie, so the
+    # positive rank sum is 5. Of the 2**3 equally likely sign patterns, only {2, 3} (5) and
+    # {1, 2, 3} (6) reach 5: the exact one-tailed p is 2/8.
+    cells = [
+        _cell("a", 0, 0.5, 0.6),
+        _cell("b", 0, 0.4, 0.35),
+        _cell("c", 0, 0.2, 0.4),
+        _cell("d", 0, 0.3, 0.3),
+    ]
+    (row,) = summarize(cells, "pr")
+    assert row.n == 4 and row.wins == 2
+    assert row.p_wilcoxon == pytest.approx(2 / 8, rel=1e-12)
+    assert "| 2/4 | 0.1708 | 0.2500 |" in to_markdown([row])  # beside the t-test's p
+    (tied,) = summarize([_cell("a", 0, 0.5, 0.5), _cell("b", 0, 0.4, 0.4)], "pr")
+    assert math.isnan(tied.p_wilcoxon) and math.isnan(tied.p_value)
+
+
 def test_equal_means_are_a_tie_whatever_the_cell_order():
     # The enhanced seed scores of "x" are a permutation of its base scores, so the seed means are
     # equal, yet summed in seed order they differ in the last bit (enhanced > base by 1e-16).

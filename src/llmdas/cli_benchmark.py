@@ -452,7 +452,8 @@ def summary(
         )
         console.print(
             f"{paper_note} p = paired one-tailed t-test over per-dataset seed means; the mean "
-            "relative gain (Δ/base) is in --csv and --markdown.",
+            "relative gain (Δ/base) and the Wilcoxon signed-rank test's p are in --csv and "
+            "--markdown.",
             style="dim",
         )
     if csv is not None:
@@ -490,7 +491,7 @@ def _print_summary_tables(rows: list[SummaryRow], cells_text: str) -> bool:
             worst = f"{row.worst_delta:+.4f} {row.worst_dataset}"  # wraps before the name
             table.add_row(*text[:2], *text[3:7], *text[8:10], worst)
             if row.paper_base is not None:
-                paper[row.detector] = text[11]
+                paper[row.detector] = text[-1]
         console.print(table)
         if paper:
             listed = "; ".join(f"{det} {figures}" for det, figures in paper.items())

@@ -73,12 +73,14 @@ def _esc(value: Any) -> str:
 # ------------------------------------------------------------------------------------ tables
 def _summary_table(rows) -> str:
     out = ["<table>", "<tr>" + "".join(f"<th>{_esc(h)}</th>" for h in HEADERS) + "</tr>"]
+    left = {HEADERS.index(h) for h in ("detector", "method", "metric", "worst Δ (dataset)")}
+    left.add(len(HEADERS) - 1)  # the paper's figures
     for row in rows:
         cells = table_cells(row)
         tds = []
         for i, text in enumerate(cells):
-            cls = "l" if i in (0, 1, 2, 10, 11) else ""
-            if i == 6:
+            cls = "l" if i in left else ""
+            if i == HEADERS.index("Δ"):
                 cls = "pos" if row.delta > 0 else "neg" if row.delta < 0 else ""
             tds.append(f'<td class="{cls}">{_esc(text)}</td>')
         out.append("<tr>" + "".join(tds) + "</tr>")
@@ -357,7 +359,8 @@ def build_report(
     parts.append(
         '<p class="note">Per detector and method: means over datasets of the seed-averaged '
         "scores; Δ = enhanced − base; rel. % = mean of Δ/base; wins = datasets with Δ &gt; 0; "
-        "p = paired one-tailed t-test (enhanced &gt; base) over datasets. The paper's numbers "
+        "p = paired one-tailed t-test (enhanced &gt; base) over datasets, the paper's test, and "
+        "one-tailed Wilcoxon signed-rank test over the same datasets, ADBench's. The paper's numbers "
         "(AUC-PR, 36 datasets) are given for its built-in (LLM-written) programs.</p>"
     )
     parts.append(_summary_table(rows) if rows else "<p>No successful cells yet.</p>")

@@ -11,7 +11,11 @@ per dataset; the statistics are then taken over datasets:
   i.e. rounding noise of equal means, is a tie, not a win);
 * ``p_value``: paired one-tailed t-test ``scipy.stats.ttest_rel(enhanced, base,
   alternative="greater")`` over the per-dataset means (NaN with fewer than two datasets or when
-  every difference is equal);
+  every difference is equal): the paper's test;
+* ``p_wilcoxon``: one-tailed Wilcoxon signed-rank test ``scipy.stats.wilcoxon(enhanced, base,
+  alternative="greater")`` over the same means, ties left out (NaN when every difference is a
+  tie): ADBench's test, which asks how consistently the enhanced detector wins rather than how
+  large its mean gain is, so a few large gains or losses weigh less than in the t-test;
 * ``worst_delta`` and ``worst_dataset``: the most negative per-dataset difference.
 
 Only cells without an error enter the statistics, and a dataset counts for a (detector, method)
@@ -74,6 +78,7 @@ class SummaryRow:
     rel_improvement: float  #: percent
     wins: int
     p_value: float
+    p_wilcoxon: float
     worst_delta: float
     worst_dataset: str
     paper_base: float | None = None
@@ -124,7 +129,7 @@ def _order_key(detector: str, method: str) -> tuple:
 
 def summarize(cells: list[dict[str, Any]], metric: str = "both") -> list[SummaryRow]:
     """Table-1 rows, one per (detector, method, metric) (see the module docstring)."""
-    from scipy.stats import ttest_rel
+    from scipy.stats import ttest_rel, wilcoxon
 
     rows: list[SummaryRow] = []
     for m in _metrics(metric):
@@ -146,6 +151,10 @@ def summarize(cells: list[dict[str, Any]], metric: str = "both") -> list[Summary
                 p_value = float(ttest_rel(enh, base, alternative="greater").pvalue)
             else:
                 p_value = math.nan
+            untied = delta[np.abs(delta) > TIE]
+            p_wilcoxon = (
+                float(wilcoxon(untied, alternative="greater").pvalue) if untied.size else math.nan
+            )
             worst = int(np.argmin(delta))
             paper = PAPER_TABLE1.get(det) if (m == "pr" and method == "builtin") else None
             rows.append(
@@ -161,6 +170,7 @@ def summarize(cells: list[dict[str, Any]], metric: str = "both") -> list[Summary
                     rel_improvement=rel,
                     wins=int((delta > TIE).sum()),
                     p_value=p_value,
+                    p_wilcoxon=p_wilcoxon,
                     worst_delta=float(delta[worst]),
                     worst_dataset=names[worst],
                     paper_base=paper["base"] if paper else None,
@@ -223,6 +233,7 @@ HEADERS = [
     "rel. %",
     "wins",
     "p (t-test)",
+    "p (Wilcoxon)",
     "worst Δ (dataset)",
     "paper base → Δ, wins",
 ]
@@ -244,6 +255,7 @@ def table_cells(row: SummaryRow) -> list[str]:
         _fmt(row.rel_improvement, "+.1f"),
         f"{row.wins}/{row.n}",
         _fmt_p(row.p_value),
+        _fmt_p(row.p_wilcoxon),
         f"{row.worst_delta:+.4f} ({row.worst_dataset})",
         paper,
     ]
