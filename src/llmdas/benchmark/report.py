@@ -359,8 +359,9 @@ def build_report(
     parts.append(
         '<p class="note">Per detector and method: means over datasets of the seed-averaged '
         "scores; Δ = enhanced − base; rel. % = mean of Δ/base; wins = datasets with Δ &gt; 0; "
-        "p = paired one-tailed t-test (enhanced &gt; base) over datasets, the paper's test, and "
-        "one-tailed Wilcoxon signed-rank test over the same datasets, ADBench's. The paper's numbers "
+        "p (t-test) = paired one-tailed t-test (enhanced &gt; base) over datasets, the paper's "
+        "test; p (Wilcoxon) = one-tailed Wilcoxon signed-rank test over the same datasets, "
+        "ADBench's. The paper's numbers "
         "(AUC-PR, 36 datasets) are given for its built-in (LLM-written) programs.</p>"
     )
     parts.append(_summary_table(rows) if rows else "<p>No successful cells yet.</p>")
