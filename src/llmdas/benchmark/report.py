@@ -75,12 +75,13 @@ def _summary_table(rows) -> str:
     out = ["<table>", "<tr>" + "".join(f"<th>{_esc(h)}</th>" for h in HEADERS) + "</tr>"]
     left = {HEADERS.index(h) for h in ("detector", "method", "metric", "worst Δ (dataset)")}
     left.add(len(HEADERS) - 1)  # the paper's figures
+    delta = HEADERS.index("Δ")
     for row in rows:
         cells = table_cells(row)
         tds = []
         for i, text in enumerate(cells):
             cls = "l" if i in left else ""
-            if i == HEADERS.index("Δ"):
+            if i == delta:
                 cls = "pos" if row.delta > 0 else "neg" if row.delta < 0 else ""
             tds.append(f'<td class="{cls}">{_esc(text)}</td>')
         out.append("<tr>" + "".join(tds) + "</tr>")

@@ -14,8 +14,9 @@ per dataset; the statistics are then taken over datasets:
   every difference is equal): the paper's test;
 * ``p_wilcoxon``: one-tailed Wilcoxon signed-rank test ``scipy.stats.wilcoxon(differences,
   alternative="greater")`` over the same per-dataset differences less the ties (NaN when every
-  difference is a tie): ADBench's test, which asks how consistently the enhanced detector wins rather than how
-  large its mean gain is, so a few large gains or losses weigh less than in the t-test;
+  difference is a tie): ADBench's test, which asks how consistently the enhanced detector wins
+  rather than how large its mean gain is, so a few large gains or losses weigh less than in the
+  t-test;
 * ``worst_delta`` and ``worst_dataset``: the most negative per-dataset difference.
 
 Only cells without an error enter the statistics, and a dataset counts for a (detector, method)
