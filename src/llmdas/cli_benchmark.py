@@ -387,8 +387,12 @@ _MetricOption = Annotated[str, typer.Option(help="pr, roc or both.")]
 
 def _check_metric(metric: str) -> None:
     """Refuse a ``--metric`` before any store is read (the tables take pr, roc or both)."""
-    if metric not in ("pr", "roc", "both"):
-        raise typer.BadParameter("--metric must be pr, roc or both")
+    from llmdas.benchmark.summary import metric_names
+
+    try:
+        metric_names(metric)
+    except ValueError as err:
+        raise typer.BadParameter(f"--{err}") from None
 
 
 def _store_inputs(stores: list[Path]) -> dict[str, Path | None]:

@@ -23,9 +23,9 @@ from llmdas.benchmark.store import ResultStore, cell_key
 from llmdas.benchmark.summary import (
     METRICS,
     SummaryRow,
-    _fmt_p,
-    _metrics,
+    format_p,
     markdown_table,
+    metric_names,
     per_dataset_means,
     summarize,
 )
@@ -84,7 +84,7 @@ def compare_stores(
     Raises ``ValueError`` when ``before`` and ``after`` are one store, or when no cell was
     computed without an error by both.
     """
-    metrics = _metrics(metric)
+    metrics = metric_names(metric)
     if not tolerance >= 0:  # also refuses NaN
         raise ValueError(f"tolerance must be a number >= 0, got {tolerance!r}")
     if Path(before).resolve() == Path(after).resolve():
@@ -145,7 +145,7 @@ def figure_rows(before: SummaryRow, after: SummaryRow) -> list[list[str]]:
             f"{row.delta:+.4f}",
             f"{row.wins}/{row.n}",
             f"{row.worst_delta:+.4f} ({row.worst_dataset})",
-            _fmt_p(row.p_value),
+            format_p(row.p_value),
         ]
         for run, row in (("before", before), ("after", after))
     ]

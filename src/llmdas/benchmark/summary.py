@@ -42,7 +42,9 @@ __all__ = [
     "PAPER_TABLE1",
     "TIE",
     "cell_cost",
+    "format_p",
     "markdown_table",
+    "metric_names",
     "SummaryRow",
     "per_dataset_deltas",
     "per_dataset_markdown",
@@ -90,7 +92,8 @@ class SummaryRow:
         return asdict(self)
 
 
-def _metrics(metric: str) -> list[str]:
+def metric_names(metric: str) -> list[str]:
+    """The metric keys that ``metric`` (pr, roc or both) names; ``ValueError`` for anything else."""
     if metric == "both":
         return ["pr", "roc"]
     if metric not in METRICS:
@@ -133,7 +136,7 @@ def summarize(cells: list[dict[str, Any]], metric: str = "both") -> list[Summary
     from scipy.stats import ttest_rel, wilcoxon
 
     rows: list[SummaryRow] = []
-    for m in _metrics(metric):
+    for m in metric_names(metric):
         label = METRICS[m][2]
         means = per_dataset_means(cells, m)
         for det, method in sorted(means, key=lambda k: _order_key(*k)):
@@ -185,7 +188,7 @@ def summarize(cells: list[dict[str, Any]], metric: str = "both") -> list[Summary
 def base_only(cells: list[dict[str, Any]], metric: str = "both") -> list[dict[str, Any]]:
     """Mean base scores per detector for methods without enhanced scores (``none``)."""
     out = []
-    for m in _metrics(metric):
+    for m in metric_names(metric):
         base_col, enh_col, label = METRICS[m]
         per: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
         for cell in cells:
@@ -217,7 +220,8 @@ def _fmt(value: Any, spec: str = ".4f") -> str:
     return str(value)
 
 
-def _fmt_p(p: float) -> str:
+def format_p(p: float) -> str:
+    """A p-value as the tables print it: scientific below 0.001, "n/a" when undefined."""
     if p is None or math.isnan(p):
         return "n/a"
     return f"{p:.2e}" if p < 1e-3 else f"{p:.4f}"
@@ -255,8 +259,8 @@ def table_cells(row: SummaryRow) -> list[str]:
         _fmt(row.delta, "+.4f"),
         _fmt(row.rel_improvement, "+.1f"),
         f"{row.wins}/{row.n}",
-        _fmt_p(row.p_value),
-        _fmt_p(row.p_wilcoxon),
+        format_p(row.p_value),
+        format_p(row.p_wilcoxon),
         f"{row.worst_delta:+.4f} ({row.worst_dataset})",
         paper,
     ]
