@@ -211,6 +211,22 @@ def test_unseparable_synthetic_rows_get_weight_zero(split):
         )
 
 
+def test_a_classifier_sure_of_every_normal_row_keeps_a_bounded_share(split):
+    # Rows far from the data: every normal row's out-of-bag probability is 0. The classifier's
+    # evidence must stay of the order of the detector's, not 1e12 per unit of probability.
+    X_train, X_test, _ = split
+    far = SynthesisProgram.from_source(
+        "def generate_hard_anomalies(n_samples, model, X_train):\n"
+        "    return X_train[:n_samples] + 100.0\n",
+        name="far",
+    )
+    det = EnhancedDetector("IForest", program=far, random_state=0).fit(X_train)
+    assert det.separability_ == 1.0 and np.ptp(det.classifier_scores_) == 0
+    parts = det.score_parts(np.vstack([X_test, X_train[:5] + 100.0]))
+    assert 0 < parts.classifier.max() <= 10 * det.weight_  # a probability of at most 1, in tenths
+    assert np.abs(parts.base).max() < 1e3
+
+
 def test_weight_zero_keeps_the_detectors_ranking_exactly():
     # 30 training rows: most test scores fall between the same two training scores.
     rng = np.random.default_rng(3)

@@ -1,6 +1,7 @@
 """The score normalisers of llmdas.fusion."""
 
 import numpy as np
+import pytest
 from sklearn.metrics import roc_auc_score
 
 from llmdas.fusion import LogGap, TailNormalizer, chance_auc_spread
@@ -38,6 +39,15 @@ def test_tail_evidence_at_the_lowest_training_score_is_positive_zero():
 def test_tail_evidence_of_constant_training_scores_still_ranks():
     T = TailNormalizer.fit(np.zeros(10))
     assert np.all(np.diff(T.transform(np.array([-1.0, 0.0, 1.0]))) > 0)
+
+
+@pytest.mark.parametrize("score", [0.0, 0.3, -2000.0, 5e8])
+def test_tail_evidence_past_a_constant_training_score_grows_by_a_tenth_of_its_size(score):
+    # One unit of evidence per tenth of the score's size (at least 0.1), not per 1e-12.
+    T = TailNormalizer.fit(np.full(10, score))
+    step = 0.1 * max(abs(score), 1.0)
+    evidence = T.transform(np.array([score - step, score, score + step, score + 2 * step]))
+    assert np.allclose(evidence, [-1.0, 0.0, 1.0, 2.0])
 
 
 def test_log_gap_keeps_the_order_below_the_ceiling_and_maps_the_ceiling_alone_above_it():

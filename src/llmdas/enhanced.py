@@ -132,8 +132,9 @@ _DEFAULT_WEIGHT_SCALE = 0.7
 #: trees in the default classifier, and the scales picked again for them; 10: the shares of rows
 #: picked again with the scales for 100 trees (PCA's program thirds at 0.7, IForest's half noisy
 #: copies); 11: the neighbour distance measured exactly, so that a row far from the origin is
-#: recognised as itself and scores alike alone or in a batch.
-METHOD_VERSION = 11
+#: recognised as itself and scores alike alone or in a batch; 12: the tail of a constant training
+#: score grows by a tenth of the score's size, not by 1e-12 (``llmdas.fusion.TailNormalizer``).
+METHOD_VERSION = 12
 #: Version of the files written by :meth:`EnhancedDetector.save`; 2 since the base normaliser
 #: became strictly increasing (its fitted attributes changed), 3 since the classifier scores
 #: standardised columns (``classifier_scaler_``), which a reader of format 2 would skip, 4 since
@@ -155,7 +156,7 @@ class ScoreParts(NamedTuple):
     """The summands of fused scores (:meth:`EnhancedDetector.score_parts`)."""
 
     base: np.ndarray  #: the base detector's normalised evidence
-    classifier: np.ndarray  #: the classifier's weighted evidence, ``weight_ * U(f~(x))``
+    classifier: np.ndarray  #: the classifier's weighted evidence, ``weight_ * C(f~(x))``
 
 
 class ProgramFallbackWarning(UserWarning):

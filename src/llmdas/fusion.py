@@ -99,10 +99,12 @@ class TailNormalizer:
     At a training score ``t`` the evidence is ``-log((#{train >= t} + 1) / (n + 1))``, linearly
     interpolated between consecutive distinct training scores. Past the 90th percentile ``q`` it
     grows as ``E(q) + (s - q) / beta``, with ``beta`` the mean excess of the training scores over
-    ``q`` (the maximum-likelihood exponential tail), and below the training minimum it falls with
-    the same slope. The map is continuous and strictly increasing, so it never ties two different
-    base scores: with the classifier's weight at 0 the fused ranking is the detector's own. It
-    extrapolates past the training maximum without under-flow.
+    ``q`` (the maximum-likelihood exponential tail; a tenth of the training range when nothing
+    exceeds ``q``, a tenth of the score's size, at least 0.1, when every training score is the
+    same), and below the training minimum it falls with the same slope. The map is continuous
+    and strictly increasing, so it never ties two different base scores: with the classifier's
+    weight at 0 the fused ranking is the detector's own. It extrapolates past the training
+    maximum without under-flow.
     """
 
     knots: np.ndarray  # the distinct training scores, increasing
@@ -122,8 +124,10 @@ class TailNormalizer:
         excess = ref[ref > q90] - q90
         if excess.size and excess.mean() > 0:
             beta = float(excess.mean())
-        else:  # no spread above the 90th percentile: fall back to a tenth of the full range
-            beta = float((ref[-1] - ref[0]) * 0.1) or 1e-12
+        else:
+            # Not a vanishing step for a constant score: a classifier whose normal rows all score
+            # 0 would then outweigh the detector on any row it doubts, at 1e12 per unit.
+            beta = float((ref[-1] - ref[0]) * 0.1) or 0.1 * max(abs(float(ref[-1])), 1.0)
         return cls(knots, evidence, q90, float(np.interp(q90, knots, evidence)), beta)
 
     def transform(self, scores: np.ndarray) -> np.ndarray:
